@@ -1,0 +1,164 @@
+/* libnap: the nap bus. Frames over a Unix stream socket, calls with
+ * deadlines and cancellation, usable from any event loop or blocking.
+ *
+ * Conventions (see also nap/status.h):
+ *  - Functions return 0 (or a count) on success, a negative errno on failure.
+ *  - Out-parameters come first and are written only on success.
+ *  - nap_*_free() accepts NULL and returns NULL.
+ *  - Nothing here aborts on out-of-memory; it returns -ENOMEM.
+ *  - A nap_conn is not thread-safe: use it from one thread at a time.
+ *
+ * Event-loop use: poll nap_conn_get_fd() for nap_conn_get_events(), wake at
+ * nap_conn_get_timeout() at the latest, and call nap_conn_process() whenever
+ * either happens. Blocking use: nap_call_unary(), or nap_call_start() followed
+ * by nap_conn_wait() until the call's callback saw its end. */
+#ifndef NAP_BUS_H
+#define NAP_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include <nap/protocol.h>
+#include <nap/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct nap_conn nap_conn;
+typedef struct nap_call nap_call;
+struct Nap__Bus__Frame;
+struct Nap__Bus__Hello;
+
+/* What a call's callback receives. On a MESSAGE, end is false and status is
+ * NAP_OK. On the end of the call, end is true, status is its status and
+ * message its reason ("" on success); a unary reply's payload comes with the
+ * end. payload/message are valid only during the callback. */
+typedef struct nap_reply {
+	bool end;
+	int status;
+	const char *message;
+	const uint8_t *payload;
+	size_t payload_len;
+} nap_reply;
+
+/* Called for each MESSAGE and once for the end of a call. After the end the
+ * nap_call is freed: do not use it again. */
+typedef void (*nap_call_fn)(nap_call *call, const nap_reply *reply, void *userdata);
+
+/* Called for frames addressed to this side as a callee: CALL and CANCEL.
+ * The frame is owned by the connection and valid during the callback only. */
+typedef void (*nap_incoming_fn)(nap_conn *conn, const struct Nap__Bus__Frame *frame,
+				void *userdata);
+
+/* Called once when the connection fails or is closed by the peer. err is a
+ * negative errno; status/message say why, as a user should read it. */
+typedef void (*nap_close_fn)(nap_conn *conn, int err, int status, const char *message,
+			     void *userdata);
+
+/* Connects to napd's socket at path (NULL: $NAP_SOCKET, else the default) and
+ * sends a HELLO naming peer_name. Fails with -ENOENT / -ECONNREFUSED /
+ * -EACCES as connect(2) does. */
+int nap_conn_connect(nap_conn **connp, const char *path, const char *peer_name);
+
+/* Wraps a connected stream socket (made non-blocking; the conn owns it).
+ * With send_hello false no HELLO goes out (see nap_conn_send_hello()). */
+int nap_conn_adopt(nap_conn **connp, int fd, const char *peer_name, bool send_hello);
+
+/* Closes the socket. Calls still in flight end with NAP_UNAVAILABLE
+ * ("connection closed") before this returns. */
+nap_conn *nap_conn_free(nap_conn *conn);
+
+void nap_conn_set_incoming(nap_conn *conn, nap_incoming_fn fn, void *userdata);
+void nap_conn_set_close(nap_conn *conn, nap_close_fn fn, void *userdata);
+void nap_conn_set_userdata(nap_conn *conn, void *userdata);
+void *nap_conn_get_userdata(const nap_conn *conn);
+
+int nap_conn_get_fd(const nap_conn *conn);
+/* POLLIN, plus POLLOUT while output is queued. */
+short nap_conn_get_events(const nap_conn *conn);
+/* Earliest deadline of a call in flight, as CLOCK_MONOTONIC microseconds;
+ * returns 0 and writes *usec, or -ENODATA when no call has a deadline. */
+int nap_conn_get_timeout(const nap_conn *conn, uint64_t *usec);
+/* Reads what is there, dispatches frames, expires deadlines, writes what is
+ * queued. Returns 0, or a negative errno once the connection is dead (the
+ * close callback has then run). */
+int nap_conn_process(nap_conn *conn);
+/* Writes queued output without blocking; 0, or a negative errno. */
+int nap_conn_flush(nap_conn *conn);
+/* Bytes queued for writing. */
+size_t nap_conn_pending(const nap_conn *conn);
+/* Blocks up to timeout_ms (-1: forever) for something to do, then processes. */
+int nap_conn_wait(nap_conn *conn, int timeout_ms);
+/* Sends a HELLO of one's own making (protocol_major/minor must be set);
+ * napd and plugin hosts use it to carry plugin information. */
+int nap_conn_send_hello(nap_conn *conn, const struct Nap__Bus__Hello *hello);
+/* True once a HELLO from the peer was accepted. */
+bool nap_conn_peer_ready(const nap_conn *conn);
+/* The peer's name and protocol from its HELLO ("" / 0 before it came). */
+const char *nap_conn_peer_name(const nap_conn *conn);
+/* The peer's HELLO as received (NULL before it came); owned by the conn. */
+const struct Nap__Bus__Hello *nap_conn_peer_hello(const nap_conn *conn);
+
+/* Starts a call of method index `method` of `service` with a packed request.
+ * timeout_ms 0 means no deadline. The callback runs from nap_conn_process()
+ * (or nap_conn_free()), never from within this function. */
+int nap_call_start_raw(nap_call **callp, nap_conn *conn, const char *service, uint32_t method,
+		       const uint8_t *payload, size_t len, uint32_t timeout_ms, nap_call_fn fn,
+		       void *userdata);
+/* The same with a protobuf-c message as the request. */
+int nap_call_start(nap_call **callp, nap_conn *conn, const char *service, uint32_t method,
+		   const ProtobufCMessage *request, uint32_t timeout_ms, nap_call_fn fn,
+		   void *userdata);
+/* Gives up on a call: tells the peer, and the callback runs once more with
+ * end = true and NAP_CANCELLED before this returns. */
+int nap_call_cancel(nap_call *call);
+uint64_t nap_call_get_id(const nap_call *call);
+void *nap_call_get_userdata(const nap_call *call);
+
+/* A blocking unary call: sends request, waits for the reply and unpacks it
+ * with reply_desc into *replyp (free with protobuf_c_message_free_unpacked).
+ * Returns 0 on NAP_OK; otherwise -EPROTO with *err filled in (status and
+ * message), or another negative errno (with *err filled in too) when the
+ * connection failed. err may be NULL. */
+int nap_call_unary(ProtobufCMessage **replyp, nap_conn *conn, const char *service,
+		   uint32_t method, const ProtobufCMessage *request,
+		   const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
+		   nap_error *err);
+
+/* Callee side: answering a CALL that arrived through nap_incoming_fn. */
+/* Ends a unary call with NAP_OK and its reply (msg may be NULL: empty). */
+int nap_conn_reply(nap_conn *conn, uint64_t call_id, const ProtobufCMessage *msg);
+int nap_conn_reply_raw(nap_conn *conn, uint64_t call_id, const uint8_t *payload, size_t len);
+/* Sends one message of a streaming reply. */
+int nap_conn_send(nap_conn *conn, uint64_t call_id, const ProtobufCMessage *msg);
+int nap_conn_send_raw(nap_conn *conn, uint64_t call_id, const uint8_t *payload, size_t len);
+/* Ends a call with a status and a printf-style message. */
+int nap_conn_end(nap_conn *conn, uint64_t call_id, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Ends the whole connection with a status and message (an END with call id
+ * 0), flushes what it can and marks the conn dead. */
+int nap_conn_abort(nap_conn *conn, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Looks up method index `method` of a service descriptor; NULL if out of
+ * range. protobuf-c's own lookup asserts; this one validates. */
+const ProtobufCMethodDescriptor *nap_method_get(const ProtobufCServiceDescriptor *service,
+						uint32_t method);
+/* Index of a method by name, or -1. */
+int nap_method_index(const ProtobufCServiceDescriptor *service, const char *name);
+
+/* Monotonic clock in microseconds. */
+uint64_t nap_now_usec(void);
+
+/* The socket path a client uses: path if not NULL, else $NAP_SOCKET, else
+ * NAP_DEFAULT_SOCKET. */
+const char *nap_socket_path(const char *path);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

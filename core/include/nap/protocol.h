@@ -1,0 +1,32 @@
+/* nap wire protocol version, shared by napd, libnap, plugins and clients.
+ *
+ * Compatibility rule: peers with the same NAP_PROTOCOL_MAJOR interoperate.
+ * A minor version only adds (fields, methods appended to a service, services,
+ * enum values); it never renumbers or removes. A peer receiving a HELLO with
+ * another major version ends the connection with FAILED_PRECONDITION.
+ *
+ * History:
+ *   1.0  (nap 0.1.0) HELLO/CALL/MESSAGE/END/CANCEL frames; services
+ *        nap.Control, nap.Builder, nap.Scheduler, nap.Discovery,
+ *        nap.Notifier, nap.Echo.
+ */
+#ifndef NAP_PROTOCOL_H
+#define NAP_PROTOCOL_H
+
+#define NAP_PROTOCOL_MAJOR 1
+#define NAP_PROTOCOL_MINOR 0
+
+/* A frame is a 4-byte big-endian length, then that many bytes of one
+ * nap.bus.Frame. The length counts the Frame only and may not exceed
+ * NAP_FRAME_MAX; a larger length closes the connection. */
+#define NAP_FRAME_HEADER_SIZE 4u
+#define NAP_FRAME_MAX (4u * 1024u * 1024u)
+
+/* Limits every part enforces on what it accepts (see docs/protocol.md). */
+#define NAP_NAME_MAX 255u          /* service, plugin and peer names */
+#define NAP_MESSAGE_MAX 4096u      /* the human message of an END frame */
+
+/* Where napd listens unless told otherwise ($NAP_SOCKET overrides). */
+#define NAP_DEFAULT_SOCKET "/run/nap/napd.sock"
+
+#endif

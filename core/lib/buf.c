@@ -1,0 +1,60 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+int nap_buf_reserve(nap_buf *b, size_t n)
+{
+	if (nap_buf_room(b) >= n)
+		return 0;
+	/* Slide unread data to the front before growing: most of the time the
+	 * buffer is nearly empty and this avoids any allocation. */
+	if (b->start > 0) {
+		memmove(b->data, b->data + b->start, b->len);
+		b->start = 0;
+		if (nap_buf_room(b) >= n)
+			return 0;
+	}
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap - b->len < n) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	uint8_t *p = realloc(b->data, cap);
+	if (!p)
+		return -ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+void nap_buf_consume(nap_buf *b, size_t n)
+{
+	if (n >= b->len) {
+		b->start = 0;
+		b->len = 0;
+		return;
+	}
+	b->start += n;
+	b->len -= n;
+}
+
+int nap_buf_append(nap_buf *b, const void *p, size_t n)
+{
+	int r = nap_buf_reserve(b, n);
+	if (r < 0)
+		return r;
+	memcpy(nap_buf_tail(b), p, n);
+	b->len += n;
+	return 0;
+}
+
+void nap_buf_release(nap_buf *b)
+{
+	free(b->data);
+	*b = (nap_buf){0};
+}

@@ -1,0 +1,149 @@
+/* The frame codec: length prefix + nap.bus.Frame. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <nap/frame.h>
+
+#define FRAME_PAYLOAD_TAG 0x42 /* field 8, wire type 2 (length-delimited) */
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void why_set(char *why, size_t whylen, const char *fmt, ...)
+{
+	if (!why || whylen == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
+		   char *why, size_t whylen)
+{
+	if (len < NAP_FRAME_HEADER_SIZE)
+		return 0;
+	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
+		     (uint32_t)buf[3];
+	if (n > NAP_FRAME_MAX) {
+		why_set(why, whylen, "frame of %u bytes is over the limit of %u", n,
+			NAP_FRAME_MAX);
+		return -EMSGSIZE;
+	}
+	if (len - NAP_FRAME_HEADER_SIZE < n)
+		return 0;
+	Nap__Bus__Frame *f = nap__bus__frame__unpack(NULL, n, buf + NAP_FRAME_HEADER_SIZE);
+	if (!f) {
+		why_set(why, whylen, "frame of %u bytes is not a nap.bus.Frame", n);
+		return -EBADMSG;
+	}
+	int r = nap_frame_check(f, why, whylen);
+	if (r < 0) {
+		nap_frame_free(f);
+		return r;
+	}
+	*framep = f;
+	*used = NAP_FRAME_HEADER_SIZE + n;
+	return 1;
+}
+
+int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
+{
+	if (f->status < 0 || f->status > NAP__BUS__STATUS__UNAUTHENTICATED) {
+		why_set(why, whylen, "unknown status %d", (int)f->status);
+		return -EBADMSG;
+	}
+	if (f->message && strlen(f->message) > NAP_MESSAGE_MAX) {
+		why_set(why, whylen, "message longer than %u bytes", NAP_MESSAGE_MAX);
+		return -EBADMSG;
+	}
+	switch (f->kind) {
+	case NAP__BUS__KIND__HELLO:
+	case NAP__BUS__KIND__END:
+		return 0;
+	case NAP__BUS__KIND__CALL: {
+		size_t sl = f->service ? strlen(f->service) : 0;
+		if (sl == 0 || sl > NAP_NAME_MAX) {
+			why_set(why, whylen, "CALL without a valid service name");
+			return -EBADMSG;
+		}
+	}
+		/* fall through */
+	case NAP__BUS__KIND__MESSAGE:
+	case NAP__BUS__KIND__CANCEL:
+		if (f->call_id == 0) {
+			why_set(why, whylen, "frame of kind %d without a call id", (int)f->kind);
+			return -EBADMSG;
+		}
+		return 0;
+	default:
+		why_set(why, whylen, "unknown frame kind %d", (int)f->kind);
+		return -EBADMSG;
+	}
+}
+
+void nap_frame_free(Nap__Bus__Frame *f)
+{
+	if (f)
+		nap__bus__frame__free_unpacked(f, NULL);
+}
+
+static size_t varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+static size_t varint_put(uint8_t *out, uint64_t v)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
+}
+
+size_t nap_frame_size(const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
+{
+	size_t n = nap__bus__frame__get_packed_size(f);
+	if (msg) {
+		size_t m = protobuf_c_message_get_packed_size(msg);
+		/* An empty message is an empty payload, which proto3 leaves out. */
+		if (m > 0)
+			n += 1 + varint_size(m) + m;
+	}
+	return NAP_FRAME_HEADER_SIZE + n;
+}
+
+size_t nap_frame_pack(const Nap__Bus__Frame *f, const ProtobufCMessage *msg, uint8_t *out)
+{
+	uint8_t *p = out + NAP_FRAME_HEADER_SIZE;
+	p += nap__bus__frame__pack(f, p);
+	if (msg) {
+		/* Protobuf allows fields in any order: the payload goes last, packed
+		 * in place, which saves packing it into a buffer of its own. */
+		size_t m = protobuf_c_message_get_packed_size(msg);
+		if (m > 0) {
+			*p++ = FRAME_PAYLOAD_TAG;
+			p += varint_put(p, m);
+			p += protobuf_c_message_pack(msg, p);
+		}
+	}
+	size_t body = (size_t)(p - out) - NAP_FRAME_HEADER_SIZE;
+	out[0] = (uint8_t)(body >> 24);
+	out[1] = (uint8_t)(body >> 16);
+	out[2] = (uint8_t)(body >> 8);
+	out[3] = (uint8_t)body;
+	return (size_t)(p - out);
+}

@@ -1,0 +1,26 @@
+# libnap: the bus (framing, connections, calls) and the generated protobuf
+# code of every service. napd, the plugin host, napc and plugins all use it.
+lib_LTLIBRARIES += core/lib/libnap.la
+core_lib_libnap_la_SOURCES = \
+	core/lib/buf.c core/lib/buf.h \
+	core/lib/idmap.c core/lib/idmap.h \
+	core/lib/frame.c \
+	core/lib/conn.c \
+	core/lib/status.c
+nodist_core_lib_libnap_la_SOURCES = $(NAP_PROTO_C) $(NAP_PROTO_H)
+core_lib_libnap_la_LIBADD = $(PROTOBUF_C_LIBS)
+core_lib_libnap_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+	-Wl,--version-script=$(srcdir)/core/lib/libnap.sym
+EXTRA_core_lib_libnap_la_DEPENDENCIES = core/lib/libnap.sym
+EXTRA_DIST += core/lib/libnap.sym core/lib/libnap.pc.in core/lib/nap-plugin.pc.in
+
+napincdir = $(includedir)/nap
+napinc_HEADERS = \
+	core/include/nap/bus.h \
+	core/include/nap/frame.h \
+	core/include/nap/plugin.h \
+	core/include/nap/protocol.h \
+	core/include/nap/status.h
+
+pkgconfig_DATA += core/lib/libnap.pc core/lib/nap-plugin.pc
+DISTCLEANFILES += core/lib/libnap.pc core/lib/nap-plugin.pc

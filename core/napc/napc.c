@@ -1,0 +1,266 @@
+/* napc: the nap command-line client. Each command is a function that makes
+ * its calls through libnap and prints plain lines, or JSON with --json. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nap/bus.h>
+#include <nap/control.pb-c.h>
+
+#include "napc.h"
+
+#define DEFAULT_TIMEOUT_MS 10000u
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: napc [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARG]...\n"
+		"Talk to napd, the nap daemon.\n"
+		"\n"
+		"Commands:\n"
+		"  ping            check that napd answers; prints its version and round trip\n"
+		"  plugins         list napd's plugins, their state and services\n"
+		"  help            show this help\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket PATH     napd's socket (default: $NAP_SOCKET, else %s)\n"
+		"  -j, --json            print JSON for scripts\n"
+		"  -t, --timeout SECONDS give up after SECONDS (default: %u)\n"
+		"  -h, --help            show this help\n"
+		"  -V, --version         show napc's version\n"
+		"\n"
+		"Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
+		"3 napd cannot be reached. See napc(1).\n",
+		NAP_DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS / 1000u);
+}
+
+int napc_connect(struct napc *n)
+{
+	if (n->conn)
+		return 0;
+	int r = nap_conn_connect(&n->conn, n->socket, "napc");
+	if (r == 0)
+		return 0;
+	const char *path = nap_socket_path(n->socket);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		fprintf(stderr,
+			"napc: napd is not running on %s (%s); start it with 'napd' "
+			"(or 'systemctl start napd'), or point --socket/NAP_SOCKET at it\n",
+			path, nap_strerror(r));
+	else if (r == -EACCES)
+		fprintf(stderr,
+			"napc: no permission to open %s; ask the operator to add you to "
+			"napd's allow_users, or run as root\n",
+			path);
+	else
+		fprintf(stderr, "napc: cannot connect to napd on %s: %s\n", path, nap_strerror(r));
+	return NAPC_EXIT_UNREACHABLE;
+}
+
+int napc_fail(const struct napc *n, const nap_error *err, int r)
+{
+	(void)n;
+	if (r != -EPROTO) {
+		/* The connection itself failed: napd went away or refused us. */
+		if (err->status == NAP_PERMISSION_DENIED) {
+			fprintf(stderr, "napc: %s\n", err->message);
+			return NAPC_EXIT_UNREACHABLE;
+		}
+		fprintf(stderr, "napc: lost napd on %s: %s\n", nap_socket_path(n->socket),
+			err->message[0] ? err->message : nap_strerror(r));
+		return NAPC_EXIT_UNREACHABLE;
+	}
+	fprintf(stderr, "napc: %s (%s)\n", err->message, nap_status_name(err->status));
+	if (err->status == NAP_INVALID_ARGUMENT)
+		return NAPC_EXIT_USAGE;
+	if (err->status == NAP_PERMISSION_DENIED)
+		return NAPC_EXIT_UNREACHABLE;
+	return NAPC_EXIT_FAILED;
+}
+
+/* Prints s as a JSON string. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static int cmd_ping(struct napc *n, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "napc: ping takes no arguments\n");
+		return NAPC_EXIT_USAGE;
+	}
+	int r = napc_connect(n);
+	if (r)
+		return r;
+	Nap__PingRequest req = NAP__PING_REQUEST__INIT;
+	Nap__PingReply *rep = NULL;
+	nap_error err = {0};
+	uint64_t t0 = nap_now_usec();
+	r = nap_call_unary((ProtobufCMessage **)&rep, n->conn, "nap.Control",
+			   (uint32_t)nap_method_index(&nap__control__descriptor, "Ping"), &req.base,
+			   &nap__ping_reply__descriptor, n->timeout_ms, &err);
+	uint64_t us = nap_now_usec() - t0;
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	if (n->json)
+		printf("{\"ok\":true,\"version\":\"%s\",\"protocol\":\"%u.%u\",\"uptime_ms\":%llu,"
+		       "\"rtt_us\":%llu}\n",
+		       rep->version, rep->protocol_major, rep->protocol_minor,
+		       (unsigned long long)rep->uptime_ms, (unsigned long long)us);
+	else
+		printf("napd %s on %s answered in %llu us (protocol %u.%u, up %llu s)\n",
+		       rep->version, nap_socket_path(n->socket), (unsigned long long)us,
+		       rep->protocol_major, rep->protocol_minor,
+		       (unsigned long long)(rep->uptime_ms / 1000));
+	nap__ping_reply__free_unpacked(rep, NULL);
+	return NAPC_EXIT_OK;
+}
+
+static int cmd_plugins(struct napc *n, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "napc: plugins takes no arguments\n");
+		return NAPC_EXIT_USAGE;
+	}
+	int r = napc_connect(n);
+	if (r)
+		return r;
+	Nap__ListPluginsRequest req = NAP__LIST_PLUGINS_REQUEST__INIT;
+	Nap__ListPluginsReply *rep = NULL;
+	nap_error err = {0};
+	r = nap_call_unary((ProtobufCMessage **)&rep, n->conn, "nap.Control",
+			   (uint32_t)nap_method_index(&nap__control__descriptor, "ListPlugins"),
+			   &req.base, &nap__list_plugins_reply__descriptor, n->timeout_ms, &err);
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	if (n->json) {
+		printf("[");
+		for (size_t i = 0; i < rep->n_plugins; i++) {
+			const Nap__PluginInfo *p = rep->plugins[i];
+			printf("%s{\"name\":", i ? "," : "");
+			json_str(p->name);
+			printf(",\"version\":");
+			json_str(p->version);
+			printf(",\"state\":");
+			json_str(p->state);
+			printf(",\"pid\":%d,\"restarts\":%u,\"abi\":%u,\"path\":", p->pid, p->restarts,
+			       p->abi);
+			json_str(p->path);
+			printf(",\"last_error\":");
+			json_str(p->last_error);
+			printf(",\"services\":[");
+			for (size_t j = 0; j < p->n_services; j++) {
+				printf("%s", j ? "," : "");
+				json_str(p->services[j]);
+			}
+			printf("]}");
+		}
+		printf("]\n");
+	} else if (rep->n_plugins == 0) {
+		printf("no plugins (add them to 'plugins =' in napd.conf)\n");
+	} else {
+		printf("%-18s %-10s %-11s %-7s %s\n", "PLUGIN", "VERSION", "STATE", "PID", "SERVICES");
+		for (size_t i = 0; i < rep->n_plugins; i++) {
+			const Nap__PluginInfo *p = rep->plugins[i];
+			printf("%-18s %-10s %-11s %-7d ", p->name, p->version[0] ? p->version : "-",
+			       p->state, p->pid);
+			for (size_t j = 0; j < p->n_services; j++)
+				printf("%s%s", j ? "," : "", p->services[j]);
+			printf("%s\n", p->n_services ? "" : "-");
+			if (p->last_error[0] && strcmp(p->state, "running") != 0)
+				printf("  %s\n", p->last_error);
+		}
+	}
+	nap__list_plugins_reply__free_unpacked(rep, NULL);
+	return NAPC_EXIT_OK;
+}
+
+static int cmd_help(struct napc *n, int argc, char **argv)
+{
+	(void)n;
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return NAPC_EXIT_OK;
+}
+
+static const struct {
+	const char *name;
+	napc_cmd_fn fn;
+} commands[] = {
+	{"ping", cmd_ping},
+	{"plugins", cmd_plugins},
+	{"help", cmd_help},
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0},
+	};
+	struct napc n = {.timeout_ms = DEFAULT_TIMEOUT_MS};
+	int c;
+	/* "+": options end at the command, which has options of its own. */
+	while ((c = getopt_long(argc, argv, "+s:jt:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			n.socket = optarg;
+			break;
+		case 'j':
+			n.json = true;
+			break;
+		case 't': {
+			char *end;
+			unsigned long s = strtoul(optarg, &end, 10);
+			if (*end || s == 0 || s > 86400) {
+				fprintf(stderr, "napc: --timeout is seconds, 1 to 86400\n");
+				return NAPC_EXIT_USAGE;
+			}
+			n.timeout_ms = (uint32_t)s * 1000u;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return NAPC_EXIT_OK;
+		case 'V':
+			printf("napc %s (protocol %d.%d)\n", PACKAGE_VERSION, NAP_PROTOCOL_MAJOR,
+			       NAP_PROTOCOL_MINOR);
+			return NAPC_EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'napc --help'.\n");
+			return NAPC_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return NAPC_EXIT_USAGE;
+	}
+	const char *cmd = argv[optind];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, cmd) == 0) {
+			int r = commands[i].fn(&n, argc - optind, argv + optind);
+			nap_conn_free(n.conn);
+			return r;
+		}
+	}
+	fprintf(stderr, "napc: unknown command '%s'; 'napc --help' lists the commands\n", cmd);
+	return NAPC_EXIT_USAGE;
+}

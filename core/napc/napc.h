@@ -1,0 +1,33 @@
+/* napc: shared pieces of the command-line client. */
+#ifndef NAPC_H
+#define NAPC_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <nap/bus.h>
+
+/* Exit codes scripts can rely on (napc(1)). */
+enum napc_exit {
+	NAPC_EXIT_OK = 0,
+	NAPC_EXIT_FAILED = 1,      /* napd answered: the operation failed */
+	NAPC_EXIT_USAGE = 2,       /* bad command line or argument */
+	NAPC_EXIT_UNREACHABLE = 3, /* napd cannot be reached */
+};
+
+struct napc {
+	const char *socket;
+	bool json;
+	nap_conn *conn;
+	uint32_t timeout_ms;
+};
+
+/* Connects (once); on failure prints one line naming the socket and how to
+ * start napd, and returns NAPC_EXIT_UNREACHABLE. */
+int napc_connect(struct napc *n);
+/* Maps a failed call to an exit code after printing "napc: <message>". */
+int napc_fail(const struct napc *n, const nap_error *err, int r);
+
+typedef int (*napc_cmd_fn)(struct napc *n, int argc, char **argv);
+
+#endif

@@ -1,0 +1,349 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nap/bus.pb-c.h>
+#include <nap/plugin.h>
+
+#include "host.h"
+#include "log.h"
+#include "peer.h"
+#include "router.h"
+#include "supervisor.h"
+
+/* Restart delays: 200 ms doubling to 30 s; a plugin that ran this long
+ * before it stopped starts again from the shortest delay. */
+#define BACKOFF_MIN_US (200u * 1000u)
+#define BACKOFF_MAX_US (30u * 1000u * 1000u)
+#define STABLE_US (10u * 1000u * 1000u)
+
+static struct plugin *plugins;
+static size_t nplugins;
+
+const char *plugin_state_name(enum plugin_state s)
+{
+	switch (s) {
+	case PLUGIN_STARTING:
+		return "starting";
+	case PLUGIN_RUNNING:
+		return "running";
+	case PLUGIN_BACKOFF:
+		return "restarting";
+	case PLUGIN_FAILED:
+		return "failed";
+	case PLUGIN_STOPPED:
+		return "stopped";
+	}
+	return "?";
+}
+
+static void forget_info(struct plugin *pl)
+{
+	for (size_t i = 0; i < pl->nservices; i++)
+		free(pl->services[i]);
+	free(pl->services);
+	pl->services = NULL;
+	pl->nservices = 0;
+}
+
+static void spawn(struct plugin *pl);
+
+static void restart_due(void *ud)
+{
+	struct plugin *pl = ud;
+	if (pl->state == PLUGIN_BACKOFF) {
+		pl->restarts++;
+		spawn(pl);
+	}
+}
+
+static void spawn(struct plugin *pl)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		snprintf(pl->last_error, sizeof(pl->last_error), "socketpair: %s", strerror(errno));
+		pl->state = PLUGIN_BACKOFF;
+		loop_timer_arm(&pl->restart, BACKOFF_MAX_US);
+		return;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(pl->last_error, sizeof(pl->last_error), "fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		pl->state = PLUGIN_BACKOFF;
+		loop_timer_arm(&pl->restart, BACKOFF_MAX_US);
+		return;
+	}
+	if (pid == 0) {
+		/* The host is napd itself in another mode: nothing to find on
+		 * disk, and the same build as the daemon. */
+		if (dup2(sv[1], HOST_FD) < 0)
+			_exit(HOST_EXIT_FAILED);
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);
+		char level[8];
+		snprintf(level, sizeof(level), "%d", log_get_level());
+		char argv0[96];
+		snprintf(argv0, sizeof(argv0), "napd[%s]", pl->conf->name);
+		char *argv[] = {argv0,	    "--plugin-host", (char *)pl->conf->path,
+				(char *)pl->conf->name, level, log_uses_syslog() ? "syslog" : "stderr",
+				NULL};
+		execv("/proc/self/exe", argv);
+		_exit(HOST_EXIT_FAILED);
+	}
+	close(sv[1]);
+	pl->pid = pid;
+	pl->state = PLUGIN_STARTING;
+	pl->started_at = nap_now_usec();
+	char name[64];
+	snprintf(name, sizeof(name), "plugin %s", pl->conf->name);
+	struct peer *p;
+	int r = peer_new(&p, sv[0], name, pl);
+	if (r < 0) {
+		snprintf(pl->last_error, sizeof(pl->last_error), "%s", strerror(-r));
+		kill(pid, SIGKILL);
+		return; /* reaped and retried on SIGCHLD */
+	}
+	pl->peer = p;
+	/* napd speaks first: the protocol and the plugin's settings. */
+	Nap__Bus__Hello h = NAP__BUS__HELLO__INIT;
+	h.protocol_major = NAP_PROTOCOL_MAJOR;
+	h.protocol_minor = NAP_PROTOCOL_MINOR;
+	h.peer_name = (char *)"napd";
+	h.peer_version = (char *)PACKAGE_VERSION;
+	h.plugin_name = (char *)pl->conf->name;
+	h.n_config = pl->conf->nsettings;
+	h.config = pl->conf->settings;
+	nap_conn_send_hello(p->conn, &h);
+	log_info("plugin %s: started (pid %d)", pl->conf->name, (int)pid);
+}
+
+static bool strv_has(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void supervisor_hello(struct plugin *pl, struct peer *p)
+{
+	const Nap__Bus__Hello *h = nap_conn_peer_hello(p->conn);
+	forget_info(pl);
+	free(pl->version);
+	free(pl->description);
+	pl->version = strdup(h->plugin_version ? h->plugin_version : "");
+	pl->description = strdup(h->plugin_description ? h->plugin_description : "");
+	pl->abi = h->plugin_abi;
+	/* A plugin may not take over a service another plugin provides: the
+	 * first one configured keeps it, the second is refused for good. */
+	for (size_t i = 0; i < h->n_services; i++) {
+		struct plugin *owner = router_provider(h->services[i]);
+		if ((owner && owner != pl) || strcmp(h->services[i], "nap.Control") == 0) {
+			snprintf(pl->last_error, sizeof(pl->last_error),
+				 "refused: service %s is already provided by %s", h->services[i],
+				 owner ? owner->conf->name : "napd");
+			log_error("plugin %s: %s", pl->conf->name, pl->last_error);
+			pl->permanent = true;
+			nap_conn_abort(p->conn, NAP_ALREADY_EXISTS, "%s", pl->last_error);
+			return;
+		}
+	}
+	pl->services = calloc(h->n_services ? h->n_services : 1, sizeof(char *));
+	for (size_t i = 0; pl->services && i < h->n_services; i++) {
+		if (strv_has(pl->services, pl->nservices, h->services[i]))
+			continue;
+		struct plugin *owner;
+		pl->services[pl->nservices++] = strdup(h->services[i]);
+		router_register(h->services[i], pl, &owner);
+	}
+	pl->state = PLUGIN_RUNNING;
+	pl->last_error[0] = pl->restarts ? pl->last_error[0] : '\0';
+	log_notice("plugin %s %s: running (pid %d, %zu service%s)", pl->conf->name, pl->version,
+		   (int)pl->pid, pl->nservices, pl->nservices == 1 ? "" : "s");
+}
+
+void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
+{
+	pl->peer = NULL;
+	router_unregister_plugin(pl);
+	if (pl->state == PLUGIN_STOPPED)
+		return;
+	/* A plugin host that cannot work says why in an END before it exits;
+	 * keep the first reason, it is the one the operator needs. */
+	if (status != NAP_UNAVAILABLE || !pl->last_error[0] || pl->state == PLUGIN_RUNNING)
+		snprintf(pl->last_error, sizeof(pl->last_error), "%s", message);
+	if (status == NAP_FAILED_PRECONDITION || status == NAP_ALREADY_EXISTS)
+		pl->permanent = true;
+	pl->state = pl->permanent ? PLUGIN_FAILED : PLUGIN_BACKOFF;
+	if (pl->pid > 0)
+		kill(pl->pid, SIGTERM); /* a host without its socket has no reason to live */
+}
+
+static struct plugin *by_pid(pid_t pid)
+{
+	for (size_t i = 0; i < nplugins; i++)
+		if (plugins[i].pid == pid)
+			return &plugins[i];
+	return NULL;
+}
+
+static void describe_exit(char *buf, size_t n, int wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		snprintf(buf, n, "killed by signal %d (%s)%s", WTERMSIG(wstatus),
+			 strsignal(WTERMSIG(wstatus)), WCOREDUMP(wstatus) ? ", core dumped" : "");
+	else
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(wstatus));
+}
+
+void supervisor_reap(void)
+{
+	int wstatus;
+	pid_t pid;
+	while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+		struct plugin *pl = by_pid(pid);
+		if (!pl)
+			continue;
+		pl->pid = 0;
+		if (pl->peer)
+			peer_kill(pl->peer, "plugin host exited");
+		if (pl->state == PLUGIN_STOPPED)
+			continue;
+		char how[160];
+		describe_exit(how, sizeof(how), wstatus);
+		if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == HOST_EXIT_REFUSED)
+			pl->permanent = true;
+		if (pl->permanent) {
+			pl->state = PLUGIN_FAILED;
+			log_error("plugin %s: %s; not restarting it (%s)", pl->conf->name,
+				  pl->last_error[0] ? pl->last_error : "refused", how);
+			continue;
+		}
+		uint64_t ran = nap_now_usec() - pl->started_at;
+		if (ran >= STABLE_US)
+			pl->failures_in_a_row = 0;
+		uint64_t delay = BACKOFF_MIN_US;
+		for (unsigned i = 0; i < pl->failures_in_a_row && delay < BACKOFF_MAX_US; i++)
+			delay *= 2;
+		if (delay > BACKOFF_MAX_US)
+			delay = BACKOFF_MAX_US;
+		pl->failures_in_a_row++;
+		char why[sizeof(pl->last_error)];
+		snprintf(why, sizeof(why), "%s", how);
+		snprintf(pl->last_error, sizeof(pl->last_error), "%s", why);
+		pl->state = PLUGIN_BACKOFF;
+		log_warning("plugin %s: %s; restarting in %llu ms", pl->conf->name, how,
+			    (unsigned long long)(delay / 1000));
+		loop_timer_arm(&pl->restart, delay);
+	}
+}
+
+int supervisor_start(const struct napd_config *cfg)
+{
+	plugins = calloc(cfg->nplugins ? cfg->nplugins : 1, sizeof(*plugins));
+	if (!plugins)
+		return -ENOMEM;
+	nplugins = cfg->nplugins;
+	for (size_t i = 0; i < nplugins; i++) {
+		struct plugin *pl = &plugins[i];
+		pl->conf = &cfg->plugins[i];
+		pl->restart = (struct loop_timer){.fn = restart_due, .ud = pl};
+		spawn(pl);
+	}
+	return 0;
+}
+
+void supervisor_stop(unsigned timeout_ms)
+{
+	for (size_t i = 0; i < nplugins; i++) {
+		struct plugin *pl = &plugins[i];
+		loop_timer_disarm(&pl->restart);
+		pl->state = PLUGIN_STOPPED;
+		/* EOF on its socket tells the host to shut its plugin down. */
+		if (pl->peer)
+			peer_kill(pl->peer, "napd is stopping");
+	}
+	peers_idle();
+	uint64_t until = nap_now_usec() + (uint64_t)timeout_ms * 1000u;
+	for (;;) {
+		size_t alive = 0;
+		for (size_t i = 0; i < nplugins; i++) {
+			if (plugins[i].pid <= 0)
+				continue;
+			if (waitpid(plugins[i].pid, NULL, WNOHANG) == plugins[i].pid)
+				plugins[i].pid = 0;
+			else
+				alive++;
+		}
+		if (!alive)
+			break;
+		if (nap_now_usec() >= until) {
+			for (size_t i = 0; i < nplugins; i++) {
+				if (plugins[i].pid > 0) {
+					log_warning("plugin %s: did not stop in %u ms, killing it",
+						    plugins[i].conf->name, timeout_ms);
+					kill(plugins[i].pid, SIGKILL);
+					waitpid(plugins[i].pid, NULL, 0);
+					plugins[i].pid = 0;
+				}
+			}
+			break;
+		}
+		usleep(10000);
+	}
+	for (size_t i = 0; i < nplugins; i++) {
+		forget_info(&plugins[i]);
+		free(plugins[i].version);
+		free(plugins[i].description);
+	}
+	free(plugins);
+	plugins = NULL;
+	nplugins = 0;
+}
+
+void supervisor_list(Nap__ListPluginsReply *reply)
+{
+	reply->plugins = calloc(nplugins ? nplugins : 1, sizeof(*reply->plugins));
+	if (!reply->plugins)
+		return;
+	for (size_t i = 0; i < nplugins; i++) {
+		struct plugin *pl = &plugins[i];
+		Nap__PluginInfo *pi = malloc(sizeof(*pi));
+		if (!pi)
+			break;
+		nap__plugin_info__init(pi);
+		pi->name = (char *)pl->conf->name;
+		pi->path = (char *)pl->conf->path;
+		pi->version = pl->version ? pl->version : (char *)"";
+		pi->description = pl->description ? pl->description : (char *)"";
+		pi->state = (char *)plugin_state_name(pl->state);
+		pi->n_services = pl->nservices;
+		pi->services = pl->services;
+		pi->pid = pl->pid;
+		pi->restarts = pl->restarts;
+		pi->last_error = pl->last_error;
+		pi->abi = pl->abi;
+		reply->plugins[reply->n_plugins++] = pi;
+	}
+}
+
+void supervisor_list_free(Nap__ListPluginsReply *reply)
+{
+	for (size_t i = 0; i < reply->n_plugins; i++)
+		free(reply->plugins[i]);
+	free(reply->plugins);
+	reply->plugins = NULL;
+	reply->n_plugins = 0;
+}
