@@ -1,1 +1,8 @@
-# examples
+# The example plugin, built in tree for the tests (tests/integration also
+# builds it out of tree against an installed nap, the way authors will).
+check_LTLIBRARIES += examples/echo.la
+examples_echo_la_SOURCES = examples/echo-plugin/echo.c
+examples_echo_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
+examples_echo_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+examples_echo_la_LIBADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
+EXTRA_DIST += examples/echo-plugin/Makefile examples/echo-plugin/README.md

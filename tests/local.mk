@@ -1,1 +1,48 @@
-# tests
+# Tests. Unit tests in C; integration tests (shell) start napd with test
+# plugins and drive it with napc and nap-call; fixtures are plugins that
+# misbehave on purpose. Everything runs under `make check`.
+AM_TESTS_ENVIRONMENT = \
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	NAPD='$(abs_top_builddir)/core/napd/napd' NAPC='$(abs_top_builddir)/core/napc/napc' \
+	NAP_CALL='$(abs_top_builddir)/tests/nap-call' \
+	FIXTURES='$(abs_top_builddir)/tests/fixtures/.libs' \
+	EXAMPLES='$(abs_top_builddir)/examples/.libs' \
+	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so'; export top_srcdir top_builddir \
+	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP;
+
+TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
+
+check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/nap-call
+tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h
+tests_unit_test_frame_LDADD = $(TEST_LDADD)
+tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/testing.h
+tests_unit_test_conn_LDADD = $(TEST_LDADD)
+tests_nap_call_SOURCES = tests/nap-call.c
+tests_nap_call_LDADD = $(TEST_LDADD)
+
+# Fixture plugins: shared objects (-rpath makes libtool build them shared).
+FIXTURE_FLAGS = -module -avoid-version -shared -rpath /nowhere \
+	-export-symbols-regex '^nap_plugin_entry$$'
+check_LTLIBRARIES += tests/fixtures/crashy.la tests/fixtures/wrongabi.la \
+	tests/fixtures/notaplugin.la
+tests_fixtures_crashy_la_SOURCES = tests/fixtures/crashy.c
+tests_fixtures_crashy_la_LDFLAGS = $(AM_LDFLAGS) $(FIXTURE_FLAGS)
+tests_fixtures_crashy_la_LIBADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
+tests_fixtures_wrongabi_la_SOURCES = tests/fixtures/wrongabi.c
+tests_fixtures_wrongabi_la_LDFLAGS = $(AM_LDFLAGS) $(FIXTURE_FLAGS)
+tests_fixtures_notaplugin_la_SOURCES = tests/fixtures/notaplugin.c
+tests_fixtures_notaplugin_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
+
+TESTS += \
+	tests/unit/test-frame \
+	tests/unit/test-conn \
+	tests/integration/test-napd.sh \
+	tests/integration/test-plugins.sh \
+	tests/integration/test-access.sh \
+	tests/integration/test-symbols.sh
+
+EXTRA_DIST += tests/integration/lib.sh \
+	tests/integration/test-napd.sh \
+	tests/integration/test-plugins.sh \
+	tests/integration/test-access.sh \
+	tests/integration/test-symbols.sh

@@ -26,6 +26,9 @@
 #define READ_BUDGET (1024u * 1024u)
 /* Queued output past this is written at once rather than at the next flush. */
 #define OUT_HIGH_WATER (256u * 1024u)
+/* A peer that lets this much output pile up is not reading: it is cut off
+ * rather than allowed to grow the other side's memory without bound. */
+#define OUT_LIMIT (64u * 1024u * 1024u)
 
 struct nap_call {
 	nap_conn *conn;
@@ -89,6 +92,8 @@ int nap_method_index(const ProtobufCServiceDescriptor *service, const char *name
 
 /* --- output --- */
 
+static void conn_fail(nap_conn *c, int err, int status, const char *message);
+
 static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
 {
 	if (c->dead)
@@ -96,6 +101,11 @@ static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMes
 	size_t n = nap_frame_size(f, msg);
 	if (n - NAP_FRAME_HEADER_SIZE > NAP_FRAME_MAX)
 		return -EMSGSIZE;
+	if (c->out.len + n > OUT_LIMIT) {
+		conn_fail(c, -ENOBUFS, NAP_RESOURCE_EXHAUSTED,
+			  "the peer does not read: more than 64 MiB of output queued");
+		return -ENOBUFS;
+	}
 	int r = nap_buf_reserve(&c->out, n);
 	if (r < 0)
 		return r;
@@ -104,8 +114,6 @@ static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMes
 		(void)nap_conn_flush(c);
 	return 0;
 }
-
-static void conn_fail(nap_conn *c, int err, int status, const char *message);
 
 int nap_conn_flush(nap_conn *c)
 {
@@ -733,7 +741,9 @@ int nap_call_unary(ProtobufCMessage **replyp, nap_conn *c, const char *service,
 		}
 	}
 	if (s.status != NAP_OK)
-		return -EPROTO;
+		/* The peer's answer, or the connection's end: callers tell
+		 * "it failed" from "it went away". */
+		return c->dead ? -ECONNRESET : -EPROTO;
 	*replyp = s.reply;
 	return 0;
 }

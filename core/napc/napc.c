@@ -53,8 +53,8 @@ int napc_connect(struct napc *n)
 			path, nap_strerror(r));
 	else if (r == -EACCES)
 		fprintf(stderr,
-			"napc: no permission to open %s; ask the operator to add you to "
-			"napd's allow_users, or run as root\n",
+			"napc: no permission to open %s; its mode and group are napd.conf's "
+			"socket_mode and socket_group: ask the operator for access, or run as root\n",
 			path);
 	else
 		fprintf(stderr, "napc: cannot connect to napd on %s: %s\n", path, nap_strerror(r));
@@ -117,16 +117,18 @@ static int cmd_ping(struct napc *n, int argc, char **argv)
 	uint64_t us = nap_now_usec() - t0;
 	if (r < 0)
 		return napc_fail(n, &err, r);
-	if (n->json)
-		printf("{\"ok\":true,\"version\":\"%s\",\"protocol\":\"%u.%u\",\"uptime_ms\":%llu,"
-		       "\"rtt_us\":%llu}\n",
-		       rep->version, rep->protocol_major, rep->protocol_minor,
-		       (unsigned long long)rep->uptime_ms, (unsigned long long)us);
-	else
+	if (n->json) {
+		printf("{\"ok\":true,\"version\":");
+		json_str(rep->version);
+		printf(",\"protocol\":\"%u.%u\",\"uptime_ms\":%llu,\"rtt_us\":%llu}\n",
+		       rep->protocol_major, rep->protocol_minor, (unsigned long long)rep->uptime_ms,
+		       (unsigned long long)us);
+	} else {
 		printf("napd %s on %s answered in %llu us (protocol %u.%u, up %llu s)\n",
 		       rep->version, nap_socket_path(n->socket), (unsigned long long)us,
 		       rep->protocol_major, rep->protocol_minor,
 		       (unsigned long long)(rep->uptime_ms / 1000));
+	}
 	nap__ping_reply__free_unpacked(rep, NULL);
 	return NAPC_EXIT_OK;
 }

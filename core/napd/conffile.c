@@ -137,7 +137,7 @@ static int set_key(struct napd_config *c, const char *key, char *val, char *err,
 	} else if (strcmp(key, "socket_mode") == 0) {
 		char *end;
 		unsigned long m = strtoul(val, &end, 8);
-		if (*end || m > 0777) {
+		if (!*val || *end || m > 0777) {
 			snprintf(err, errlen, "socket_mode must be octal, like 0660");
 			return -EINVAL;
 		}
@@ -212,6 +212,17 @@ static int set_key(struct napd_config *c, const char *key, char *val, char *err,
 	return 0;
 }
 
+static bool is_global_key(const char *key)
+{
+	static const char *const keys[] = {"socket",	   "socket_mode", "socket_group",
+					   "allow_users",  "allow_groups", "plugin_dir",
+					   "plugins",	   "log_level",	  "deploy_timeout"};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
 static int add_setting(struct plugin_conf *p, const char *key, const char *val)
 {
 	char **n = realloc(p->settings, (p->nsettings + 1) * sizeof(*n));
@@ -269,6 +280,13 @@ int config_load(struct napd_config *c, const char *path, bool must_exist, char *
 		}
 		*eq = '\0';
 		char *key = trim(s), *val = trim(eq + 1);
+		if (*section && is_global_key(key)) {
+			snprintf(why, sizeof(why),
+				 "'%s' is a global setting but stands in [plugin %s]: move it above "
+				 "the first [plugin] section",
+				 key, section);
+			goto bad;
+		}
 		if (*section) {
 			r = add_setting(find_plugin(c, section), key, val);
 			if (r < 0)

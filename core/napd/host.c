@@ -83,8 +83,18 @@ static void refuse(int exit_code, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_error("%s", msg);
-	if (H.conn)
+	if (H.conn) {
 		nap_conn_abort(H.conn, status, "%s", msg);
+		/* Wait (briefly) for napd to read the END and close: exiting
+		 * with napd's HELLO unread would reset the socket, and napd
+		 * would read "connection lost" instead of the reason. */
+		struct pollfd p = {.fd = nap_conn_get_fd(H.conn), .events = POLLIN};
+		char sink[4096];
+		uint64_t until = nap_now_usec() + 2000000u;
+		while (nap_now_usec() < until && poll(&p, 1, 100) >= 0)
+			if ((p.revents & POLLIN) && read(p.fd, sink, sizeof(sink)) <= 0)
+				break;
+	}
 	_exit(exit_code);
 }
 

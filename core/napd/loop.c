@@ -128,6 +128,10 @@ int loop_run(void)
 	struct epoll_event evs[MAX_EVENTS];
 	L.quit = false;
 	while (!L.quit) {
+		/* Queued output goes out before napd sleeps (the first round
+		 * included: plugins wait for napd's HELLO). */
+		if (L.idle)
+			L.idle();
 		int n = epoll_wait(L.epfd, evs, MAX_EVENTS, wait_ms(nap_now_usec()));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -139,8 +143,6 @@ int loop_run(void)
 			io->fn(io->ud, evs[i].events);
 		}
 		run_timers(nap_now_usec());
-		if (L.idle)
-			L.idle();
 	}
 	return 0;
 }

@@ -33,7 +33,7 @@ void loop_del(struct loop_io *io);
 /* Arms (or re-arms) a timer after delay_us. */
 void loop_timer_arm(struct loop_timer *t, uint64_t delay_us);
 void loop_timer_disarm(struct loop_timer *t);
-/* A function called after each round of events, and asked for the next
+/* A function called before napd waits for events, and asked for the next
  * wake-up (it returns 0 or a CLOCK_MONOTONIC usec deadline). */
 void loop_set_idle(void (*idle)(void), uint64_t (*next_deadline)(void));
 /* Runs until loop_quit(). */

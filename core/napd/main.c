@@ -192,6 +192,8 @@ static int daemonize(int *ready_fd)
 	}
 	close(pfd[0]);
 	setsid();
+	if (chdir("/") < 0)
+		return -errno;
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
@@ -316,8 +318,8 @@ int main(int argc, char **argv)
 
 	notify_systemd("STOPPING=1");
 	listener_close();
-	peers_close_all();
 	supervisor_stop(STOP_TIMEOUT_MS);
+	peers_close_all();
 	peers_idle();
 	if (opt.pidfile)
 		unlink(opt.pidfile);

@@ -20,7 +20,11 @@ static void peer_gone(struct peer *p, int status, const char *why)
 	if (p->dead)
 		return;
 	p->dead = true;
-	log_debug("%s: disconnected (%s)", p->name, why);
+	/* A peer that broke the protocol is worth an operator's look. */
+	if (status == NAP_INVALID_ARGUMENT || status == NAP_FAILED_PRECONDITION)
+		log_warning("%s: connection closed: %s", p->name, why);
+	else
+		log_debug("%s: disconnected (%s)", p->name, why);
 	router_peer_gone(p);
 	if (p->plugin)
 		supervisor_conn_closed(p->plugin, status, why);
@@ -123,12 +127,11 @@ uint64_t peers_next_deadline(void)
 void peers_close_all(void)
 {
 	for (struct peer *p = peers; p; p = p->next) {
-		if (p->dead)
+		/* Plugin hosts are the supervisor's to stop. */
+		if (p->dead || p->plugin)
 			continue;
-		/* Tell clients why before the socket goes; plugin hosts read
-		 * EOF as "stop". */
-		if (!p->plugin)
-			nap_conn_abort(p->conn, NAP_UNAVAILABLE, "napd is shutting down");
+		/* Tell clients why before the socket goes. */
+		nap_conn_abort(p->conn, NAP_UNAVAILABLE, "napd is shutting down");
 		peer_gone(p, NAP_UNAVAILABLE, "napd is shutting down");
 	}
 	peers_idle();

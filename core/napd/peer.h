@@ -37,7 +37,7 @@ void peer_kill(struct peer *p, const char *why);
 void peers_idle(void);
 /* Earliest deadline of any call napd made (0 if none). */
 uint64_t peers_next_deadline(void);
-/* Kills every peer (shutdown). */
+/* Closes every client connection, telling it why (shutdown). */
 void peers_close_all(void);
 size_t peers_count(void);
 

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -87,8 +88,12 @@ static void spawn(struct plugin *pl)
 	if (pid == 0) {
 		/* The host is napd itself in another mode: nothing to find on
 		 * disk, and the same build as the daemon. */
-		if (dup2(sv[1], HOST_FD) < 0)
+		if (sv[1] == HOST_FD) {
+			if (fcntl(HOST_FD, F_SETFD, 0) < 0)
+				_exit(HOST_EXIT_FAILED);
+		} else if (dup2(sv[1], HOST_FD) < 0) {
 			_exit(HOST_EXIT_FAILED);
+		}
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
@@ -137,6 +142,19 @@ static bool strv_has(char **v, size_t n, const char *s)
 	return false;
 }
 
+/* Refuses a running plugin for good: another one, listed before it, wants a
+ * service it registered. */
+static void evict(struct plugin *owner, const char *service, const struct plugin *winner)
+{
+	snprintf(owner->last_error, sizeof(owner->last_error),
+		 "refused: service %s is already provided by %s", service, winner->conf->name);
+	log_error("plugin %s: %s", owner->conf->name, owner->last_error);
+	owner->permanent = true;
+	router_unregister_plugin(owner);
+	if (owner->peer)
+		nap_conn_abort(owner->peer->conn, NAP_ALREADY_EXISTS, "%s", owner->last_error);
+}
+
 void supervisor_hello(struct plugin *pl, struct peer *p)
 {
 	const Nap__Bus__Hello *h = nap_conn_peer_hello(p->conn);
@@ -150,6 +168,12 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 	 * first one configured keeps it, the second is refused for good. */
 	for (size_t i = 0; i < h->n_services; i++) {
 		struct plugin *owner = router_provider(h->services[i]);
+		if (owner && owner != pl && owner > pl) {
+			/* Plugins start in parallel; whichever says HELLO first, the
+			 * one listed first in napd.conf keeps the service. */
+			evict(owner, h->services[i], pl);
+			owner = NULL;
+		}
 		if ((owner && owner != pl) || strcmp(h->services[i], "nap.Control") == 0) {
 			snprintf(pl->last_error, sizeof(pl->last_error),
 				 "refused: service %s is already provided by %s", h->services[i],
@@ -160,6 +184,7 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 			return;
 		}
 	}
+	router_unregister_plugin(pl); /* a restarted plugin may provide other services */
 	pl->services = calloc(h->n_services ? h->n_services : 1, sizeof(char *));
 	for (size_t i = 0; pl->services && i < h->n_services; i++) {
 		if (strv_has(pl->services, pl->nservices, h->services[i]))
@@ -177,9 +202,10 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
 {
 	pl->peer = NULL;
-	router_unregister_plugin(pl);
-	if (pl->state == PLUGIN_STOPPED)
+	if (pl->state == PLUGIN_STOPPED) {
+		router_unregister_plugin(pl);
 		return;
+	}
 	/* A plugin host that cannot work says why in an END before it exits;
 	 * keep the first reason, it is the one the operator needs. */
 	if (status != NAP_UNAVAILABLE || !pl->last_error[0] || pl->state == PLUGIN_RUNNING)
@@ -187,6 +213,10 @@ void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
 	if (status == NAP_FAILED_PRECONDITION || status == NAP_ALREADY_EXISTS)
 		pl->permanent = true;
 	pl->state = pl->permanent ? PLUGIN_FAILED : PLUGIN_BACKOFF;
+	/* A restarting plugin keeps its routes, so that its callers read
+	 * UNAVAILABLE ("try again shortly"), not "no such service". */
+	if (pl->permanent)
+		router_unregister_plugin(pl);
 	if (pl->pid > 0)
 		kill(pl->pid, SIGTERM); /* a host without its socket has no reason to live */
 }
@@ -227,8 +257,8 @@ void supervisor_reap(void)
 			pl->permanent = true;
 		if (pl->permanent) {
 			pl->state = PLUGIN_FAILED;
-			log_error("plugin %s: %s; not restarting it (%s)", pl->conf->name,
-				  pl->last_error[0] ? pl->last_error : "refused", how);
+			log_error("plugin %s not restarted (%s): %s", pl->conf->name, how,
+				  pl->last_error[0] ? pl->last_error : "refused");
 			continue;
 		}
 		uint64_t ran = nap_now_usec() - pl->started_at;

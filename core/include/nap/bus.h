@@ -121,9 +121,10 @@ void *nap_call_get_userdata(const nap_call *call);
 
 /* A blocking unary call: sends request, waits for the reply and unpacks it
  * with reply_desc into *replyp (free with protobuf_c_message_free_unpacked).
- * Returns 0 on NAP_OK; otherwise -EPROTO with *err filled in (status and
- * message), or another negative errno (with *err filled in too) when the
- * connection failed. err may be NULL. */
+ * Returns 0 on NAP_OK; -EPROTO with *err filled in (status and message)
+ * when the peer answered with a failure; -ECONNRESET or another negative
+ * errno (with *err filled in too) when the connection failed. err may be
+ * NULL. */
 int nap_call_unary(ProtobufCMessage **replyp, nap_conn *conn, const char *service,
 		   uint32_t method, const ProtobufCMessage *request,
 		   const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,

@@ -11,6 +11,7 @@
 
 #include <nap/bus.pb-c.h>
 #include <nap/protocol.h>
+#include <nap/status.h>
 
 #ifdef __cplusplus
 extern "C" {

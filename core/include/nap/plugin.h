@@ -124,10 +124,10 @@ typedef const struct nap_plugin *(*nap_plugin_entry_fn)(const nap_host *host);
  *   NAP_PLUGIN_DEFINE(my_plugin)
  * The host table comes again with init(); keep it there. */
 #define NAP_PLUGIN_DEFINE(desc)                                                             \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host);   \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host)    \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_);  \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_)   \
 	{                                                                                    \
-		(void)host;                                                                  \
+		(void)host_;                                                                 \
 		return &(desc);                                                              \
 	}
 

@@ -1,8 +1,9 @@
 /* nap wire protocol version, shared by napd, libnap, plugins and clients.
  *
  * Compatibility rule: peers with the same NAP_PROTOCOL_MAJOR interoperate.
- * A minor version only adds (fields, methods appended to a service, services,
- * enum values); it never renumbers or removes. A peer receiving a HELLO with
+ * A minor version only adds (fields, methods appended to a service, services);
+ * it never renumbers or removes. The frame Kind and Status enums are closed
+ * within a major version: an unknown value is a malformed frame. A peer receiving a HELLO with
  * another major version ends the connection with FAILED_PRECONDITION.
  *
  * History:

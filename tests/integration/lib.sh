@@ -1,0 +1,85 @@
+# Helpers for the integration tests: a TAP-style ok/not ok, a napd of the
+# test's own on a private socket, and bounded waiting (never a bare sleep).
+set -u
+
+T_COUNT=0
+T_FAILED=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nap-test.XXXXXX")
+SOCK="$WORK/napd.sock"
+NAPD_PID=
+
+ok() { # ok "description" command...
+	local what=$1
+	shift
+	T_COUNT=$((T_COUNT + 1))
+	if "$@" >"$WORK/last.out" 2>&1; then
+		echo "ok $T_COUNT - $what"
+	else
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_COUNT - $what"
+		sed 's/^/#   /' "$WORK/last.out"
+	fi
+}
+
+check() { # check "description" test-expression-as-a-command
+	ok "$@"
+}
+
+done_testing() {
+	stop_napd
+	echo "1..$T_COUNT"
+	echo "# $((T_COUNT - T_FAILED)) passed, $T_FAILED failed"
+	if [ "$T_FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "# kept $WORK"; fi
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# wait_until SECONDS command...: runs command every 20 ms until it succeeds.
+wait_until() {
+	local limit=$1
+	shift
+	local end=$(($(date +%s%N) + limit * 1000000000))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.02
+	done
+	"$@"
+}
+
+write_config() { # write_config "plugins line" [more lines...]
+	{
+		for line in "$@"; do echo "$line"; done
+	} >"$WORK/napd.conf"
+}
+
+start_napd() {
+	"$NAPD" --foreground --config "$WORK/napd.conf" --socket "$SOCK" --log-level debug \
+		"$@" 2>>"$WORK/napd.log" &
+	NAPD_PID=$!
+	wait_until 10 test -S "$SOCK" || { echo "napd did not start:"; cat "$WORK/napd.log"; return 1; }
+}
+
+stop_napd() {
+	if [ -n "$NAPD_PID" ] && kill -0 "$NAPD_PID" 2>/dev/null; then
+		kill -TERM "$NAPD_PID"
+		wait "$NAPD_PID" 2>/dev/null
+	fi
+	NAPD_PID=
+}
+
+napc() { "$NAPC" --socket "$SOCK" "$@"; }
+nap_call() { "$NAP_CALL" -s "$SOCK" "$@"; }
+
+# plugin_field NAME FIELD: a field of one plugin from `napc --json plugins`.
+plugin_field() {
+	napc --json plugins | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p["name"] == sys.argv[1]:
+        print(p[sys.argv[2]])' "$1" "$2"
+}
+
+plugin_is() { # plugin_is NAME STATE
+	[ "$(plugin_field "$1" state)" = "$2" ]
+}
+
+trap 'stop_napd; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT

@@ -1,0 +1,130 @@
+/* The frame codec: round trips and every way a stream can be broken. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nap/echo.pb-c.h>
+#include <nap/frame.h>
+
+#include "testing.h"
+
+static size_t pack(uint8_t *out, const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
+{
+	return nap_frame_pack(f, msg, out);
+}
+
+static void put_len(uint8_t *p, uint32_t n)
+{
+	p[0] = (uint8_t)(n >> 24);
+	p[1] = (uint8_t)(n >> 16);
+	p[2] = (uint8_t)(n >> 8);
+	p[3] = (uint8_t)n;
+}
+
+int main(void)
+{
+	uint8_t buf[1024];
+	char why[200];
+	Nap__Bus__Frame *got = NULL;
+	size_t used = 0;
+
+	/* A CALL with an in-place packed payload comes back field for field. */
+	Nap__EchoMessage em = NAP__ECHO_MESSAGE__INIT;
+	em.payload.data = (uint8_t *)"hello";
+	em.payload.len = 5;
+	Nap__Bus__Frame f = NAP__BUS__FRAME__INIT;
+	f.kind = NAP__BUS__KIND__CALL;
+	f.call_id = 77;
+	f.service = (char *)"nap.Echo";
+	f.method = 1;
+	f.timeout_ms = 250;
+	size_t n = pack(buf, &f, &em.base);
+	CHECK(n == nap_frame_size(&f, &em.base), "nap_frame_size matches what nap_frame_pack wrote");
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == 1 && used == n,
+	      "a whole frame is taken");
+	CHECK(got && got->call_id == 77 && got->kind == NAP__BUS__KIND__CALL &&
+		      strcmp(got->service, "nap.Echo") == 0 && got->method == 1 &&
+		      got->timeout_ms == 250,
+	      "its fields survive");
+	Nap__EchoMessage *back =
+		got ? nap__echo_message__unpack(NULL, got->payload.len, got->payload.data) : NULL;
+	CHECK(back && back->payload.len == 5 && memcmp(back->payload.data, "hello", 5) == 0,
+	      "the payload packed in place decodes as the message");
+	if (back)
+		nap__echo_message__free_unpacked(back, NULL);
+	nap_frame_free(got);
+	got = NULL;
+
+	/* Truncated: every prefix of a frame asks for more, none is an error. */
+	int more = 0;
+	for (size_t k = 0; k < n; k++)
+		more += nap_frame_take(&got, &used, buf, k, why, sizeof(why)) == 0;
+	CHECK(more == (int)n, "each of the %zu truncated prefixes asks for more bytes", n);
+
+	/* Two frames back to back: the first is taken, the second stays. */
+	memcpy(buf + n, buf, n);
+	CHECK(nap_frame_take(&got, &used, buf, 2 * n, why, sizeof(why)) == 1 && used == n,
+	      "back-to-back frames are taken one at a time");
+	nap_frame_free(got);
+	got = NULL;
+
+	/* Over the limit: refused from the length alone, before any body. */
+	put_len(buf, NAP_FRAME_MAX + 1);
+	CHECK(nap_frame_take(&got, &used, buf, 4, why, sizeof(why)) == -EMSGSIZE,
+	      "a length over NAP_FRAME_MAX is refused (%s)", why);
+	put_len(buf, 0xffffffffu);
+	CHECK(nap_frame_take(&got, &used, buf, 4, why, sizeof(why)) == -EMSGSIZE,
+	      "a length of 4 GiB is refused");
+
+	/* Garbage: bytes that are not a Frame. */
+	put_len(buf, 6);
+	memcpy(buf + 4, "\xff\xff\xff\xff\xff\xff", 6);
+	CHECK(nap_frame_take(&got, &used, buf, 10, why, sizeof(why)) == -EBADMSG,
+	      "garbage bytes are refused (%s)", why);
+
+	/* Well-formed protobuf, wrong meaning. */
+	Nap__Bus__Frame bad = NAP__BUS__FRAME__INIT;
+	bad.kind = NAP__BUS__KIND__CALL;
+	bad.call_id = 1;
+	n = pack(buf, &bad, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "a CALL without a service is refused (%s)", why);
+	bad.service = (char *)"nap.Echo";
+	bad.call_id = 0;
+	n = pack(buf, &bad, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "a CALL without a call id is refused (%s)", why);
+	bad.call_id = 3;
+	bad.kind = (Nap__Bus__Kind)42;
+	n = pack(buf, &bad, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "an unknown frame kind is refused (%s)", why);
+	bad.kind = NAP__BUS__KIND__END;
+	bad.status = (Nap__Bus__Status)99;
+	n = pack(buf, &bad, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "an unknown status is refused (%s)", why);
+	char longname[NAP_NAME_MAX + 2];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	bad.kind = NAP__BUS__KIND__CALL;
+	bad.status = 0;
+	bad.service = longname;
+	n = pack(buf, &bad, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "a service name over NAP_NAME_MAX is refused (%s)", why);
+
+	/* An empty frame (length 0) has no kind. */
+	put_len(buf, 0);
+	CHECK(nap_frame_take(&got, &used, buf, 4, why, sizeof(why)) == -EBADMSG,
+	      "an empty frame is refused");
+
+	/* Status names. */
+	CHECK(strcmp(nap_status_name(NAP_UNAVAILABLE), "UNAVAILABLE") == 0 &&
+		      strcmp(nap_status_name(99), "UNKNOWN") == 0 &&
+		      nap_status_from_name("deadline_exceeded") == NAP_DEADLINE_EXCEEDED,
+	      "status names map both ways");
+	return DONE();
+}
