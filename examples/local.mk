@@ -6,3 +6,7 @@ examples_echo_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
 examples_echo_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -rpath /nowhere
 examples_echo_la_LIBADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 EXTRA_DIST += examples/echo-plugin/Makefile examples/echo-plugin/README.md
+
+# examples/hello: the app nap's tests and quickstart deploy.
+EXTRA_DIST += examples/hello/Dockerfile examples/hello/index.html examples/hello/prepare \
+	examples/hello/.dockerignore examples/hello/README.md

@@ -217,8 +217,10 @@ void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
 	 * UNAVAILABLE ("try again shortly"), not "no such service". */
 	if (pl->permanent)
 		router_unregister_plugin(pl);
-	if (pl->pid > 0)
-		kill(pl->pid, SIGTERM); /* a host without its socket has no reason to live */
+	/* A host without its socket has no reason to live; a refused one
+	 * exits by itself once napd has read why. */
+	if (pl->pid > 0 && !pl->permanent)
+		kill(pl->pid, SIGTERM);
 }
 
 static struct plugin *by_pid(pid_t pid)

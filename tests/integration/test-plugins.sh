@@ -5,6 +5,10 @@
 # line, never restarted), and a plugin that wants a service another owns.
 . "$(dirname "$0")/lib.sh"
 
+# Under AddressSanitizer, let crashy's SIGSEGV and abort() be real signals,
+# as they are in a normal build.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0:handle_abort=0"
+
 write_config "plugins = $FIXTURES/crashy.so $FIXTURES/wrongabi.so $FIXTURES/notaplugin.so $EXAMPLES/echo.so"
 ok "napd starts with four plugins, three of them bad" start_napd
 ok "crashy runs" wait_until 10 plugin_is crashy running

@@ -4,21 +4,20 @@
 #ifndef NAP_TESTING_H
 #define NAP_TESTING_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 static int t_count, t_failed;
 
 #define CHECK(cond, ...)                                                                    \
 	do {                                                                                \
+		bool t_ok_ = (cond); /* evaluated once: cond may have effects */           \
 		t_count++;                                                                  \
-		if (cond) {                                                                 \
-			printf("ok %d - ", t_count);                                        \
-		} else {                                                                    \
+		if (!t_ok_)                                                                 \
 			t_failed++;                                                         \
-			printf("not ok %d - ", t_count);                                    \
-		}                                                                           \
+		printf("%sok %d - ", t_ok_ ? "" : "not ", t_count);                         \
 		printf(__VA_ARGS__);                                                        \
-		if (!(cond))                                                                \
+		if (!t_ok_)                                                                 \
 			printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);                  \
 		printf("\n");                                                               \
 		fflush(stdout);                                                             \

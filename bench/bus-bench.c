@@ -1,0 +1,384 @@
+/* bus-bench: round trips through napd to a plugin and back, against a raw
+ * Unix-socket ping-pong of the same payload, measured in the same run.
+ *
+ *   bus-bench --napd PATH --plugin ECHO.so [--seconds S] [--payload BYTES]
+ *             [--clients N] [--workers W]
+ *
+ * Prints "name: value" lines. "raw" is a one-process epoll echo server that
+ * sends every byte straight back; "napd" is client -> napd -> plugin host ->
+ * napd -> client, calling nap.Echo/Echo of the example plugin. With N
+ * clients, W worker processes share N connections, each keeping one call in
+ * flight. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nap/bus.h>
+#include <nap/control.pb-c.h>
+#include <nap/echo.pb-c.h>
+
+#define MAX_SAMPLES 400000
+
+static unsigned opt_seconds = 5, opt_payload = 64;
+static char dir[256];
+
+/* --- samples --- */
+
+struct result {
+	uint64_t calls;
+	uint64_t failed;
+	uint32_t nsamples;
+	uint32_t samples[MAX_SAMPLES]; /* latency, ns */
+};
+
+static void record(struct result *r, uint64_t ns)
+{
+	r->calls++;
+	if (r->nsamples < MAX_SAMPLES)
+		r->samples[r->nsamples++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* --- raw echo server --- */
+
+static void raw_server(const char *path)
+{
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 256) < 0)
+		_exit(1);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	static char buf[65536];
+	for (;;) {
+		struct epoll_event evs[128];
+		int n = epoll_wait(ep, evs, 128, -1);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == lfd) {
+				int c = accept(lfd, NULL, NULL);
+				struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+				epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+				continue;
+			}
+			ssize_t r = read(fd, buf, sizeof(buf));
+			if (r <= 0) {
+				close(fd);
+				continue;
+			}
+			(void)!write(fd, buf, (size_t)r);
+		}
+	}
+}
+
+/* --- clients --- */
+
+struct raw_client {
+	int fd;
+	size_t got;
+	uint64_t sent_at;
+};
+
+static void raw_worker(const char *path, unsigned conns, struct result *res)
+{
+	struct raw_client *cl = calloc(conns, sizeof(*cl));
+	struct pollfd *pf = calloc(conns, sizeof(*pf));
+	size_t msg = 4 + opt_payload;
+	char *out = calloc(1, msg), *in = malloc(msg);
+	out[3] = (char)opt_payload;
+	for (unsigned i = 0; i < conns; i++) {
+		cl[i].fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		if (connect(cl[i].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(1);
+		pf[i] = (struct pollfd){.fd = cl[i].fd, .events = POLLIN};
+		cl[i].sent_at = now_ns();
+		(void)!write(cl[i].fd, out, msg);
+	}
+	uint64_t end = now_ns() + (uint64_t)opt_seconds * 1000000000u;
+	while (now_ns() < end) {
+		if (poll(pf, conns, 100) <= 0)
+			continue;
+		for (unsigned i = 0; i < conns; i++) {
+			if (!(pf[i].revents & POLLIN))
+				continue;
+			ssize_t r = read(cl[i].fd, in, msg - cl[i].got);
+			if (r <= 0)
+				_exit(1);
+			cl[i].got += (size_t)r;
+			if (cl[i].got < msg)
+				continue;
+			uint64_t t = now_ns();
+			record(res, t - cl[i].sent_at);
+			cl[i].got = 0;
+			cl[i].sent_at = t;
+			(void)!write(cl[i].fd, out, msg);
+		}
+	}
+}
+
+struct nap_client {
+	nap_conn *conn;
+	uint64_t sent_at;
+	struct result *res;
+	uint8_t *payload;
+};
+
+static void start_echo(struct nap_client *c);
+
+static void echo_done(nap_call *call, const nap_reply *r, void *ud)
+{
+	(void)call;
+	struct nap_client *c = ud;
+	if (!r->end)
+		return;
+	if (r->status != NAP_OK)
+		c->res->failed++;
+	else
+		record(c->res, now_ns() - c->sent_at);
+	start_echo(c);
+}
+
+static void start_echo(struct nap_client *c)
+{
+	Nap__EchoMessage m = NAP__ECHO_MESSAGE__INIT;
+	m.payload.data = c->payload;
+	m.payload.len = opt_payload;
+	c->sent_at = now_ns();
+	if (nap_call_start(NULL, c->conn, "nap.Echo", 0, &m.base, 5000, echo_done, c) < 0)
+		c->res->failed++;
+}
+
+static void napd_worker(const char *sock, unsigned conns, struct result *res)
+{
+	struct nap_client *cl = calloc(conns, sizeof(*cl));
+	struct pollfd *pf = calloc(conns, sizeof(*pf));
+	uint8_t *payload = calloc(1, opt_payload);
+	for (unsigned i = 0; i < conns; i++) {
+		if (nap_conn_connect(&cl[i].conn, sock, "bus-bench") < 0)
+			_exit(1);
+		cl[i].res = res;
+		cl[i].payload = payload;
+	}
+	/* Calls start only now: the measured window excludes connecting. */
+	uint64_t end = now_ns() + (uint64_t)opt_seconds * 1000000000u;
+	for (unsigned i = 0; i < conns; i++) {
+		start_echo(&cl[i]);
+		nap_conn_flush(cl[i].conn);
+	}
+	while (now_ns() < end) {
+		for (unsigned i = 0; i < conns; i++)
+			pf[i] = (struct pollfd){.fd = nap_conn_get_fd(cl[i].conn),
+						.events = nap_conn_get_events(cl[i].conn)};
+		if (poll(pf, conns, 100) <= 0)
+			continue;
+		for (unsigned i = 0; i < conns; i++)
+			if (pf[i].revents)
+				nap_conn_process(cl[i].conn);
+	}
+}
+
+/* Runs `clients` connections over `workers` processes; merges the results. */
+static void run(const char *what, const char *path, bool napd, unsigned clients, unsigned workers,
+		struct result *total)
+{
+	if (workers > clients)
+		workers = clients;
+	int fds[64][2];
+	pid_t pids[64];
+	for (unsigned w = 0; w < workers; w++) {
+		pipe(fds[w]);
+		pids[w] = fork();
+		if (pids[w] == 0) {
+			close(fds[w][0]);
+			struct result *r = calloc(1, sizeof(*r));
+			unsigned conns = clients / workers + (w < clients % workers);
+			if (napd)
+				napd_worker(path, conns, r);
+			else
+				raw_worker(path, conns, r);
+			size_t len = offsetof(struct result, samples) + r->nsamples * sizeof(uint32_t);
+			const char *p = (const char *)r;
+			while (len > 0) {
+				ssize_t n = write(fds[w][1], p, len);
+				if (n <= 0)
+					break;
+				p += n;
+				len -= (size_t)n;
+			}
+			_exit(0);
+		}
+		close(fds[w][1]);
+	}
+	memset(total, 0, offsetof(struct result, samples));
+	for (unsigned w = 0; w < workers; w++) {
+		struct result *r = calloc(1, sizeof(*r));
+		char *p = (char *)r;
+		ssize_t n;
+		size_t have = 0;
+		while ((n = read(fds[w][0], p + have, sizeof(*r) - have)) > 0)
+			have += (size_t)n;
+		close(fds[w][0]);
+		waitpid(pids[w], NULL, 0);
+		total->calls += r->calls;
+		total->failed += r->failed;
+		for (uint32_t i = 0; i < r->nsamples && total->nsamples < MAX_SAMPLES; i++)
+			total->samples[total->nsamples++] = r->samples[i];
+		free(r);
+	}
+	qsort(total->samples, total->nsamples, sizeof(uint32_t), cmp_u32);
+	(void)what;
+}
+
+static double pct(const struct result *r, double p)
+{
+	if (!r->nsamples)
+		return 0;
+	size_t i = (size_t)(p * (r->nsamples - 1));
+	return r->samples[i] / 1000.0;
+}
+
+static void print(const char *name, const struct result *r)
+{
+	printf("%s.round_trips_per_s: %.0f\n", name, (double)r->calls / opt_seconds);
+	printf("%s.p50_us: %.1f\n", name, pct(r, 0.50));
+	printf("%s.p99_us: %.1f\n", name, pct(r, 0.99));
+	if (r->failed)
+		printf("%s.failed: %llu\n", name, (unsigned long long)r->failed);
+	fflush(stdout);
+}
+
+/* --- napd --- */
+
+static pid_t start_napd(const char *napd, const char *plugin, const char *sock)
+{
+	char conf[300];
+	snprintf(conf, sizeof(conf), "%s/napd.conf", dir);
+	FILE *f = fopen(conf, "w");
+	fprintf(f, "plugins = %s\n", plugin);
+	fclose(f);
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(napd, "napd", "--foreground", "--config", conf, "--socket", sock,
+		      "--log-level", "warning", (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until the echo plugin runs. */
+	for (int i = 0; i < 500; i++) {
+		usleep(20000);
+		nap_conn *c;
+		if (nap_conn_connect(&c, sock, "bus-bench") < 0)
+			continue;
+		Nap__ListPluginsRequest req = NAP__LIST_PLUGINS_REQUEST__INIT;
+		Nap__ListPluginsReply *rep;
+		bool up = false;
+		if (nap_call_unary((ProtobufCMessage **)&rep, c, "nap.Control", 1, &req.base,
+				   &nap__list_plugins_reply__descriptor, 2000, NULL) == 0) {
+			up = rep->n_plugins == 1 && strcmp(rep->plugins[0]->state, "running") == 0;
+			nap__list_plugins_reply__free_unpacked(rep, NULL);
+		}
+		nap_conn_free(c);
+		if (up)
+			return pid;
+	}
+	fprintf(stderr, "bus-bench: napd did not start the plugin\n");
+	kill(pid, SIGTERM);
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const char *napd = NULL, *plugin = NULL;
+	unsigned clients = 64, workers = 2;
+	static const struct option lo[] = {
+		{"napd", 1, 0, 'n'},    {"plugin", 1, 0, 'p'}, {"seconds", 1, 0, 's'},
+		{"payload", 1, 0, 'b'}, {"clients", 1, 0, 'c'}, {"workers", 1, 0, 'w'},
+		{0, 0, 0, 0},
+	};
+	int o;
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'n': napd = optarg; break;
+		case 'p': plugin = optarg; break;
+		case 's': opt_seconds = (unsigned)atoi(optarg); break;
+		case 'b': opt_payload = (unsigned)atoi(optarg); break;
+		case 'c': clients = (unsigned)atoi(optarg); break;
+		case 'w': workers = (unsigned)atoi(optarg); break;
+		default: return 2;
+		}
+	}
+	if (!napd || !plugin || opt_payload > 65000 || clients == 0 || clients > 4096 ||
+	    workers == 0 || workers > 64) {
+		fprintf(stderr, "usage: bus-bench --napd PATH --plugin ECHO.so [--seconds S] "
+				"[--payload BYTES] [--clients N] [--workers W]\n");
+		return 2;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/nap-bench.XXXXXX");
+	if (!mkdtemp(dir))
+		return 1;
+	char raw_sock[300], napd_sock[300];
+	snprintf(raw_sock, sizeof(raw_sock), "%s/raw.sock", dir);
+	snprintf(napd_sock, sizeof(napd_sock), "%s/napd.sock", dir);
+
+	pid_t raw = fork();
+	if (raw == 0)
+		raw_server(raw_sock);
+	pid_t nd = start_napd(napd, plugin, napd_sock);
+	usleep(100000);
+
+	static struct result a, b, c, d;
+	printf("bus.payload_bytes: %u\nbus.seconds_per_run: %u\n", opt_payload, opt_seconds);
+	run("raw", raw_sock, false, 1, 1, &a);
+	print("bus.raw.1_client", &a);
+	run("napd", napd_sock, true, 1, 1, &b);
+	print("bus.napd.1_client", &b);
+	printf("bus.ratio.1_client.latency_p50_napd_over_raw: %.2f\n", pct(&b, .5) / pct(&a, .5));
+	printf("bus.ratio.1_client.throughput_raw_over_napd: %.2f\n",
+	       (double)a.calls / (double)(b.calls ? b.calls : 1));
+	run("raw", raw_sock, false, clients, workers, &c);
+	char name[64];
+	snprintf(name, sizeof(name), "bus.raw.%u_clients", clients);
+	print(name, &c);
+	run("napd", napd_sock, true, clients, workers, &d);
+	snprintf(name, sizeof(name), "bus.napd.%u_clients", clients);
+	print(name, &d);
+	printf("bus.ratio.%u_clients.throughput_raw_over_napd: %.2f\n", clients,
+	       (double)c.calls / (double)(d.calls ? d.calls : 1));
+
+	kill(raw, SIGTERM);
+	kill(nd, SIGTERM);
+	waitpid(raw, NULL, 0);
+	waitpid(nd, NULL, 0);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)!system(cmd);
+	return 0;
+}

@@ -1,0 +1,329 @@
+/* plugins/common: HTTP requests with libcurl, whole or as JSON streams. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "http_client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "bytebuf.h"
+#include "errbuf.h"
+
+/* State of one transfer, shared by the curl callbacks. */
+struct transfer {
+	CURL *curl;
+	const struct http_request *req;
+	struct bytebuf body; /* non-streamed body */
+	struct bytebuf line; /* streamed: the incomplete last line */
+	int streaming;	     /* -1 not yet known, 0 collecting, 1 streaming */
+	int rc;		     /* why a callback stopped the transfer (negative), or 0 */
+	int stop;	     /* on_json's positive stop value */
+	char *err;
+	size_t errlen;
+};
+
+/* Decodes one line of a stream: one or more concatenated JSON objects. */
+static int stream_line(struct transfer *t, const char *p, size_t n)
+{
+	while (n > 0) {
+		json_error_t jerr;
+		json_t *obj;
+		size_t used;
+		int r;
+
+		while (n > 0 && isspace((unsigned char)*p))
+			p++, n--;
+		if (n == 0)
+			break;
+		obj = json_loadb(p, n, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &jerr);
+		if (!obj)
+			return errbuf_printf(t->err, t->errlen, -EPROTO,
+					     "%s %s: the answer is not a JSON stream: %s",
+					     t->req->method, t->req->url, jerr.text);
+		used = (size_t)jerr.position;
+		r = t->req->on_json(t->req->json_user, obj);
+		json_decref(obj);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			t->stop = r;
+			return 1;
+		}
+		if (used == 0 || used > n)
+			break;
+		p += used;
+		n -= used;
+	}
+	return 0;
+}
+
+/* Feeds every complete line in t->line to the stream callback; with final,
+ * the rest too. Returns 0 to go on, 1 to stop, or a negative errno. */
+static int stream_lines(struct transfer *t, int final)
+{
+	size_t start = 0;
+	int r = 0;
+
+	while (r == 0) {
+		char *nl = memchr(t->line.data + start, '\n', t->line.len - start);
+		size_t end = nl ? (size_t)(nl - t->line.data) : t->line.len;
+
+		if (!nl && !final)
+			break;
+		r = stream_line(t, t->line.data + start, end - start);
+		start = nl ? end + 1 : end;
+		if (!nl)
+			break;
+	}
+	bytebuf_consume(&t->line, start);
+	return r;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	size_t n = size * nmemb;
+	int r;
+
+	if (t->streaming < 0) {
+		long status = 0;
+
+		curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+		t->streaming = t->req->on_json && status >= 200 && status < 300;
+	}
+	if (!t->streaming) {
+		if (t->body.len + n > HTTP_MAX_BODY) {
+			t->rc = errbuf_printf(t->err, t->errlen, -EMSGSIZE,
+					      "%s %s: the answer is larger than %u bytes",
+					      t->req->method, t->req->url, HTTP_MAX_BODY);
+			return 0;
+		}
+		if (bytebuf_append(&t->body, data, n) < 0) {
+			t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
+			return 0;
+		}
+		return n;
+	}
+	if (bytebuf_append(&t->line, data, n) < 0) {
+		t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
+		return 0;
+	}
+	r = stream_lines(t, 0);
+	if (r == 0 && t->line.len > HTTP_MAX_LINE)
+		r = errbuf_printf(t->err, t->errlen, -EMSGSIZE,
+				  "%s %s: a line of the answer is longer than %u bytes",
+				  t->req->method, t->req->url, HTTP_MAX_LINE);
+	if (r != 0) {
+		t->rc = r < 0 ? r : 0;
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	ssize_t n = t->req->read(t->req->read_user, buf, size * nmemb);
+
+	if (n < 0) {
+		t->rc = (int)n;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)n;
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct transfer *t = user;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return t->req->cancel && atomic_load(t->req->cancel) ? 1 : 0;
+}
+
+/* Our errno for a failed curl_easy_perform(), with a message in t->err. */
+static int transfer_error(struct transfer *t, CURLcode code, const char *curl_msg)
+{
+	const struct http_request *req = t->req;
+	const char *where = req->unix_socket ? req->unix_socket : req->url;
+	const char *why = curl_msg[0] ? curl_msg : curl_easy_strerror(code);
+	int r;
+
+	if (t->rc < 0)
+		return t->rc; /* a callback's reason; the message is written */
+	switch (code) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		r = -ECONNREFUSED;
+		return errbuf_printf(t->err, t->errlen, r, "cannot connect to %s: %s", where, why);
+	case CURLE_OPERATION_TIMEDOUT:
+		r = -ETIMEDOUT;
+		break;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return errbuf_printf(t->err, t->errlen, -ECANCELED, "%s %s: cancelled", req->method,
+				     req->url);
+	case CURLE_OUT_OF_MEMORY:
+		return errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_WEIRD_SERVER_REPLY:
+		r = -EPROTO;
+		break;
+	default:
+		r = -EIO;
+		break;
+	}
+	return errbuf_printf(t->err, t->errlen, r, "%s %s (%s): %s", req->method, req->url, where,
+			     why);
+}
+
+static int add_header(struct curl_slist **list, const char *line)
+{
+	struct curl_slist *l = curl_slist_append(*list, line);
+
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	return 0;
+}
+
+int http_perform(struct http_response *resp, const struct http_request *req, char *err,
+		 size_t errlen)
+{
+	struct transfer t = {.req = req, .streaming = -1, .err = err, .errlen = errlen};
+	char curl_msg[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = NULL;
+	char ctype[256];
+	CURLcode code;
+	long status = 0;
+	int r = 0;
+
+	t.curl = curl_easy_init();
+	if (!t.curl)
+		return errbuf_printf(err, errlen, -ENOMEM, "out of memory (curl_easy_init)");
+
+	/* Headers: the body's type, no "Expect: 100-continue" round trip, extras. */
+	r = add_header(&headers, "Expect:");
+	if (r == 0 && req->content_type) {
+		snprintf(ctype, sizeof ctype, "Content-Type: %s", req->content_type);
+		r = add_header(&headers, ctype);
+	}
+	for (const char *const *x = req->headers; r == 0 && x && *x; x++)
+		r = add_header(&headers, *x);
+	if (r < 0) {
+		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+
+	curl_easy_setopt(t.curl, CURLOPT_NOSIGNAL, 1L); /* required with threads */
+	curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, curl_msg);
+	curl_easy_setopt(t.curl, CURLOPT_URL, req->url);
+	if (req->unix_socket)
+		curl_easy_setopt(t.curl, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	curl_easy_setopt(t.curl, CURLOPT_HTTPHEADER, headers);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(t.curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(t.curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(t.curl, CURLOPT_CONNECTTIMEOUT_MS,
+			 req->connect_timeout_ms > 0 ? req->connect_timeout_ms
+						     : HTTP_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(t.curl, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 0L);
+	curl_easy_setopt(t.curl, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(t.curl, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(t.curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(t.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(t.curl, CURLOPT_XFERINFODATA, &t);
+	if (strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(t.curl, CURLOPT_POST, 1L);
+		if (req->read) {
+			/* No size given: curl sends the body chunked. */
+			curl_easy_setopt(t.curl, CURLOPT_READFUNCTION, on_read);
+			curl_easy_setopt(t.curl, CURLOPT_READDATA, &t);
+		} else {
+			curl_easy_setopt(t.curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(t.curl, CURLOPT_POSTFIELDSIZE_LARGE,
+					 (curl_off_t)(req->body ? req->body_len : 0));
+		}
+	} else if (strcmp(req->method, "GET") != 0) {
+		curl_easy_setopt(t.curl, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+
+	code = curl_easy_perform(t.curl);
+	if (code == CURLE_WRITE_ERROR && t.rc == 0 && t.stop > 0)
+		code = CURLE_OK; /* on_json asked to stop */
+	if (code == CURLE_OK && t.streaming == 1 && t.stop == 0) {
+		r = stream_lines(&t, 1); /* a last line without its newline */
+		if (r < 0)
+			goto out;
+		r = 0;
+	}
+	if (code != CURLE_OK) {
+		r = transfer_error(&t, code, curl_msg);
+		goto out;
+	}
+	curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
+	/* A non-streamed answer always has a body string, if only "". */
+	if (!t.body.data && !(req->on_json && status >= 200 && status < 300) &&
+	    bytebuf_append(&t.body, "", 0) < 0) {
+		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
+		goto out;
+	}
+	*resp = (struct http_response){.status = status, .body_len = t.body.len, .stop = t.stop};
+	resp->body = bytebuf_steal(&t.body); /* after reading its length */
+out:
+	bytebuf_release(&t.body);
+	bytebuf_release(&t.line);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(t.curl);
+	return r;
+}
+
+void http_response_release(struct http_response *resp)
+{
+	free(resp->body);
+	*resp = (struct http_response){0};
+}
+
+char *http_response_reason(const struct http_response *resp, char *buf, size_t len)
+{
+	const char *s = NULL;
+	size_t n;
+	json_t *j;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	if (!resp->body)
+		return buf;
+	j = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (json_is_object(j)) {
+		s = json_string_value(json_object_get(j, "message"));
+		if (!s || !*s)
+			s = json_string_value(json_object_get(j, "error"));
+	}
+	if (s && *s) {
+		snprintf(buf, len, "%s", s);
+	} else {
+		s = resp->body;
+		n = resp->body_len;
+		while (n > 0 && isspace((unsigned char)*s))
+			s++, n--;
+		while (n > 0 && isspace((unsigned char)s[n - 1]))
+			n--;
+		snprintf(buf, len, "%.*s", n > (size_t)INT_MAX ? INT_MAX : (int)n, s);
+	}
+	json_decref(j);
+	return buf;
+}
