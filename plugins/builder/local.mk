@@ -1,0 +1,1 @@
+# plugins/builder: see the plugin's sources.

@@ -1,0 +1,1 @@
+# plugins/discovery-etcd: see the plugin's sources.

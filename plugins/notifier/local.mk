@@ -1,0 +1,1 @@
+# plugins/notifier: see the plugin's sources.

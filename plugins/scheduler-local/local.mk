@@ -1,0 +1,1 @@
+# plugins/scheduler-local: see the plugin's sources.
