@@ -51,8 +51,11 @@ int main(int argc, char **argv)
 	return 0;
 }
 C
+# A sanitizer build of libnap needs its runtime in the program too.
+san=
+ldd "$LIBNAP" | grep -q libasan && san="-fsanitize=address,undefined"
 ok "a libnap client builds out of tree with pkg-config libnap" \
-	bash -c "cc -std=c11 -Wall -Wextra -Werror -o '$WORK/ext/client' '$WORK/ext/client.c' \$(pkg-config --cflags --libs libnap)"
+	bash -c "cc -std=c11 -Wall -Wextra -Werror $san -o '$WORK/ext/client' '$WORK/ext/client.c' \$(pkg-config --cflags --libs libnap)"
 
 write_config "plugins = $WORK/ext/echo.so"
 ok "napd loads the out-of-tree plugin" start_napd
