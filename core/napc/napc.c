@@ -22,6 +22,22 @@ static void usage(FILE *out)
 		"Talk to napd, the nap daemon.\n"
 		"\n"
 		"Commands:\n"
+		"  deploy APP [DIR] [--instances N] [--env K=V]...\n"
+		"                  build DIR's Dockerfile (default .) and run it; prints the endpoints\n"
+		"  ls              list the apps\n"
+		"  status APP      an app's state, releases, environment and endpoints\n"
+		"  endpoints APP [--watch]\n"
+		"                  the app's endpoints; --watch prints them again on every change\n"
+		"  scale APP N     run N instances\n"
+		"  env APP [K=V]... [--unset K]...\n"
+		"                  show or change the environment (a change makes a new release)\n"
+		"  rollback APP [RELEASE]\n"
+		"                  run an earlier release again (default: the one before)\n"
+		"  logs APP [--follow]\n"
+		"                  the instances' output\n"
+		"  stop APP        stop every instance (the app is kept)\n"
+		"  start APP       start a stopped app again\n"
+		"  destroy APP     stop the app and forget it: instances, images, records\n"
 		"  ping            check that napd answers; prints its version and round trip\n"
 		"  plugins         list napd's plugins, their state and services\n"
 		"  help            show this help\n"
@@ -206,6 +222,17 @@ static const struct {
 	const char *name;
 	napc_cmd_fn fn;
 } commands[] = {
+	{"deploy", napc_cmd_deploy},
+	{"ls", napc_cmd_ls},
+	{"status", napc_cmd_status},
+	{"endpoints", napc_cmd_endpoints},
+	{"scale", napc_cmd_scale},
+	{"env", napc_cmd_env},
+	{"rollback", napc_cmd_rollback},
+	{"logs", napc_cmd_logs},
+	{"stop", napc_cmd_stop},
+	{"start", napc_cmd_start},
+	{"destroy", napc_cmd_destroy},
 	{"ping", cmd_ping},
 	{"plugins", cmd_plugins},
 	{"help", cmd_help},

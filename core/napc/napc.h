@@ -30,4 +30,17 @@ int napc_fail(const struct napc *n, const nap_error *err, int r);
 
 typedef int (*napc_cmd_fn)(struct napc *n, int argc, char **argv);
 
+/* The app commands (apps.c); argv[0] is the command's name. */
+int napc_cmd_deploy(struct napc *n, int argc, char **argv);
+int napc_cmd_ls(struct napc *n, int argc, char **argv);
+int napc_cmd_status(struct napc *n, int argc, char **argv);
+int napc_cmd_endpoints(struct napc *n, int argc, char **argv);
+int napc_cmd_scale(struct napc *n, int argc, char **argv);
+int napc_cmd_env(struct napc *n, int argc, char **argv);
+int napc_cmd_rollback(struct napc *n, int argc, char **argv);
+int napc_cmd_logs(struct napc *n, int argc, char **argv);
+int napc_cmd_stop(struct napc *n, int argc, char **argv);
+int napc_cmd_start(struct napc *n, int argc, char **argv);
+int napc_cmd_destroy(struct napc *n, int argc, char **argv);
+
 #endif

@@ -9,6 +9,8 @@
 
 #include "control.h"
 #include "log.h"
+#include "orchestrator.h"
+#include "router.h"
 #include "peer.h"
 #include "supervisor.h"
 
@@ -61,6 +63,23 @@ void control_call(struct peer *p, const Nap__Bus__Frame *f)
 		fn = ping;
 	else if (strcmp(m->name, "ListPlugins") == 0)
 		fn = list_plugins;
+	if (!fn && orchestrator_call(p, m->name, f))
+		return;
+	/* These are the plugins' to answer: the requests and replies are the
+	 * same messages (or wire-compatible ones) as theirs. */
+	static const struct {
+		const char *method, *service, *as;
+	} passed_on[] = {
+		{"Endpoints", "nap.Discovery", "Resolve"},
+		{"WatchEndpoints", "nap.Discovery", "Watch"},
+		{"Logs", "nap.Scheduler", "Logs"},
+	};
+	for (size_t i = 0; !fn && i < sizeof(passed_on) / sizeof(passed_on[0]); i++) {
+		if (strcmp(m->name, passed_on[i].method) == 0) {
+			router_forward_as(p, f, passed_on[i].service, passed_on[i].as);
+			return;
+		}
+	}
 	if (!fn) {
 		nap_conn_end(p->conn, f->call_id, NAP_UNIMPLEMENTED,
 			     "nap.Control.%s is not available in napd %s yet", m->name,
@@ -79,5 +98,5 @@ void control_cancel(struct peer *p, uint64_t call_id)
 
 void control_peer_gone(struct peer *p)
 {
-	(void)p;
+	orchestrator_peer_gone(p);
 }

@@ -2,6 +2,9 @@
 sbin_PROGRAMS += core/napd/napd
 core_napd_napd_SOURCES = \
 	core/napd/main.c \
+	core/napd/apps.c core/napd/apps.h \
+	core/napd/calls.c core/napd/calls.h \
+	core/napd/orchestrator.c core/napd/orchestrator.h \
 	core/napd/conffile.c core/napd/conffile.h \
 	core/napd/control.c core/napd/control.h \
 	core/napd/host.c core/napd/host.h \
@@ -11,4 +14,5 @@ core_napd_napd_SOURCES = \
 	core/napd/peer.c core/napd/peer.h \
 	core/napd/router.c core/napd/router.h \
 	core/napd/supervisor.c core/napd/supervisor.h
-core_napd_napd_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS) $(LIBS)
+core_napd_napd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
+core_napd_napd_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(LIBS)

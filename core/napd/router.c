@@ -113,27 +113,28 @@ static void forward_done(nap_call *call, const nap_reply *r, void *ud)
 	free(fw);
 }
 
-static void forward(struct peer *from, const Nap__Bus__Frame *f)
+static void forward_to(struct peer *from, const Nap__Bus__Frame *f, const char *service,
+		       uint32_t method)
 {
-	const ProtobufCServiceDescriptor *desc = router_known_service(f->service);
-	if (desc && f->method >= desc->n_methods) {
+	const ProtobufCServiceDescriptor *desc = router_known_service(service);
+	if (desc && method >= desc->n_methods) {
 		nap_conn_end(from->conn, f->call_id, NAP_UNIMPLEMENTED,
 			     "service %s has no method %u (it has %u): the client is newer than "
 			     "napd",
-			     f->service, f->method, desc->n_methods);
+			     service, method, desc->n_methods);
 		return;
 	}
-	struct plugin *pl = router_provider(f->service);
+	struct plugin *pl = router_provider(service);
 	if (!pl) {
 		nap_conn_end(from->conn, f->call_id, NAP_UNIMPLEMENTED,
 			     "no plugin provides service %s ('napc plugins' lists what is loaded)",
-			     f->service);
+			     service);
 		return;
 	}
 	if (pl->state != PLUGIN_RUNNING || !pl->peer) {
 		nap_conn_end(from->conn, f->call_id, NAP_UNAVAILABLE,
 			     "plugin %s, which provides %s, is %s (%s); try again shortly",
-			     pl->conf->name, f->service, plugin_state_name(pl->state),
+			     pl->conf->name, service, plugin_state_name(pl->state),
 			     pl->last_error[0] ? pl->last_error : "no error recorded");
 		return;
 	}
@@ -145,7 +146,7 @@ static void forward(struct peer *from, const Nap__Bus__Frame *f)
 	fw->from = from;
 	fw->from_id = f->call_id;
 	fw->to = pl;
-	int r = nap_call_start_raw(&fw->call, pl->peer->conn, f->service, f->method,
+	int r = nap_call_start_raw(&fw->call, pl->peer->conn, service, method,
 				   f->payload.data, f->payload.len, f->timeout_ms, forward_done, fw);
 	if (r < 0) {
 		free(fw);
@@ -159,6 +160,24 @@ static void forward(struct peer *from, const Nap__Bus__Frame *f)
 		nap_call_cancel(fw->call);
 		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "napd is out of memory");
 	}
+}
+
+static void forward(struct peer *from, const Nap__Bus__Frame *f)
+{
+	forward_to(from, f, f->service, f->method);
+}
+
+void router_forward_as(struct peer *from, const Nap__Bus__Frame *f, const char *service,
+		       const char *method)
+{
+	const ProtobufCServiceDescriptor *desc = router_known_service(service);
+	int idx = desc ? nap_method_index(desc, method) : -1;
+	if (idx < 0) {
+		nap_conn_end(from->conn, f->call_id, NAP_INTERNAL, "napd knows no %s.%s", service,
+			     method);
+		return;
+	}
+	forward_to(from, f, service, (uint32_t)idx);
 }
 
 void router_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)

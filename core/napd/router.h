@@ -19,6 +19,10 @@ const ProtobufCServiceDescriptor *router_known_service(const char *service);
 
 /* Handles a CALL or CANCEL frame from a peer. */
 void router_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud);
+/* Passes a call on to service.method instead of the one it named (for
+ * nap.Control methods that a plugin answers with the same messages). */
+void router_forward_as(struct peer *from, const Nap__Bus__Frame *f, const char *service,
+		       const char *method);
 /* A peer went away: cancel what it had forwarded. */
 void router_peer_gone(struct peer *p);
 

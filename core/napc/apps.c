@@ -1,0 +1,589 @@
+/* napc's app commands: deploy, ls, status, endpoints, scale, env, rollback,
+ * logs, stop, start, destroy. Each makes one nap.Control call; with --json
+ * the result is printed as one JSON document (deploy and the watches: one
+ * JSON object per line). */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <nap/bus.h>
+#include <nap/control.pb-c.h>
+
+#include "napc.h"
+
+#define APP_NAME_RULE "app names are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter"
+
+static bool app_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n < 1 || n > 63 || s[0] < 'a' || s[0] > 'z')
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* Checks the app argument before any work starts. */
+static int check_app(const char *app)
+{
+	if (app_name_valid(app))
+		return 0;
+	fprintf(stderr, "napc: '%s' is not a valid app name: %s\n", app ? app : "", APP_NAME_RULE);
+	return NAPC_EXIT_USAGE;
+}
+
+static uint32_t method(const char *name)
+{
+	return (uint32_t)nap_method_index(&nap__control__descriptor, name);
+}
+
+static json_t *endpoint_json(const Nap__Endpoint *e)
+{
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "app", e->app ? e->app : "", "host",
+			 e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
+			 (json_int_t)e->instance, "release", (json_int_t)e->release, "url",
+			 e->url ? e->url : "");
+}
+
+static json_t *endpoints_json(Nap__Endpoint **eps, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, endpoint_json(eps[i]));
+	return a;
+}
+
+static void print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	if (s)
+		puts(s);
+	free(s);
+	json_decref(j);
+	fflush(stdout);
+}
+
+static void print_endpoints(Nap__Endpoint **eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char url[300];
+		if (eps[i]->url && *eps[i]->url)
+			snprintf(url, sizeof(url), "%s", eps[i]->url);
+		else
+			snprintf(url, sizeof(url), "http://%s:%u", eps[i]->host, eps[i]->port);
+		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance, eps[i]->release);
+	}
+}
+
+static json_t *status_json(const Nap__AppStatus *s)
+{
+	json_t *rels = json_array();
+	for (size_t i = 0; i < s->n_releases; i++)
+		json_array_append_new(rels, json_integer(s->releases[i]));
+	json_t *env = json_object();
+	for (size_t i = 0; i < s->n_env; i++)
+		json_object_set_new(env, s->env[i]->key, json_string(s->env[i]->value));
+	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:I, s:o, s:o, s:o}", "app", s->app, "release",
+			 (json_int_t)s->release, "image", s->image, "instances",
+			 (json_int_t)s->instances, "state", s->state, "updated",
+			 (json_int_t)s->updated_unix, "releases", rels, "env", env, "endpoints",
+			 endpoints_json(s->endpoints, s->n_endpoints));
+}
+
+static void print_status(const struct napc *n, const Nap__AppStatus *s)
+{
+	if (n->json) {
+		print_json(status_json(s));
+		return;
+	}
+	printf("%s: %s, release %u, %u instance%s\n", s->app, s->state, s->release, s->instances,
+	       s->instances == 1 ? "" : "s");
+	if (s->image && *s->image)
+		printf("  image %s\n", s->image);
+	if (s->n_releases) {
+		printf("  releases");
+		for (size_t i = 0; i < s->n_releases; i++)
+			printf(" %u", s->releases[i]);
+		printf("\n");
+	}
+	for (size_t i = 0; i < s->n_env; i++)
+		printf("  %s=%s\n", s->env[i]->key, s->env[i]->value);
+	print_endpoints(s->endpoints, s->n_endpoints);
+}
+
+/* A unary call returning AppStatus, printed. */
+static int app_call(struct napc *n, const char *name, const ProtobufCMessage *req)
+{
+	int r = napc_connect(n);
+	if (r)
+		return r;
+	Nap__AppStatus *st = NULL;
+	nap_error err = {0};
+	r = nap_call_unary((ProtobufCMessage **)&st, n->conn, "nap.Control", method(name), req,
+			   &nap__app_status__descriptor, n->timeout_ms, &err);
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	print_status(n, st);
+	nap__app_status__free_unpacked(st, NULL);
+	return NAPC_EXIT_OK;
+}
+
+/* --- streaming calls --- */
+
+struct stream {
+	struct napc *n;
+	bool done;
+	int status;
+	char message[1024];
+	void (*on_msg)(struct stream *s, const uint8_t *data, size_t len);
+	bool tty;
+	bool progress_line; /* a \r progress line is on the terminal */
+	Nap__DeployEvent *last;
+};
+
+static void on_stream(nap_call *call, const nap_reply *r, void *ud)
+{
+	(void)call;
+	struct stream *s = ud;
+	if (!r->end) {
+		s->on_msg(s, r->payload, r->payload_len);
+		return;
+	}
+	s->done = true;
+	s->status = r->status;
+	snprintf(s->message, sizeof(s->message), "%s", r->message);
+}
+
+static int run_stream(struct stream *s, const char *name, const ProtobufCMessage *req,
+		      uint32_t timeout_ms)
+{
+	int r = napc_connect(s->n);
+	if (r)
+		return r;
+	r = nap_call_start(NULL, s->n->conn, "nap.Control", method(name), req, timeout_ms,
+			   on_stream, s);
+	while (r == 0 && !s->done)
+		r = nap_conn_wait(s->n->conn, -1);
+	if (s->progress_line)
+		fputc('\n', stdout);
+	if (!s->done) {
+		nap_error err = {NAP_UNAVAILABLE, "napd went away"};
+		return napc_fail(s->n, &err, r < 0 ? r : -ECONNRESET);
+	}
+	if (s->status != NAP_OK) {
+		nap_error err = {.status = s->status};
+		snprintf(err.message, sizeof(err.message), "%s", s->message);
+		return napc_fail(s->n, &err, -EPROTO);
+	}
+	return NAPC_EXIT_OK;
+}
+
+static void deploy_event(struct stream *s, const uint8_t *data, size_t len)
+{
+	Nap__DeployEvent *ev = nap__deploy_event__unpack(NULL, len, data);
+	if (!ev)
+		return;
+	if (s->n->json) {
+		json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i}", "stage", ev->stage, "message",
+				      ev->message, "step", (json_int_t)ev->step, "steps",
+				      (json_int_t)ev->steps, "release", (json_int_t)ev->release);
+		if (ev->n_endpoints)
+			json_object_set_new(j, "endpoints",
+					    endpoints_json(ev->endpoints, ev->n_endpoints));
+		print_json(j);
+	} else if (strcmp(ev->stage, "done") == 0) {
+		if (s->progress_line)
+			fputc('\n', stdout);
+		s->progress_line = false;
+		printf("%s:\n", ev->message);
+		print_endpoints(ev->endpoints, ev->n_endpoints);
+	} else if (s->tty) {
+		/* One live line: the stage and build step n of m. */
+		char line[160];
+		if (ev->steps)
+			snprintf(line, sizeof(line), "%s (release %u) step %u/%u: %.100s", ev->stage,
+				 ev->release, ev->step, ev->steps, ev->message);
+		else
+			snprintf(line, sizeof(line), "%s (release %u): %.110s", ev->stage,
+				 ev->release, ev->message);
+		for (char *p = line; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		printf("\r\033[K%s", line);
+		s->progress_line = true;
+	} else {
+		const char *m = ev->message;
+		size_t ml = strlen(m);
+		while (ml && (m[ml - 1] == '\n' || m[ml - 1] == '\r'))
+			ml--;
+		if (ml)
+			printf("%s: %.*s\n", ev->stage, (int)ml, m);
+	}
+	fflush(stdout);
+	nap__deploy_event__free_unpacked(ev, NULL);
+}
+
+/* Parses K=V into an EnvVar; 0 or a usage error. */
+static int parse_env(Nap__EnvVar *e, char *kv)
+{
+	char *eq = strchr(kv, '=');
+	if (!eq || eq == kv) {
+		fprintf(stderr, "napc: '%s' is not KEY=VALUE\n", kv);
+		return NAPC_EXIT_USAGE;
+	}
+	*eq = '\0';
+	nap__env_var__init(e);
+	e->key = kv;
+	e->value = eq + 1;
+	return 0;
+}
+
+int napc_cmd_deploy(struct napc *n, int argc, char **argv)
+{
+	static const struct option lo[] = {{"instances", 1, 0, 'i'}, {"env", 1, 0, 'e'}, {0, 0, 0, 0}};
+	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
+	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
+	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
+	int c, r = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:e:", lo, NULL)) != -1) {
+		if (c == 'i') {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > 100) {
+				fprintf(stderr, "napc: --instances is 1 to 100\n");
+				return NAPC_EXIT_USAGE;
+			}
+			req.instances = (uint32_t)v;
+		} else if (c == 'e') {
+			if ((r = parse_env(&vars[req.n_env], optarg)))
+				return r;
+			ptrs[req.n_env] = &vars[req.n_env];
+			req.n_env++;
+		} else {
+			return NAPC_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc || argc - optind > 2) {
+		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--env K=V]...\n");
+		return NAPC_EXIT_USAGE;
+	}
+	req.app = argv[optind];
+	if ((r = check_app(req.app)))
+		return r;
+	char dir[PATH_MAX];
+	const char *arg = optind + 1 < argc ? argv[optind + 1] : ".";
+	if (!realpath(arg, dir)) {
+		fprintf(stderr, "napc: %s: %s\n", arg, strerror(errno));
+		return NAPC_EXIT_USAGE;
+	}
+	req.dir = dir;
+	req.env = ptrs;
+	struct stream s = {.n = n, .on_msg = deploy_event, .tty = isatty(1) && !n->json};
+	r = run_stream(&s, "Deploy", &req.base, 0);
+	free(vars);
+	free(ptrs);
+	return r;
+}
+
+static int one_app(int argc, char **argv, const char *usage, Nap__AppRequest *req)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: napc %s\n", usage);
+		return NAPC_EXIT_USAGE;
+	}
+	nap__app_request__init(req);
+	req->app = argv[1];
+	return check_app(req->app);
+}
+
+int napc_cmd_status(struct napc *n, int argc, char **argv)
+{
+	Nap__AppRequest req;
+	int r = one_app(argc, argv, "status APP", &req);
+	return r ? r : app_call(n, "GetApp", &req.base);
+}
+
+int napc_cmd_stop(struct napc *n, int argc, char **argv)
+{
+	Nap__AppRequest req;
+	int r = one_app(argc, argv, "stop APP", &req);
+	return r ? r : app_call(n, "Stop", &req.base);
+}
+
+int napc_cmd_start(struct napc *n, int argc, char **argv)
+{
+	Nap__AppRequest req;
+	int r = one_app(argc, argv, "start APP", &req);
+	return r ? r : app_call(n, "Start", &req.base);
+}
+
+int napc_cmd_destroy(struct napc *n, int argc, char **argv)
+{
+	Nap__AppRequest req;
+	int r = one_app(argc, argv, "destroy APP", &req);
+	if (r || (r = napc_connect(n)))
+		return r;
+	Nap__DestroyReply *rep = NULL;
+	nap_error err = {0};
+	r = nap_call_unary((ProtobufCMessage **)&rep, n->conn, "nap.Control", method("Destroy"),
+			   &req.base, &nap__destroy_reply__descriptor, n->timeout_ms, &err);
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	if (n->json)
+		print_json(json_pack("{s:s, s:b}", "app", req.app, "destroyed", 1));
+	else
+		printf("%s destroyed\n", req.app);
+	nap__destroy_reply__free_unpacked(rep, NULL);
+	return NAPC_EXIT_OK;
+}
+
+int napc_cmd_scale(struct napc *n, int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: napc scale APP N\n");
+		return NAPC_EXIT_USAGE;
+	}
+	int r = check_app(argv[1]);
+	if (r)
+		return r;
+	char *end;
+	unsigned long v = strtoul(argv[2], &end, 10);
+	if (*end || v < 1 || v > 100) {
+		fprintf(stderr, "napc: N is 1 to 100 instances ('napc stop' for none)\n");
+		return NAPC_EXIT_USAGE;
+	}
+	Nap__ScaleRequest req = NAP__SCALE_REQUEST__INIT;
+	req.app = argv[1];
+	req.instances = (uint32_t)v;
+	return app_call(n, "Scale", &req.base);
+}
+
+int napc_cmd_env(struct napc *n, int argc, char **argv)
+{
+	static const struct option lo[] = {{"unset", 1, 0, 'u'}, {0, 0, 0, 0}};
+	Nap__SetEnvRequest req = NAP__SET_ENV_REQUEST__INIT;
+	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
+	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
+	char **unset = calloc((size_t)argc, sizeof(*unset));
+	int c, r;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "u:", lo, NULL)) != -1) {
+		if (c != 'u')
+			return NAPC_EXIT_USAGE;
+		unset[req.n_unset++] = optarg;
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "usage: napc env APP [K=V]... [--unset K]...\n");
+		return NAPC_EXIT_USAGE;
+	}
+	req.app = argv[optind];
+	if ((r = check_app(req.app)))
+		return r;
+	for (int i = optind + 1; i < argc; i++) {
+		if ((r = parse_env(&vars[req.n_set], argv[i])))
+			return r;
+		ptrs[req.n_set] = &vars[req.n_set];
+		req.n_set++;
+	}
+	req.set = ptrs;
+	req.unset = unset;
+	if (req.n_set == 0 && req.n_unset == 0) {
+		/* Nothing to change: show the environment. */
+		Nap__AppRequest ar = NAP__APP_REQUEST__INIT;
+		ar.app = req.app;
+		r = napc_connect(n);
+		if (r)
+			return r;
+		Nap__AppStatus *st = NULL;
+		nap_error err = {0};
+		r = nap_call_unary((ProtobufCMessage **)&st, n->conn, "nap.Control", method("GetApp"),
+				   &ar.base, &nap__app_status__descriptor, n->timeout_ms, &err);
+		if (r < 0)
+			return napc_fail(n, &err, r);
+		if (n->json) {
+			json_t *env = json_object();
+			for (size_t i = 0; i < st->n_env; i++)
+				json_object_set_new(env, st->env[i]->key, json_string(st->env[i]->value));
+			print_json(env);
+		} else {
+			for (size_t i = 0; i < st->n_env; i++)
+				printf("%s=%s\n", st->env[i]->key, st->env[i]->value);
+		}
+		nap__app_status__free_unpacked(st, NULL);
+		r = NAPC_EXIT_OK;
+	} else {
+		r = app_call(n, "SetEnv", &req.base);
+	}
+	free(vars);
+	free(ptrs);
+	free(unset);
+	return r;
+}
+
+int napc_cmd_rollback(struct napc *n, int argc, char **argv)
+{
+	if (argc < 2 || argc > 3) {
+		fprintf(stderr, "usage: napc rollback APP [RELEASE]\n");
+		return NAPC_EXIT_USAGE;
+	}
+	int r = check_app(argv[1]);
+	if (r)
+		return r;
+	Nap__RollbackRequest req = NAP__ROLLBACK_REQUEST__INIT;
+	req.app = argv[1];
+	if (argc == 3) {
+		char *end;
+		unsigned long v = strtoul(argv[2], &end, 10);
+		if (*end || v < 1 || v > UINT32_MAX) {
+			fprintf(stderr, "napc: RELEASE is a release number\n");
+			return NAPC_EXIT_USAGE;
+		}
+		req.release = (uint32_t)v;
+	}
+	return app_call(n, "Rollback", &req.base);
+}
+
+int napc_cmd_ls(struct napc *n, int argc, char **argv)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: napc ls\n");
+		return NAPC_EXIT_USAGE;
+	}
+	int r = napc_connect(n);
+	if (r)
+		return r;
+	Nap__ListAppsRequest req = NAP__LIST_APPS_REQUEST__INIT;
+	Nap__ListAppsReply *rep = NULL;
+	nap_error err = {0};
+	r = nap_call_unary((ProtobufCMessage **)&rep, n->conn, "nap.Control", method("ListApps"),
+			   &req.base, &nap__list_apps_reply__descriptor, n->timeout_ms, &err);
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	if (n->json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < rep->n_apps; i++)
+			json_array_append_new(a, status_json(rep->apps[i]));
+		print_json(a);
+	} else if (rep->n_apps == 0) {
+		printf("no apps yet: 'napc deploy APP DIR' deploys one\n");
+	} else {
+		printf("%-24s %-9s %-8s %s\n", "APP", "STATE", "RELEASE", "INSTANCES");
+		for (size_t i = 0; i < rep->n_apps; i++)
+			printf("%-24s %-9s %-8u %u\n", rep->apps[i]->app, rep->apps[i]->state,
+			       rep->apps[i]->release, rep->apps[i]->instances);
+	}
+	nap__list_apps_reply__free_unpacked(rep, NULL);
+	return NAPC_EXIT_OK;
+}
+
+static void endpoints_event(struct stream *s, const uint8_t *data, size_t len)
+{
+	Nap__EndpointList *l = nap__endpoint_list__unpack(NULL, len, data);
+	if (!l)
+		return;
+	if (s->n->json) {
+		print_json(json_pack("{s:s, s:o}", "app", l->app ? l->app : "", "endpoints",
+				     endpoints_json(l->endpoints, l->n_endpoints)));
+	} else {
+		printf("%s: %zu endpoint%s\n", l->app, l->n_endpoints, l->n_endpoints == 1 ? "" : "s");
+		print_endpoints(l->endpoints, l->n_endpoints);
+	}
+	fflush(stdout);
+	nap__endpoint_list__free_unpacked(l, NULL);
+}
+
+int napc_cmd_endpoints(struct napc *n, int argc, char **argv)
+{
+	bool watch = false;
+	int app_i = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--watch") == 0 || strcmp(argv[i], "-w") == 0)
+			watch = true;
+		else if (app_i < 0)
+			app_i = i;
+		else
+			app_i = 0;
+	}
+	if (app_i <= 0) {
+		fprintf(stderr, "usage: napc endpoints APP [--watch]\n");
+		return NAPC_EXIT_USAGE;
+	}
+	Nap__AppRequest req = NAP__APP_REQUEST__INIT;
+	req.app = argv[app_i];
+	int r = check_app(req.app);
+	if (r)
+		return r;
+	if (watch) {
+		struct stream s = {.n = n, .on_msg = endpoints_event};
+		return run_stream(&s, "WatchEndpoints", &req.base, 0);
+	}
+	if ((r = napc_connect(n)))
+		return r;
+	Nap__EndpointList *l = NULL;
+	nap_error err = {0};
+	r = nap_call_unary((ProtobufCMessage **)&l, n->conn, "nap.Control", method("Endpoints"),
+			   &req.base, &nap__endpoint_list__descriptor, n->timeout_ms, &err);
+	if (r < 0)
+		return napc_fail(n, &err, r);
+	if (n->json) {
+		print_json(endpoints_json(l->endpoints, l->n_endpoints));
+	} else {
+		for (size_t i = 0; i < l->n_endpoints; i++)
+			printf("%s\n", l->endpoints[i]->url);
+	}
+	nap__endpoint_list__free_unpacked(l, NULL);
+	return NAPC_EXIT_OK;
+}
+
+static void log_line(struct stream *s, const uint8_t *data, size_t len)
+{
+	Nap__LogLine *l = nap__log_line__unpack(NULL, len, data);
+	if (!l)
+		return;
+	size_t ll = strlen(l->line);
+	while (ll && l->line[ll - 1] == '\n')
+		ll--;
+	if (s->n->json)
+		print_json(json_pack("{s:i, s:s#}", "instance", (json_int_t)l->instance, "line",
+				     l->line, ll));
+	else
+		printf("[%u] %.*s\n", l->instance, (int)ll, l->line);
+	fflush(stdout);
+	nap__log_line__free_unpacked(l, NULL);
+}
+
+int napc_cmd_logs(struct napc *n, int argc, char **argv)
+{
+	Nap__LogsRequest req = NAP__LOGS_REQUEST__INIT;
+	int app_i = -1;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
+			req.follow = true;
+		else if (app_i < 0)
+			app_i = i;
+		else
+			app_i = 0;
+	}
+	if (app_i <= 0) {
+		fprintf(stderr, "usage: napc logs APP [--follow]\n");
+		return NAPC_EXIT_USAGE;
+	}
+	req.app = argv[app_i];
+	req.tail = 100;
+	int r = check_app(req.app);
+	if (r)
+		return r;
+	struct stream s = {.n = n, .on_msg = log_line};
+	return run_stream(&s, "Logs", &req.base, req.follow ? 0 : n->timeout_ms);
+}
