@@ -40,14 +40,16 @@ TESTS += \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
-	tests/integration/test-sdk.sh
+	tests/integration/test-sdk.sh \
+	tests/integration/test-deploy.sh
 
 EXTRA_DIST += tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
-	tests/integration/test-sdk.sh
+	tests/integration/test-sdk.sh \
+	tests/integration/test-deploy.sh
 
 # Fuzzing: every target also builds as a replayer of its committed seed
 # corpus, which `make check` runs with any compiler; --enable-fuzzers

@@ -352,6 +352,19 @@ static void retired(void *ud, int status, const char *message, ProtobufCMessage 
 	op_succeed(o);
 }
 
+static void old_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK)
+		log_warning("%s %s: entries of release %u not withdrawn: %s", op_names[o->kind],
+			    o->app, o->old_release, message);
+	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
+	r.app = o->app;
+	r.release = o->old_release;
+	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, retired, o);
+}
+
 static void saved(void *ud, int status, const char *message, ProtobufCMessage *reply)
 {
 	(void)reply;
@@ -367,13 +380,14 @@ static void saved(void *ud, int status, const char *message, ProtobufCMessage *r
 		return;
 	}
 	/* Only now, with the new release up and announced, the old one goes:
-	 * a redeploy never leaves the app without instances. */
+	 * a redeploy never leaves the app without instances. Its entries go
+	 * first, so that clients stop picking it before it stops answering. */
 	o->stage = "retire";
 	progress(o, "retire", 0, 0, "stopping release %u", o->old_release);
-	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
-	r.app = o->app;
-	r.release = o->old_release;
-	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, retired, o);
+	Nap__WithdrawRequest w = NAP__WITHDRAW_REQUEST__INIT;
+	w.app = o->app;
+	w.release = o->old_release;
+	call_unary("nap.Discovery", "Withdraw", &w.base, CLEANUP_TIMEOUT_MS, old_withdrawn, o);
 }
 
 static void commit(struct op *o)
@@ -671,6 +685,20 @@ static void scale_removed(void *ud, int status, const char *message, ProtobufCMe
 	save_record(o, saved);
 }
 
+static void scale_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK)
+		log_warning("scale %s: entries not withdrawn: %s", o->app, message);
+	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
+	r.app = o->app;
+	r.release = o->release;
+	r.n_instances = o->nslots;
+	r.instances = o->slots;
+	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, scale_removed, o);
+}
+
 static void scale_loaded(struct op *o)
 {
 	if (!need_app(o))
@@ -707,12 +735,12 @@ static void scale_loaded(struct op *o)
 		o->slots[o->nslots++] = (uint32_t)json_integer_value(json_array_get(slots, last));
 		json_array_remove(slots, last);
 	}
-	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
-	r.app = o->app;
-	r.release = o->release;
-	r.n_instances = o->nslots;
-	r.instances = o->slots;
-	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, scale_removed, o);
+	Nap__WithdrawRequest w = NAP__WITHDRAW_REQUEST__INIT;
+	w.app = o->app;
+	w.release = o->release;
+	w.n_instances = o->nslots;
+	w.instances = o->slots;
+	call_unary("nap.Discovery", "Withdraw", &w.base, CLEANUP_TIMEOUT_MS, scale_withdrawn, o);
 }
 
 static void stop_saved(void *ud, int status, const char *message, ProtobufCMessage *reply)
