@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# bench/deploy.sh BUILD_DIR: the deploy figures of issue 3, measured in one
+# run against the real dockerd, registry and etcd (scripts/servers start):
+#  - a warm redeploy of examples/hello through `napc deploy`, against the
+#    same steps by hand with the docker CLI and etcdctl (build, push,
+#    run -P, inspect, put), and their ratio;
+#  - announce latency: container started -> endpoint seen by an etcd watcher;
+#  - removal latency: container killed -> entry gone, seen by a watcher;
+#  - 20 apps deployed at once: total time and napd's peak resident memory.
+set -euo pipefail
+build=$(realpath "$1")
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/nap-bench-deploy.XXXXXX)
+sock=$work/napd.sock
+export ETCDCTL_API=3 NAP_SOCKET=$sock
+ROUNDS=${BENCH_ROUNDS:-5}
+napc() { "$build/core/napc/napc" "$@"; }
+now() { date +%s.%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+cleanup() {
+	[ -n "${NAPD_PID:-}" ] && kill "$NAPD_PID" 2>/dev/null && wait "$NAPD_PID" 2>/dev/null
+	docker rm -f $(docker ps -aq --filter label=nap.bench=1) >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+cp -r "$top/examples/hello" "$work/hello"
+"$work/hello/prepare"
+plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
+cat >"$work/napd.conf" <<CONF
+plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)
+log_level = warning
+CONF
+"$build/core/napd/napd" --foreground --config "$work/napd.conf" --socket "$sock" 2>"$work/napd.log" &
+NAPD_PID=$!
+for _ in $(seq 1 200); do
+	n=$(napc --json plugins 2>/dev/null | python3 -c 'import json,sys; print(sum(p["state"]=="running" for p in json.load(sys.stdin)))' 2>/dev/null || echo 0)
+	[ "$n" = 4 ] && break
+	sleep 0.05
+done
+
+# --- warm redeploy: nap vs by hand ---
+app=bench-$$
+napc deploy "$app" "$work/hello" >/dev/null # cold: fills the build cache
+nap_times=()
+for i in $(seq 1 "$ROUNDS"); do
+	t0=$(now)
+	napc deploy "$app" "$work/hello" >/dev/null
+	nap_times+=("$(awk "BEGIN {print $(now) - $t0}")")
+done
+hand_times=()
+for i in $(seq 1 "$ROUNDS"); do
+	tag=127.0.0.1:5000/$app-hand:$i
+	t0=$(now)
+	docker build -q -t "$tag" "$work/hello" >/dev/null
+	docker push -q "$tag" >/dev/null
+	cid=$(docker run -d -P --init --label nap.bench=1 "$tag")
+	port=$(docker inspect -f '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}' "$cid")
+	etcdctl --endpoints=http://127.0.0.1:2379 put "/services/$app-hand/127.0.0.1:1" \
+		"{\"host\":\"127.0.0.1\",\"port\":$port,\"instance\":1,\"release\":$i}" >/dev/null
+	hand_times+=("$(awk "BEGIN {print $(now) - $t0}")")
+	docker rm -f "$cid" >/dev/null
+done
+etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/services/$app-hand/" >/dev/null
+nap_med=$(printf '%s\n' "${nap_times[@]}" | median)
+hand_med=$(printf '%s\n' "${hand_times[@]}" | median)
+echo "deploy.warm_redeploy.nap_s: $nap_med"
+echo "deploy.warm_redeploy.by_hand_s: $hand_med"
+echo "deploy.warm_redeploy.ratio_nap_over_by_hand: $(awk "BEGIN {printf \"%.2f\", $nap_med / $hand_med}")"
+
+# --- announce and removal latency, seen by an etcd watcher ---
+image=127.0.0.1:5000/$app:1
+python3 - "$image" "$ROUNDS" <<'PY'
+import base64, json, subprocess, sys, threading, time, urllib.request
+image, rounds = sys.argv[1], int(sys.argv[2])
+def b64(s): return base64.b64encode(s.encode()).decode()
+def watch(prefix, events, stop):
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    req = urllib.request.Request("http://127.0.0.1:2379/v3/watch",
+        data=json.dumps({"create_request": {"key": b64(prefix), "range_end": b64(end)}}).encode())
+    with urllib.request.urlopen(req) as r:
+        for line in r:
+            t = time.time()
+            res = json.loads(line).get("result", {})
+            for ev in res.get("events", []):
+                events.append((t, ev.get("type", "PUT")))
+            if stop.is_set():
+                return
+announce, removal = [], []
+for i in range(rounds):
+    app = f"lat-{i}-{int(time.time())}"
+    events, stop = [], threading.Event()
+    th = threading.Thread(target=watch, args=(f"/services/{app}/", events, stop), daemon=True)
+    th.start(); time.sleep(0.3)
+    cid = subprocess.check_output(["docker", "create", "-P", "--init", "--label", f"nap.app={app}",
+        "--label", "nap.release=1", "--label", "nap.instance=1", "--label", "nap.bench=1", image]).decode().strip()
+    # Docker's start event is the start of the clock: start returns right after it.
+    t0 = time.time(); subprocess.check_call(["docker", "start", cid], stdout=subprocess.DEVNULL)
+    t_started = time.time()
+    for _ in range(500):
+        if any(e[1] == "PUT" for e in events): break
+        time.sleep(0.002)
+    puts = [e[0] for e in events if e[1] == "PUT"]
+    if puts: announce.append((puts[0] - t_started) * 1000)
+    t1 = time.time(); subprocess.check_call(["docker", "kill", cid], stdout=subprocess.DEVNULL)
+    t_killed = time.time()
+    for _ in range(500):
+        if any(e[1] == "DELETE" for e in events): break
+        time.sleep(0.002)
+    dels = [e[0] for e in events if e[1] == "DELETE"]
+    if dels: removal.append((dels[0] - t_killed) * 1000)
+    stop.set()
+    subprocess.call(["docker", "rm", "-f", cid], stdout=subprocess.DEVNULL)
+def med(a): a = sorted(a); return a[len(a)//2] if a else float("nan")
+print(f"deploy.announce_latency_ms.median: {med(announce):.1f}  (after docker start returned; {len(announce)}/{rounds} seen)")
+print(f"deploy.removal_latency_ms.median: {med(removal):.1f}  (after docker kill returned; {len(removal)}/{rounds} seen)")
+PY
+
+# --- 20 apps at once ---
+t0=$(now)
+pids=()
+for i in $(seq 1 20); do
+	napc deploy "par-$$-$i" "$work/hello" >"$work/par.$i" 2>&1 &
+	pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+echo "deploy.twenty_apps_at_once.total_s: $(awk "BEGIN {print $(now) - $t0}")"
+echo "deploy.twenty_apps_at_once.failed: $failed"
+echo "deploy.napd_peak_rss_mb: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$NAPD_PID/status)"
+for i in $(seq 1 20); do napc destroy "par-$$-$i" >/dev/null 2>&1 || true; done
+napc destroy "$app" >/dev/null 2>&1 || true
+docker rmi "127.0.0.1:5000/$app-hand:"{1..9} >/dev/null 2>&1 || true
