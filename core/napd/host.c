@@ -497,6 +497,13 @@ int host_main(int argc, char **argv)
 	H.napd_hello = nap_conn_peer_hello(H.conn);
 	if (H.plugin->init) {
 		int r = H.plugin->init(&host_table, &H.state);
+		/* -EINVAL is the plugin's way of saying its settings are wrong:
+		 * restarting will not help, the operator must fix napd.conf. */
+		if (r == -EINVAL)
+			refuse(HOST_EXIT_REFUSED, NAP_FAILED_PRECONDITION,
+			       "plugin %s: its settings in napd.conf are wrong (see the line "
+			       "above); fix them and restart napd",
+			       H.name);
 		if (r < 0)
 			refuse(HOST_EXIT_FAILED, NAP_UNAVAILABLE, "plugin %s: init failed: %s",
 			       H.name, nap_strerror(r));

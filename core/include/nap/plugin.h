@@ -107,8 +107,10 @@ struct nap_plugin {
 	const char *version;
 	const char *description;
 	const struct nap_plugin_service *services; /* terminated by { NULL } */
-	/* Optional. Returns 0, or a negative errno with a message logged; the
-	 * plugin's state pointer is passed to every handler. */
+	/* Optional. Returns 0, or a negative errno with a message logged:
+	 * -EINVAL means "my settings are wrong" and napd does not restart the
+	 * plugin; any other error is retried with backoff. The plugin's state
+	 * pointer is passed to every handler. */
 	int (*init)(const nap_host *host, void **statep);
 	/* Optional. Called once when napd stops the plugin. */
 	void (*shutdown)(void *state);

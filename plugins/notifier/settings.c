@@ -1,0 +1,160 @@
+/* notifier: reading its settings (see settings.h). */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "settings.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "url.h"
+
+#define WEBHOOKS_MAX 32
+#define URL_MAX 2048
+
+/* Parses a whole number setting within [min, max]; absent keeps *out. */
+static int number_setting(const nap_host *host, const char *key, long min, long max, long *out)
+{
+	const char *s = host->config(key);
+	char *end;
+	long v;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		host->log(NAP_LOG_ERROR,
+			  "notifier: %s = \"%s\" is not a whole number from %ld to %ld: fix it in "
+			  "the [plugin notifier] section of napd.conf",
+			  key, s, min, max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int bool_setting(const nap_host *host, const char *key, bool *out)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+	const char *s = host->config(key);
+
+	if (!s)
+		return 0;
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = false, 0;
+	}
+	host->log(NAP_LOG_ERROR,
+		  "notifier: %s = \"%s\" is neither yes nor no: fix it in the [plugin notifier] "
+		  "section of napd.conf",
+		  key, s);
+	return -EINVAL;
+}
+
+/* Adds one URL of the webhooks setting (word of len bytes). */
+static int add_webhook(struct notifier_config *cfg, const nap_host *host, const char *word,
+		       size_t len)
+{
+	struct webhook_target *t;
+	char *url, *redacted;
+
+	if (cfg->nwebhooks == WEBHOOKS_MAX) {
+		host->log(NAP_LOG_ERROR, "notifier: more than %d webhooks: list fewer URLs",
+			  WEBHOOKS_MAX);
+		return -EINVAL;
+	}
+	url = strndup(word, len);
+	if (!url)
+		return -ENOMEM;
+	redacted = webhook_url_redact(url);
+	if (!redacted) {
+		free(url);
+		return -ENOMEM;
+	}
+	if (len > URL_MAX || !webhook_url_valid(url)) {
+		/* Only the redacted form is logged: the URL may hold a password. */
+		host->log(NAP_LOG_ERROR,
+			  "notifier: webhook \"%s\" is refused: only http:// and https:// URLs "
+			  "with a host (at most %d bytes) can be used; fix 'webhooks' in the "
+			  "[plugin notifier] section of napd.conf",
+			  redacted, URL_MAX);
+		free(url);
+		free(redacted);
+		return -EINVAL;
+	}
+	t = &cfg->webhooks[cfg->nwebhooks++];
+	t->url = url;
+	t->redacted = redacted;
+	return 0;
+}
+
+static int webhooks_setting(struct notifier_config *cfg, const nap_host *host)
+{
+	const char *s = host->config("webhooks");
+	int r;
+
+	if (!s)
+		return 0;
+	cfg->webhooks = calloc(WEBHOOKS_MAX, sizeof *cfg->webhooks);
+	if (!cfg->webhooks)
+		return -ENOMEM;
+	while (*s) {
+		size_t n;
+
+		s += strspn(s, " \t,");
+		n = strcspn(s, " \t,");
+		if (n == 0)
+			break;
+		r = add_webhook(cfg, host, s, n);
+		if (r < 0)
+			return r;
+		s += n;
+	}
+	return 0;
+}
+
+int notifier_config_load(struct notifier_config *cfg, const nap_host *host)
+{
+	long queue_size = 1000, retries = 3;
+	int r;
+
+	*cfg = (struct notifier_config){.timeout_ms = 3000, .backoff_ms = 200, .log = true};
+	r = webhooks_setting(cfg, host);
+	if (r == 0)
+		r = number_setting(host, "timeout_ms", 1, 600000, &cfg->timeout_ms);
+	if (r == 0)
+		r = number_setting(host, "retries", 0, 20, &retries);
+	if (r == 0)
+		r = number_setting(host, "backoff_ms", 0, 600000, &cfg->backoff_ms);
+	if (r == 0)
+		r = number_setting(host, "queue_size", 1, 1000000, &queue_size);
+	if (r == 0)
+		r = bool_setting(host, "log", &cfg->log);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			host->log(NAP_LOG_ERROR, "notifier: out of memory reading the settings");
+		notifier_config_release(cfg);
+		return r;
+	}
+	cfg->retries = (unsigned)retries;
+	cfg->queue_size = (size_t)queue_size;
+	return 0;
+}
+
+void notifier_config_release(struct notifier_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nwebhooks; i++) {
+		free(cfg->webhooks[i].url);
+		free(cfg->webhooks[i].redacted);
+	}
+	free(cfg->webhooks);
+	*cfg = (struct notifier_config){0};
+}
