@@ -1,1 +1,26 @@
-# plugins/builder: see the plugin's sources.
+# plugins/builder: nap.Builder with dockerd — tar a directory (honouring its
+# .dockerignore), POST /build, tag <registry>/<app>:<release>, push.
+if BUILD_PLUGIN_BUILDER
+pkglib_LTLIBRARIES += plugins/builder/builder.la
+plugins_builder_builder_la_SOURCES = \
+	plugins/builder/builder.c plugins/builder/builder.h \
+	plugins/builder/build.c \
+	plugins/builder/remove_image.c \
+	plugins/builder/cancel_watch.c plugins/builder/cancel_watch.h \
+	plugins/builder/names.c plugins/builder/names.h
+plugins_builder_builder_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
+plugins_builder_builder_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -pthread \
+	-fvisibility=hidden
+plugins_builder_builder_la_LDFLAGS = $(AM_LDFLAGS) $(NAP_PLUGIN_LINK) -pthread
+plugins_builder_builder_la_LIBADD = plugins/common/libnapplugincommon.la core/lib/libnap.la \
+	$(CURL_LIBS) $(JANSSON_LIBS) $(PROTOBUF_C_LIBS)
+
+# tests/plugins/builder-test.sh starts napd with the builder and drives it
+# with builder-client against the real dockerd and registry; it builds a
+# prepared copy of examples/hello.
+check_PROGRAMS += tests/plugins/builder-client
+tests_plugins_builder_client_SOURCES = tests/plugins/builder-client.c
+tests_plugins_builder_client_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
+TESTS += tests/plugins/builder-test.sh
+endif
+EXTRA_DIST += tests/plugins/builder-test.sh
