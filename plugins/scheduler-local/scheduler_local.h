@@ -1,0 +1,87 @@
+/* scheduler-local: what the plugin's files share (not installed).
+ *
+ * The plugin runs nap.Scheduler on this host through the Docker Engine API.
+ * Every container it owns is named nap-<app>-<release>-<instance> and carries
+ * the labels nap.app, nap.release and nap.instance: Docker is the only record
+ * of what runs (List and Remove ask it, never a cache of ours). */
+#ifndef NAP_SCHEDULER_LOCAL_H
+#define NAP_SCHEDULER_LOCAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nap/plugin.h>
+#include <nap/scheduler.pb-c.h>
+
+#include "docker_api.h"
+
+#define SL_LABEL_APP "nap.app"
+#define SL_LABEL_RELEASE "nap.release"
+#define SL_LABEL_INSTANCE "nap.instance"
+/* Seconds a container gets to stop before it is killed. */
+#define SL_DEFAULT_STOP_GRACE_S 10
+/* Longest container name: "nap-" app(63) "-" u32 "-" u32. */
+#define SL_NAME_MAX 96
+
+/* The plugin's state, made by init and read-only afterwards (handlers run
+ * on threads of their own); freed by shutdown. */
+struct sl_state {
+	const nap_host *host;
+	docker_client *docker;
+	char *socket;	 /* dockerd's socket (config docker_socket) */
+	char *address;	 /* host written into instances (config host) */
+	int stop_grace_s; /* config stop_timeout */
+	pthread_t reconcile_thread;
+	bool reconcile_started;
+	atomic_bool stopping; /* set by shutdown: reconciling gives up */
+};
+
+/* ---- validate.c ---- */
+
+/* True if app matches ^[a-z][a-z0-9-]{0,62}$. */
+bool sl_valid_app(const char *app);
+/* True if key matches ^[A-Za-z_][A-Za-z0-9_]*$. */
+bool sl_valid_env_key(const char *key);
+/* True if s is valid UTF-8 (Docker's JSON API carries nothing else). */
+bool sl_valid_utf8(const char *s);
+
+/* ---- errors.c ---- */
+
+/* The nap status for a negative errno from docker_api.h. */
+int sl_status(int err);
+/* Ends call with the status for err and "scheduler-local: <what>" (the
+ * Docker client's messages already name the socket and say what to do when
+ * dockerd cannot be reached). */
+void sl_end_docker(const struct sl_state *st, nap_plugin_call *call, int err, const char *what);
+
+/* ---- instances.c ---- */
+
+/* The container name for an instance into buf (SL_NAME_MAX). */
+void sl_container_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance);
+/* The host port of the lowest published TCP port bound on IPv4, or 0. */
+uint32_t sl_first_port(const struct docker_container_info *info);
+/* Reads a numeric label (nap.release, nap.instance); 0 if absent or bad. */
+uint32_t sl_label_u32(const struct docker_container_summary *s, const char *key);
+/* Lists the containers of app (NULL or "": of every nap app), of release
+ * (0: any), stopped ones too. As docker_container_list(). */
+int sl_list_containers(struct docker_container_summary **listp, size_t *np,
+		       const struct sl_state *st, const char *app, uint32_t release, bool all,
+		       char *err, size_t errlen);
+
+/* ---- the handlers (run.c, remove.c, list.c, logs.c) ---- */
+void sl_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void sl_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void sl_logs(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+
+/* ---- reconcile.c ---- */
+
+/* Removes nap containers that are not running (leftovers of a crash) and
+ * logs what runs, one line per app. Runs on a thread of its own (st) and
+ * stops early once st->stopping is set. */
+void *sl_reconcile(void *st);
+
+#endif
