@@ -1,0 +1,357 @@
+/* discovery-etcd: following Docker, so that an entry appears the moment a
+ * container starts and goes the moment it stops (the seed polled every 45 s
+ * and left dead entries for 60 s).
+ *
+ * One thread: take a `since` timestamp, reconcile (announce every running
+ * nap container, delete our host's keys whose container is not running),
+ * then follow GET /events from `since` so that nothing that happened during
+ * the reconcile is missed. When the stream breaks (dockerd restarted), or
+ * Docker or etcd cannot be reached, it waits (200 ms doubling to 5 s) and
+ * starts over. Events replayed twice are harmless: every action is
+ * idempotent. */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "discovery.h"
+
+#define BACKOFF_MIN_MS 200
+#define BACKOFF_MAX_MS 5000
+
+struct follower {
+	struct discovery *d;
+	pthread_t thread;
+	atomic_int cancel;
+	bool trouble; /* the last round failed (log transitions only) */
+};
+
+/* A list of keys (the running set during a reconcile). */
+struct keyset {
+	char **v;
+	size_t n, cap;
+};
+
+static int keyset_add(struct keyset *s, const char *key)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 16;
+		char **v = realloc(s->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	if (!(s->v[s->n] = strdup(key)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static bool keyset_has(const struct keyset *s, const char *key)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], key) == 0)
+			return true;
+	return false;
+}
+
+static void keyset_free(struct keyset *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	*s = (struct keyset){0};
+}
+
+static int64_t now_nano(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps ms, or less if the follower is being stopped. */
+static void nap_ms(struct follower *f, int ms)
+{
+	while (ms > 0 && !atomic_load(&f->cancel)) {
+		int step = ms < 50 ? ms : 50;
+		struct timespec ts = {0, step * 1000000L};
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static bool parse_u32(uint32_t *outp, const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return false;
+	*outp = (uint32_t)v;
+	return true;
+}
+
+/* Fills ep's app, instance, release and host from a container's labels
+ * (a JSON object). False if they are missing or not valid. */
+static bool endpoint_from_labels(struct disc_endpoint *ep, const struct discovery *d,
+				 json_t *labels)
+{
+	const char *app = json_string_value(json_object_get(labels, "nap.app"));
+
+	*ep = (struct disc_endpoint){0};
+	if (!disc_app_valid(app) ||
+	    !parse_u32(&ep->release, json_string_value(json_object_get(labels, "nap.release"))) ||
+	    !parse_u32(&ep->instance, json_string_value(json_object_get(labels, "nap.instance"))))
+		return false;
+	strcpy(ep->app, app);
+	strcpy(ep->host, d->self_host); /* checked in init to fit */
+	return true;
+}
+
+/* Inspects a container and announces it: the host port of its lowest
+ * published TCP port (IPv4 binding). Returns 0 also when there is nothing
+ * to announce (not running, no published TCP port); *announcedp says. */
+static int announce_container(struct follower *f, const char *id, struct disc_endpoint *ep,
+			      bool *announcedp)
+{
+	struct discovery *d = f->d;
+	struct docker_container_info *info;
+	const struct docker_port *best = NULL;
+	char err[512];
+	int r;
+
+	*announcedp = false;
+	r = docker_container_inspect(&info, d->docker, id, err, sizeof err);
+	if (r == -ENOENT)
+		return 0; /* already gone */
+	if (r < 0) {
+		d->host->log(NAP_LOG_WARNING, "discovery-etcd: inspecting %.12s: %s", id, err);
+		return r;
+	}
+	for (size_t i = 0; info->running && i < info->n_ports; i++) {
+		const struct docker_port *p = &info->ports[i];
+		if (strcmp(p->proto, "tcp") == 0 && strchr(p->host_ip, '.') && p->host_port &&
+		    (!best || p->container_port < best->container_port))
+			best = p;
+	}
+	if (!info->running) {
+		/* a start replayed after the container died: nothing to do */
+	} else if (!best) {
+		d->host->log(NAP_LOG_INFO,
+			     "discovery-etcd: %s instance %u (%.12s) publishes no TCP port: not "
+			     "announced",
+			     ep->app, ep->instance, id);
+	} else {
+		ep->port = best->host_port;
+		r = announcer_put(d->ann, ep, ANN_FROM_DOCKER, info->id, err, sizeof err);
+		if (r < 0)
+			d->host->log(NAP_LOG_WARNING,
+				     "discovery-etcd: announcing %s instance %u: %s (retried when "
+				     "etcd answers)",
+				     ep->app, ep->instance, err);
+		else
+			d->host->log(NAP_LOG_DEBUG,
+				     "discovery-etcd: announced %s release %u instance %u at %s:%u",
+				     ep->app, ep->release, ep->instance, ep->host, ep->port);
+		*announcedp = true;
+	}
+	docker_container_info_free(info);
+	return r;
+}
+
+static int on_event(void *user, const struct docker_event *ev)
+{
+	struct follower *f = user;
+	struct discovery *d = f->d;
+	struct disc_endpoint ep;
+	char key[512], err[512];
+	bool announced;
+	int64_t deleted = 0;
+
+	if (!ev->type || strcmp(ev->type, "container") != 0 || !ev->action || !ev->id)
+		return 0;
+	if (!endpoint_from_labels(&ep, d, ev->attributes))
+		return 0;
+	if (strcmp(ev->action, "start") == 0) {
+		announce_container(f, ev->id, &ep, &announced);
+		return 0;
+	}
+	if (strcmp(ev->action, "kill") == 0) {
+		/* Only the signals that end it (docker stop/kill); a SIGHUP to
+		 * reload leaves it serving. */
+		const char *sig = json_string_value(json_object_get(ev->attributes, "signal"));
+		if (sig && strcmp(sig, "9") != 0 && strcmp(sig, "15") != 0 &&
+		    strcmp(sig, "2") != 0)
+			return 0;
+	} else if (strcmp(ev->action, "die") != 0 && strcmp(ev->action, "stop") != 0 &&
+		   strcmp(ev->action, "destroy") != 0) {
+		return 0;
+	}
+	if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) < 0)
+		return 0;
+	if (announcer_delete(d->ann, key, ep.release, ev->id, &deleted, err, sizeof err) < 0)
+		d->host->log(NAP_LOG_WARNING, "discovery-etcd: withdrawing %s: %s (retried)", key,
+			     err);
+	else if (deleted)
+		d->host->log(NAP_LOG_DEBUG, "discovery-etcd: withdrew %s (%s)", key, ev->action);
+	return 0;
+}
+
+static void collect_key(void *user, const char *key)
+{
+	keyset_add(user, key);
+}
+
+/* Deletes the keys of our host under /services/ that no running container
+ * (and no Announce call) accounts for: what a crash or a missed event left. */
+static int remove_stale(struct follower *f, const struct keyset *running)
+{
+	struct discovery *d = f->d;
+	struct keyset ours = {0};
+	struct etcd_range range;
+	char err[512];
+	size_t hostlen = strlen(d->self_host);
+	int r;
+
+	announcer_each_docker_key(d->ann, collect_key, &ours);
+	for (size_t i = 0; i < ours.n; i++)
+		if (!keyset_has(running, ours.v[i]))
+			announcer_delete(d->ann, ours.v[i], 0, NULL, NULL, err, sizeof err);
+	keyset_free(&ours);
+
+	r = etcd_get(&range, d->etcd, DISCOVERY_SERVICES_PREFIX, true, 0, err, sizeof err);
+	if (r < 0) {
+		d->host->log(NAP_LOG_WARNING, "discovery-etcd: reconcile: %s", err);
+		return r;
+	}
+	for (size_t i = 0; i < range.n; i++) {
+		const char *key = range.kvs[i].key;
+		const char *last = strrchr(key, '/');
+		const char *colon = strrchr(key, ':');
+		/* /services/<app>/<host>:<instance> with host == ours */
+		if (!last || !colon || colon < last || (size_t)(colon - last - 1) != hostlen ||
+		    strncmp(last + 1, d->self_host, hostlen) != 0)
+			continue;
+		if (keyset_has(running, key) || announcer_has_call_key(d->ann, key))
+			continue;
+		if (etcd_delete(NULL, d->etcd, key, false, err, sizeof err) == 0)
+			d->host->log(NAP_LOG_INFO,
+				     "discovery-etcd: removed stale %s (no such container running)",
+				     key);
+	}
+	etcd_range_release(&range);
+	return 0;
+}
+
+static int reconcile(struct follower *f, char *err, size_t errlen)
+{
+	struct discovery *d = f->d;
+	const char *filters[] = {"nap.app"};
+	struct docker_container_summary *list;
+	struct keyset running = {0};
+	size_t n;
+	int r, rc = 0;
+
+	r = docker_container_list(&list, &n, d->docker, filters, 1, false, err, errlen);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && !atomic_load(&f->cancel); i++) {
+		struct disc_endpoint ep;
+		char key[512];
+		bool announced;
+		if (!endpoint_from_labels(&ep, d, list[i].labels))
+			continue;
+		r = announce_container(f, list[i].id, &ep, &announced);
+		if (r < 0 && rc == 0) {
+			rc = r;
+			snprintf(err, errlen, "announcing %s instance %u failed", ep.app,
+				 ep.instance);
+		}
+		if (announced && disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
+			keyset_add(&running, key);
+	}
+	docker_container_list_free(list, n);
+	/* Without a complete running set, deleting could remove live keys. */
+	if (rc == 0) {
+		rc = remove_stale(f, &running);
+		if (rc < 0)
+			snprintf(err, errlen, "cannot read %s from etcd at %s",
+				 DISCOVERY_SERVICES_PREFIX, d->etcd_url);
+	}
+	keyset_free(&running);
+	return rc;
+}
+
+static void *follow_main(void *arg)
+{
+	struct follower *f = arg;
+	struct discovery *d = f->d;
+	const char *filters[] = {"nap.app"};
+	int backoff = BACKOFF_MIN_MS;
+	char err[512];
+
+	while (!atomic_load(&f->cancel)) {
+		/* Taken before the reconcile, so the stream replays whatever
+		 * happened while it ran. */
+		int64_t since = now_nano();
+		int r = reconcile(f, err, sizeof err);
+		if (r == 0) {
+			if (f->trouble)
+				d->host->log(NAP_LOG_NOTICE,
+					     "discovery-etcd: following Docker's events again");
+			f->trouble = false;
+			int64_t began = now_nano();
+			r = docker_events(d->docker, filters, 1, since, on_event, f, &f->cancel, err,
+					  sizeof err);
+			if (atomic_load(&f->cancel))
+				break;
+			if (now_nano() - began > 10 * 1000000000LL)
+				backoff = BACKOFF_MIN_MS; /* it ran well for a while */
+		}
+		if (!f->trouble)
+			d->host->log(NAP_LOG_WARNING,
+				     "discovery-etcd: %s: %s; trying again (Docker at %s, etcd at %s)",
+				     r == 0 ? "Docker's event stream ended" : "cannot follow Docker",
+				     r == 0 ? "dockerd closed it" : err, d->docker_socket, d->etcd_url);
+		f->trouble = true;
+		nap_ms(f, backoff);
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	return NULL;
+}
+
+int follower_start(struct follower **folp, struct discovery *d)
+{
+	struct follower *f = calloc(1, sizeof *f);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	f->d = d;
+	atomic_init(&f->cancel, 0);
+	r = pthread_create(&f->thread, NULL, follow_main, f);
+	if (r) {
+		free(f);
+		return -r;
+	}
+	*folp = f;
+	return 0;
+}
+
+void follower_stop(struct follower *f)
+{
+	if (!f)
+		return;
+	atomic_store(&f->cancel, 1);
+	pthread_join(f->thread, NULL);
+	free(f);
+}
