@@ -254,7 +254,7 @@ int napc_cmd_deploy(struct napc *n, int argc, char **argv)
 	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
 	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
 	int c, r = 0;
-	optind = 1;
+	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "i:e:", lo, NULL)) != -1) {
 		if (c == 'i') {
 			char *end;
@@ -376,7 +376,7 @@ int napc_cmd_env(struct napc *n, int argc, char **argv)
 	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
 	char **unset = calloc((size_t)argc, sizeof(*unset));
 	int c, r;
-	optind = 1;
+	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "u:", lo, NULL)) != -1) {
 		if (c != 'u')
 			return NAPC_EXIT_USAGE;

@@ -282,13 +282,9 @@ static void load_record(struct op *o, op_step_fn next)
 
 /* --- failure: remove what this attempt started, then say why --- */
 
-static void failed_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
+/* Tells the client why the operation failed, and what still serves. */
+static void end_failed(struct op *o)
 {
-	(void)reply;
-	struct op *o = ud;
-	if (status != NAP_OK)
-		log_warning("%s %s: could not withdraw release %u: %s", op_names[o->kind], o->app,
-			    o->release, message);
 	notify(o, false);
 	uint32_t serving = o->rec ? app_u32(o->rec, "release") : 0;
 	const char *state = o->rec ? json_string_value(json_object_get(o->rec, "state")) : NULL;
@@ -298,6 +294,16 @@ static void failed_withdrawn(void *ud, int status, const char *message, Protobuf
 	else
 		op_end(o, o->fail_status, "%s of %s failed at %s: %s", op_names[o->kind], o->app,
 		       o->stage, o->failure);
+}
+
+static void failed_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK)
+		log_warning("%s %s: could not withdraw release %u: %s", op_names[o->kind], o->app,
+			    o->release, message);
+	end_failed(o);
 }
 
 static void failed_removed(void *ud, int status, const char *message, ProtobufCMessage *reply)
@@ -325,9 +331,7 @@ static void op_fail(struct op *o, int status, const char *fmt, ...)
 	va_end(ap);
 	o->fail_status = status == NAP_OK ? NAP_INTERNAL : status;
 	if (!o->scheduled) {
-		notify(o, false);
-		op_end(o, o->fail_status, "%s of %s failed at %s: %s", op_names[o->kind], o->app,
-		       o->stage, o->failure);
+		end_failed(o);
 		return;
 	}
 	progress(o, "cleanup", 0, 0, "removing what release %u started", o->release);
