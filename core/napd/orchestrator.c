@@ -53,6 +53,9 @@ struct op {
 	Nap__EndpointList *endpoints; /* last seen */
 	char failure[1024];
 	int fail_status;
+	bool answered;      /* the client has its answer; clean-up may go on */
+	bool waiting;       /* queued behind another operation on the app */
+	void (*step)(struct op *o); /* what a waiting operation starts with */
 	struct op *next;
 };
 
@@ -71,6 +74,28 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static void load_record(struct op *o, void (*next)(struct op *o));
+
+/* Operations on one app run one at a time: when one ends, the oldest
+ * waiting behind it starts. */
+static void start_next_waiting(const char *app)
+{
+	struct op *oldest = NULL;
+	for (struct op *o = ops; o; o = o->next) {
+		if (strcmp(o->app, app) != 0 || o->kind == OP_STATUS || o->kind == OP_LIST)
+			continue;
+		if (!o->waiting)
+			return; /* another one still runs */
+		oldest = o;
+	}
+	if (oldest) {
+		oldest->waiting = false;
+		log_info("%s %s: starting after the one before it", op_names[oldest->kind],
+			 oldest->app);
+		load_record(oldest, oldest->step);
+	}
+}
+
 static void op_free(struct op *o)
 {
 	for (struct op **pp = &ops; *pp; pp = &(*pp)->next) {
@@ -79,6 +104,9 @@ static void op_free(struct op *o)
 			break;
 		}
 	}
+	char app[sizeof(o->app)];
+	bool was_running = !o->waiting && o->kind != OP_STATUS && o->kind != OP_LIST;
+	snprintf(app, sizeof(app), "%s", o->app);
 	free(o->dir);
 	free(o->image);
 	free(o->slots);
@@ -89,13 +117,28 @@ static void op_free(struct op *o)
 	if (o->endpoints)
 		nap__endpoint_list__free_unpacked(o->endpoints, NULL);
 	free(o);
+	if (was_running && app[0])
+		start_next_waiting(app);
 }
 
 void orchestrator_peer_gone(struct peer *p)
 {
-	for (struct op *o = ops; o; o = o->next)
-		if (o->client == p)
+	/* Running operations go on without the client; queued ones are
+	 * dropped: nobody waits for them any more. */
+	for (;;) {
+		struct op *drop = NULL;
+		for (struct op *o = ops; o; o = o->next) {
+			if (o->client != p)
+				continue;
 			o->client = NULL;
+			if (o->waiting)
+				drop = o;
+		}
+		if (!drop)
+			break;
+		log_info("%s %s: dropped, its client went away", op_names[drop->kind], drop->app);
+		op_free(drop);
+	}
 }
 
 /* Keeps a copy of an endpoint list that outlives the call's callback. */
@@ -153,9 +196,13 @@ static void op_end(struct op *o, int status, const char *fmt, ...)
 	op_free(o);
 }
 
-/* Answers with the app's status (or, for a deploy, the final event). */
-static void op_succeed(struct op *o)
+/* Answers with the app's status (or, for a deploy, the final event); the
+ * operation may go on cleaning up after that. */
+static void op_answer(struct op *o)
 {
+	if (o->answered)
+		return;
+	o->answered = true;
 	if (o->client && o->kind == OP_DEPLOY) {
 		Nap__DeployEvent ev = NAP__DEPLOY_EVENT__INIT;
 		ev.stage = (char *)"done";
@@ -185,7 +232,13 @@ static void op_succeed(struct op *o)
 		st.endpoints = NULL;
 		app_status_clear(&st);
 	}
+	o->client = NULL;
 	log_info("%s %s: done", op_names[o->kind], o->app);
+}
+
+static void op_succeed(struct op *o)
+{
+	op_answer(o);
 	op_free(o);
 }
 
@@ -266,6 +319,7 @@ static void record_loaded(void *ud, int status, const char *message, ProtobufCMe
 
 static void load_record(struct op *o, op_step_fn next)
 {
+	o->step = next;
 	struct loaded *l = malloc(sizeof(*l));
 	if (!l) {
 		op_end(o, NAP_RESOURCE_EXHAUSTED, "napd is out of memory");
@@ -352,7 +406,8 @@ static void retired(void *ud, int status, const char *message, ProtobufCMessage 
 	if (status != NAP_OK)
 		log_warning("%s %s: release %u was not fully removed: %s", op_names[o->kind], o->app,
 			    o->old_release, message);
-	notify(o, true);
+	if (!o->answered)
+		notify(o, true);
 	op_succeed(o);
 }
 
@@ -363,6 +418,11 @@ static void old_withdrawn(void *ud, int status, const char *message, ProtobufCMe
 	if (status != NAP_OK)
 		log_warning("%s %s: entries of release %u not withdrawn: %s", op_names[o->kind],
 			    o->app, o->old_release, message);
+	/* The new release serves and the old one is out of discovery: the
+	 * user has the answer now, while the old instances stop (the app stays
+	 * locked until they have, so the next operation sees them gone). */
+	notify(o, true);
+	op_answer(o);
 	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
 	r.app = o->app;
 	r.release = o->old_release;
@@ -1037,9 +1097,12 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 	if (o->kind != OP_STATUS) {
 		for (struct op *other = ops; other; other = other->next) {
 			if (other != o && other->kind != OP_STATUS && strcmp(other->app, o->app) == 0) {
-				op_end(o, NAP_ABORTED,
-				       "%s of %s is in progress (stage %s): try again when it ends",
-				       op_names[other->kind], o->app, other->stage);
+				o->waiting = true;
+				o->step = next;
+				log_info("%s %s: waits for the %s in progress", op_names[o->kind],
+					 o->app, op_names[other->kind]);
+				progress(o, "wait", 0, 0, "waiting for the %s of %s in progress",
+					 op_names[other->kind], o->app);
 				return true;
 			}
 		}

@@ -114,7 +114,7 @@ wait $FETCH
 read -r fetched fails <"$WORK/fetch.result"
 ok "no failed request during the redeploy ($fetched fetches, $fails failed)" test "$fails" -eq 0 -a "$fetched" -gt 0
 ok "release 2 serves the new page" bash -c "u=\$('$NAPC' --socket '$SOCK' endpoints $APP | head -1); curl -sf \$u | grep -q 'release 2'"
-ok "release 1 is gone: 2 containers, 2 entries" bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ] && [ \$(docker ps -q --filter label=nap.app=$APP --filter label=nap.release=1 | wc -l) -eq 0 ]"
+ok "release 1 is gone: 2 containers, 2 entries" wait_until 10 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ] && [ \$(docker ps -q --filter label=nap.app=$APP --filter label=nap.release=1 | wc -l) -eq 0 ]"
 ok "... and 2 entries, all release 2" bash -c "[ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | grep -c '\"release\":2') -eq 2 ]"
 
 # Environment changes make releases; rollback goes back.
