@@ -4,8 +4,9 @@
 #  - a warm redeploy of examples/hello through `napc deploy`, against the
 #    same steps by hand with the docker CLI and etcdctl (build, push,
 #    run -P, inspect, put), and their ratio;
-#  - announce latency: container started -> endpoint seen by an etcd watcher;
-#  - removal latency: container killed -> entry gone, seen by a watcher;
+#  - announce latency: Docker's start event -> the entry's PUT seen by an
+#    etcd watcher, both received by one process;
+#  - removal latency: Docker's kill event -> the entry's DELETE, the same way;
 #  - 20 apps deployed at once: total time and napd's peak resident memory.
 set -euo pipefail
 build=$(realpath "$1")
@@ -13,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/nap-bench-deploy.XXXXXX)
 sock=$work/napd.sock
 export ETCDCTL_API=3 NAP_SOCKET=$sock
-ROUNDS=${BENCH_ROUNDS:-5}
+ROUNDS=${BENCH_ROUNDS:-7}
 napc() { "$build/core/napc/napc" "$@"; }
 now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -45,6 +46,9 @@ app=bench-$$
 napc deploy "$app" "$work/hello" >/dev/null # cold: fills the build cache
 nap_times=()
 for i in $(seq 1 "$ROUNDS"); do
+	# Each redeploy on its own, as a user runs one: the previous one has
+	# finished stopping its old release (napd queues operations on an app).
+	sleep 1
 	t0=$(now)
 	napc deploy "$app" "$work/hello" >/dev/null
 	nap_times+=("$(awk "BEGIN {print $(now) - $t0}")")
@@ -53,7 +57,7 @@ hand_times=()
 for i in $(seq 1 "$ROUNDS"); do
 	tag=127.0.0.1:5000/$app-hand:$i
 	t0=$(now)
-	docker build -q -t "$tag" "$work/hello" >/dev/null
+	docker build -q -t "$tag" "$work/hello" >/dev/null 2>&1
 	docker push -q "$tag" >/dev/null
 	cid=$(docker run -d -P --init --label nap.bench=1 "$tag")
 	port=$(docker inspect -f '{{(index (index .NetworkSettings.Ports "8080/tcp") 0).HostPort}}' "$cid")
@@ -72,49 +76,61 @@ echo "deploy.warm_redeploy.ratio_nap_over_by_hand: $(awk "BEGIN {printf \"%.2f\"
 # --- announce and removal latency, seen by an etcd watcher ---
 image=127.0.0.1:5000/$app:1
 python3 - "$image" "$ROUNDS" <<'PY'
-import base64, json, subprocess, sys, threading, time, urllib.request
+# Both clocks in one process: Docker's event stream (start, kill) and an
+# etcd watch on the app's prefix, each stamped when it arrives here.
+import base64, json, socket, subprocess, sys, threading, time, urllib.request
 image, rounds = sys.argv[1], int(sys.argv[2])
 def b64(s): return base64.b64encode(s.encode()).decode()
-def watch(prefix, events, stop):
+docker_events = {}
+def follow_docker():
+    s = socket.socket(socket.AF_UNIX); s.connect("/var/run/docker.sock")
+    q = urllib.request.quote(json.dumps({"label": ["nap.bench=1"], "type": ["container"]}))
+    s.sendall(f"GET /v1.41/events?filters={q} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    f = s.makefile("rb")
+    while f.readline() not in (b"\r\n", b""): pass
+    while True:
+        line = f.readline()
+        if not line: return
+        line = line.strip()
+        if not line.startswith(b"{"): continue
+        t = time.time(); ev = json.loads(line)
+        docker_events.setdefault((ev.get("id"), ev.get("Action")), t)
+threading.Thread(target=follow_docker, daemon=True).start()
+def watch(prefix, events):
     end = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     req = urllib.request.Request("http://127.0.0.1:2379/v3/watch",
         data=json.dumps({"create_request": {"key": b64(prefix), "range_end": b64(end)}}).encode())
     with urllib.request.urlopen(req) as r:
         for line in r:
             t = time.time()
-            res = json.loads(line).get("result", {})
-            for ev in res.get("events", []):
+            for ev in json.loads(line).get("result", {}).get("events", []):
                 events.append((t, ev.get("type", "PUT")))
-            if stop.is_set():
-                return
+def wait_for(cond):
+    for _ in range(1000):
+        if cond(): return True
+        time.sleep(0.002)
+    return False
+time.sleep(0.3)
 announce, removal = [], []
 for i in range(rounds):
     app = f"lat-{i}-{int(time.time())}"
-    events, stop = [], threading.Event()
-    th = threading.Thread(target=watch, args=(f"/services/{app}/", events, stop), daemon=True)
-    th.start(); time.sleep(0.3)
-    cid = subprocess.check_output(["docker", "create", "-P", "--init", "--label", f"nap.app={app}",
+    events = []
+    threading.Thread(target=watch, args=(f"/services/{app}/", events), daemon=True).start()
+    time.sleep(0.3)
+    cid = subprocess.check_output(["docker", "run", "-d", "-P", "--init", "--label", f"nap.app={app}",
         "--label", "nap.release=1", "--label", "nap.instance=1", "--label", "nap.bench=1", image]).decode().strip()
-    # Docker's start event is the start of the clock: start returns right after it.
-    t0 = time.time(); subprocess.check_call(["docker", "start", cid], stdout=subprocess.DEVNULL)
-    t_started = time.time()
-    for _ in range(500):
-        if any(e[1] == "PUT" for e in events): break
-        time.sleep(0.002)
-    puts = [e[0] for e in events if e[1] == "PUT"]
-    if puts: announce.append((puts[0] - t_started) * 1000)
-    t1 = time.time(); subprocess.check_call(["docker", "kill", cid], stdout=subprocess.DEVNULL)
-    t_killed = time.time()
-    for _ in range(500):
-        if any(e[1] == "DELETE" for e in events): break
-        time.sleep(0.002)
-    dels = [e[0] for e in events if e[1] == "DELETE"]
-    if dels: removal.append((dels[0] - t_killed) * 1000)
-    stop.set()
+    if wait_for(lambda: any(e[1] == "PUT" for e in events)) and (cid, "start") in docker_events:
+        announce.append((min(e[0] for e in events if e[1] == "PUT") - docker_events[(cid, "start")]) * 1000)
+    subprocess.check_call(["docker", "kill", cid], stdout=subprocess.DEVNULL)
+    if wait_for(lambda: any(e[1] == "DELETE" for e in events)) and (cid, "kill") in docker_events:
+        removal.append((min(e[0] for e in events if e[1] == "DELETE") - docker_events[(cid, "kill")]) * 1000)
     subprocess.call(["docker", "rm", "-f", cid], stdout=subprocess.DEVNULL)
 def med(a): a = sorted(a); return a[len(a)//2] if a else float("nan")
-print(f"deploy.announce_latency_ms.median: {med(announce):.1f}  (after docker start returned; {len(announce)}/{rounds} seen)")
-print(f"deploy.removal_latency_ms.median: {med(removal):.1f}  (after docker kill returned; {len(removal)}/{rounds} seen)")
+print(f"deploy.announce_latency_ms.median: {med(announce):.1f}")
+print(f"deploy.announce_latency_ms.max: {max(announce) if announce else float('nan'):.1f}")
+print(f"deploy.removal_latency_ms.median: {med(removal):.1f}")
+print(f"deploy.removal_latency_ms.max: {max(removal) if removal else float('nan'):.1f}")
+print(f"deploy.latency_samples: {len(announce)} announce, {len(removal)} removal of {rounds}")
 PY
 
 # --- 20 apps at once ---
