@@ -247,12 +247,12 @@ static int parse_env(Nap__EnvVar *e, char *kv)
 	return 0;
 }
 
-int napc_cmd_deploy(struct napc *n, int argc, char **argv)
+/* vars and ptrs have room for argc entries; the caller frees them. */
+static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
+		       Nap__EnvVar **ptrs)
 {
 	static const struct option lo[] = {{"instances", 1, 0, 'i'}, {"env", 1, 0, 'e'}, {0, 0, 0, 0}};
 	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
-	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
-	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
 	int c, r = 0;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "i:e:", lo, NULL)) != -1) {
@@ -289,7 +289,14 @@ int napc_cmd_deploy(struct napc *n, int argc, char **argv)
 	req.dir = dir;
 	req.env = ptrs;
 	struct stream s = {.n = n, .on_msg = deploy_event, .tty = isatty(1) && !n->json};
-	r = run_stream(&s, "Deploy", &req.base, 0);
+	return run_stream(&s, "Deploy", &req.base, 0);
+}
+
+int napc_cmd_deploy(struct napc *n, int argc, char **argv)
+{
+	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
+	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
+	int r = vars && ptrs ? deploy_with(n, argc, argv, vars, ptrs) : NAPC_EXIT_FAILED;
 	free(vars);
 	free(ptrs);
 	return r;
@@ -368,13 +375,12 @@ int napc_cmd_scale(struct napc *n, int argc, char **argv)
 	return app_call(n, "Scale", &req.base);
 }
 
-int napc_cmd_env(struct napc *n, int argc, char **argv)
+/* vars, ptrs and unset have room for argc entries; the caller frees them. */
+static int env_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Nap__EnvVar **ptrs,
+		    char **unset)
 {
 	static const struct option lo[] = {{"unset", 1, 0, 'u'}, {0, 0, 0, 0}};
 	Nap__SetEnvRequest req = NAP__SET_ENV_REQUEST__INIT;
-	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
-	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
-	char **unset = calloc((size_t)argc, sizeof(*unset));
 	int c, r;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "u:", lo, NULL)) != -1) {
@@ -424,6 +430,16 @@ int napc_cmd_env(struct napc *n, int argc, char **argv)
 	} else {
 		r = app_call(n, "SetEnv", &req.base);
 	}
+	return r;
+}
+
+int napc_cmd_env(struct napc *n, int argc, char **argv)
+{
+	Nap__EnvVar *vars = calloc((size_t)argc, sizeof(*vars));
+	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
+	char **unset = calloc((size_t)argc, sizeof(*unset));
+	int r = vars && ptrs && unset ? env_with(n, argc, argv, vars, ptrs, unset)
+				       : NAPC_EXIT_FAILED;
 	free(vars);
 	free(ptrs);
 	free(unset);
