@@ -27,6 +27,14 @@ check() { # check "description" test-expression-as-a-command
 
 done_testing() {
 	stop_napd
+	# A sanitizer build reports into napd's log (its plugin hosts too):
+	# any report fails the test.
+	if [ -f "$WORK/napd.log" ] && grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/napd.log"; then
+		T_COUNT=$((T_COUNT + 1))
+		T_FAILED=$((T_FAILED + 1))
+		echo "not ok $T_COUNT - napd and its plugins ran without a sanitizer report"
+		grep -E -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$WORK/napd.log" | head -40 | sed 's/^/#   /'
+	fi
 	echo "1..$T_COUNT"
 	echo "# $((T_COUNT - T_FAILED)) passed, $T_FAILED failed"
 	if [ "$T_FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "# kept $WORK"; fi
