@@ -6,7 +6,8 @@ core_lib_libnap_la_SOURCES = \
 	core/lib/idmap.c core/lib/idmap.h \
 	core/lib/frame.c \
 	core/lib/conn.c \
-	core/lib/status.c
+	core/lib/status.c \
+	core/lib/names.c
 nodist_core_lib_libnap_la_SOURCES = $(NAP_PROTO_C) $(NAP_PROTO_H)
 core_lib_libnap_la_LIBADD = $(PROTOBUF_C_LIBS)
 core_lib_libnap_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
@@ -18,6 +19,7 @@ napincdir = $(includedir)/nap
 napinc_HEADERS = \
 	core/include/nap/bus.h \
 	core/include/nap/frame.h \
+	core/include/nap/names.h \
 	core/include/nap/plugin.h \
 	core/include/nap/protocol.h \
 	core/include/nap/status.h

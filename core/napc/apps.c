@@ -16,28 +16,16 @@
 
 #include <nap/bus.h>
 #include <nap/control.pb-c.h>
+#include <nap/names.h>
 
 #include "napc.h"
-
-#define APP_NAME_RULE "app names are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter"
-
-static bool app_name_valid(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n < 1 || n > 63 || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
 
 /* Checks the app argument before any work starts. */
 static int check_app(const char *app)
 {
-	if (app_name_valid(app))
+	if (nap_app_name_valid(app))
 		return 0;
-	fprintf(stderr, "napc: '%s' is not a valid app name: %s\n", app ? app : "", APP_NAME_RULE);
+	fprintf(stderr, "napc: '%s' is not a valid app name: %s\n", app ? app : "", NAP_APP_NAME_RULE);
 	return NAPC_EXIT_USAGE;
 }
 

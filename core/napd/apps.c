@@ -6,17 +6,6 @@
 
 #include "apps.h"
 
-bool app_name_valid(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n < 1 || n > 63 || s[0] < 'a' || s[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
 const char *app_key(char *buf, size_t n, const char *app)
 {
 	snprintf(buf, n, "apps/%s/app", app);

@@ -18,9 +18,6 @@
 #define APP_RELEASES_KEPT 10
 #define APP_INSTANCES_MAX 100
 
-/* The app name rule: ^[a-z][a-z0-9-]{0,62}$. */
-bool app_name_valid(const char *name);
-#define APP_NAME_RULE "app names are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter"
 
 /* The record key of an app ("apps/<app>/app"), in buf. */
 const char *app_key(char *buf, size_t n, const char *app);

@@ -10,6 +10,7 @@
 #include <nap/builder.pb-c.h>
 #include <nap/control.pb-c.h>
 #include <nap/discovery.pb-c.h>
+#include <nap/names.h>
 #include <nap/notifier.pb-c.h>
 #include <nap/scheduler.pb-c.h>
 
@@ -962,11 +963,8 @@ static json_t *env_object(Nap__EnvVar **vars, size_t n, char *why, size_t whylen
 	json_t *obj = json_object();
 	for (size_t i = 0; i < n; i++) {
 		const char *k = vars[i]->key;
-		bool ok = k && ((*k >= 'A' && *k <= 'Z') || (*k >= 'a' && *k <= 'z') || *k == '_');
-		for (const char *p = k; ok && *p; p++)
-			ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
-			     (*p >= '0' && *p <= '9') || *p == '_';
-		if (!ok || strlen(k) > 255 || strlen(vars[i]->value) > 32768) {
+		bool ok = nap_env_key_valid(k);
+		if (!ok || strlen(vars[i]->value) > 32768) {
 			snprintf(why, whylen,
 				 "environment variable names are letters, digits and '_', not "
 				 "starting with a digit (got '%.64s'); values are up to 32 KiB",
@@ -1076,9 +1074,9 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		snprintf(why, sizeof(why), "instances must be 1 to %d", APP_INSTANCES_MAX);
 	/* Names are checked before any work starts: they end up in container
 	 * names, keys and labels. */
-	if (o->kind != OP_LIST && !app_name_valid(app)) {
+	if (o->kind != OP_LIST && !nap_app_name_valid(app)) {
 		op_end(o, NAP_INVALID_ARGUMENT, "'%.80s' is not a valid app name: %s", app ? app : "",
-		       APP_NAME_RULE);
+		       NAP_APP_NAME_RULE);
 		protobuf_c_message_free_unpacked(req, NULL);
 		return true;
 	}

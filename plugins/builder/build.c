@@ -162,7 +162,7 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 	struct stat st;
 	int n;
 
-	if (!builder_valid_app(req->app)) {
+	if (!nap_app_name_valid(req->app)) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "invalid app name \"%s\": use 1 to 63 lowercase letters, digits and "
 			     "'-', starting with a letter",

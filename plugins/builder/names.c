@@ -19,21 +19,6 @@ static bool is_name_char(char c)
 	return is_alnum(c) || c == '.' || c == '_' || c == '-';
 }
 
-bool builder_valid_app(const char *app)
-{
-	size_t n;
-
-	if (!app || !(app[0] >= 'a' && app[0] <= 'z'))
-		return false;
-	for (n = 1; app[n]; n++) {
-		char c = app[n];
-
-		if (n > 62 || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* A component [A-Za-z0-9][A-Za-z0-9._-]* of len bytes at s. */
 static bool valid_component(const char *s, size_t len)
 {

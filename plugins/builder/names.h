@@ -3,11 +3,11 @@
 #ifndef NAP_PLUGIN_BUILDER_NAMES_H
 #define NAP_PLUGIN_BUILDER_NAMES_H
 
+#include <nap/names.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 /* True if app matches ^[a-z][a-z0-9-]{0,62}$ (nap's app name rule). */
-bool builder_valid_app(const char *app);
 
 /* True if registry is "host[:port]" optionally followed by "/path"
  * components, made of [A-Za-z0-9._-] with no empty, "." or ".."

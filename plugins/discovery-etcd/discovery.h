@@ -15,6 +15,7 @@
 #ifndef NAP_DISCOVERY_ETCD_H
 #define NAP_DISCOVERY_ETCD_H
 
+#include <nap/names.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -59,7 +60,6 @@ extern const nap_host *disc_host;
 /* ---- names.c ---- */
 
 /* True if app matches ^[a-z][a-z0-9-]{0,62}$. */
-bool disc_app_valid(const char *app);
 /* True if host is 1-255 chars of [A-Za-z0-9.:-] (a name or an address). */
 bool disc_host_valid(const char *host);
 /* True if key is a record key: 1-200 chars of [a-z0-9._/-], no "..", no

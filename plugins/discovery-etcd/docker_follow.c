@@ -108,7 +108,7 @@ static bool endpoint_from_labels(struct disc_endpoint *ep, const struct discover
 	const char *app = json_string_value(json_object_get(labels, "nap.app"));
 
 	*ep = (struct disc_endpoint){0};
-	if (!disc_app_valid(app) ||
+	if (!nap_app_name_valid(app) ||
 	    !parse_u32(&ep->release, json_string_value(json_object_get(labels, "nap.release"))) ||
 	    !parse_u32(&ep->instance, json_string_value(json_object_get(labels, "nap.instance"))))
 		return false;

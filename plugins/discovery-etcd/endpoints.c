@@ -171,7 +171,7 @@ static int list_build(struct list_buf *b, const struct epset *s, const char *app
 
 static bool check_app(nap_plugin_call *call, const char *app)
 {
-	if (disc_app_valid(app))
+	if (nap_app_name_valid(app))
 		return true;
 	disc_host->end(call, NAP_INVALID_ARGUMENT,
 		       "app name \"%.70s\" is not valid: use 1-63 characters of [a-z0-9-], "

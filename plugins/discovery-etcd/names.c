@@ -13,20 +13,6 @@
 
 #include "discovery.h"
 
-bool disc_app_valid(const char *app)
-{
-	size_t n = app ? strlen(app) : 0;
-
-	if (n < 1 || n > 63 || app[0] < 'a' || app[0] > 'z')
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = app[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 bool disc_host_valid(const char *host)
 {
 	size_t n = host ? strlen(host) : 0;
@@ -104,7 +90,7 @@ int disc_endpoint_parse(struct disc_endpoint *ep, const char *key, const char *v
 	if (!slash || (size_t)(slash - app) >= sizeof out.app)
 		return -EINVAL;
 	memcpy(out.app, app, (size_t)(slash - app));
-	if (!disc_app_valid(out.app))
+	if (!nap_app_name_valid(out.app))
 		return -EINVAL;
 	o = json_loadb(value, value_len, 0, NULL);
 	h = json_object_get(o, "host");

@@ -19,21 +19,11 @@
 
 #include "errbuf.h"
 
+#include <nap/names.h>
+
 /* 9999-12-31T23:59:59.999Z: RFC 3339 has four-digit years. */
 #define UNIX_MS_MAX UINT64_C(253402300799999)
 #define OUTCOME_MAX 64
-
-static bool app_name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n < 1 || n > 63 || !(s[0] >= 'a' && s[0] <= 'z'))
-		return false;
-	for (size_t i = 1; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
 
 /* A word safe in an HTTP header and a log line: [a-z][a-z0-9_-]{0,31}. */
 static bool event_word_valid(const char *s)
@@ -58,7 +48,7 @@ int notification_check(const Nap__Notification *n, char *err, size_t errlen)
 {
 	const char *app = n->app ? n->app : "";
 
-	if (!app_name_valid(app))
+	if (!nap_app_name_valid(app))
 		return errbuf_printf(err, errlen, -EINVAL,
 				     "notifier: \"%.64s\" is not a valid app name: use 1 to 63 "
 				     "lowercase letters, digits and '-', starting with a letter",

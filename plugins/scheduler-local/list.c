@@ -33,7 +33,7 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	size_t n = 0, k = 0;
 	int r;
 
-	if (req->app && *req->app && !sl_valid_app(req->app)) {
+	if (req->app && *req->app && !nap_app_name_valid(req->app)) {
 		st->host->end(call, NAP_INVALID_ARGUMENT,
 			      "scheduler-local: invalid app name \"%.80s\": use "
 			      "^[a-z][a-z0-9-]{0,62}$",
@@ -59,7 +59,7 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		Nap__Instance *in = &instances[k];
 		struct docker_container_info *info = NULL;
 
-		if (!sl_valid_app(app))
+		if (!nap_app_name_valid(app))
 			continue; /* labelled by someone else: not ours */
 		nap__instance__init(in);
 		in->app = (char *)app;

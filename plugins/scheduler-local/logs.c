@@ -108,7 +108,7 @@ void sl_logs(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	size_t n = 0, k = 0;
 	int r;
 
-	if (!sl_valid_app(req->app)) {
+	if (!nap_app_name_valid(req->app)) {
 		st->host->end(call, NAP_INVALID_ARGUMENT,
 			      "scheduler-local: invalid app name \"%.80s\": use "
 			      "^[a-z][a-z0-9-]{0,62}$",

@@ -51,7 +51,7 @@ static bool leftover(const struct docker_container_summary *c)
 {
 	const char *app = json_string_value(json_object_get(c->labels, SL_LABEL_APP));
 
-	return sl_valid_app(app) && c->state &&
+	return nap_app_name_valid(app) && c->state &&
 	       (strcmp(c->state, "created") == 0 || strcmp(c->state, "exited") == 0 ||
 		strcmp(c->state, "dead") == 0);
 }
@@ -88,7 +88,7 @@ static void log_running(const struct sl_state *st, const struct docker_container
 	for (size_t i = 0; i < n; i++) {
 		const char *app = json_string_value(json_object_get(list[i].labels, SL_LABEL_APP));
 
-		if (sl_valid_app(app) && list[i].state && strcmp(list[i].state, "running") == 0)
+		if (nap_app_name_valid(app) && list[i].state && strcmp(list[i].state, "running") == 0)
 			count_app(apps, &napps, app, sl_label_u32(&list[i], SL_LABEL_RELEASE));
 	}
 	for (size_t i = 0; i < napps; i++) {

@@ -32,7 +32,7 @@ void sl_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	size_t n = 0;
 	int r;
 
-	if (!sl_valid_app(req->app)) {
+	if (!nap_app_name_valid(req->app)) {
 		st->host->end(call, NAP_INVALID_ARGUMENT,
 			      "scheduler-local: invalid app name \"%.80s\": use "
 			      "^[a-z][a-z0-9-]{0,62}$",

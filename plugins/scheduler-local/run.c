@@ -54,7 +54,7 @@ static void run_free(struct run *run)
 /* Checks the request; returns NULL or why it is refused (into buf). */
 static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 {
-	if (!sl_valid_app(req->app))
+	if (!nap_app_name_valid(req->app))
 		return snprintf(buf, len, "invalid app name \"%.80s\": use ^[a-z][a-z0-9-]{0,62}$",
 				req->app),
 		       buf;
@@ -80,7 +80,7 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 	for (size_t i = 0; i < req->n_env; i++) {
 		const Nap__EnvVar *e = req->env[i];
 
-		if (!sl_valid_env_key(e->key))
+		if (!nap_env_key_valid(e->key))
 			return snprintf(buf, len,
 					"invalid environment variable name \"%.80s\": use "
 					"^[A-Za-z_][A-Za-z0-9_]*$",

@@ -7,6 +7,7 @@
 #ifndef NAP_SCHEDULER_LOCAL_H
 #define NAP_SCHEDULER_LOCAL_H
 
+#include <nap/names.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -42,9 +43,8 @@ struct sl_state {
 /* ---- validate.c ---- */
 
 /* True if app matches ^[a-z][a-z0-9-]{0,62}$. */
-bool sl_valid_app(const char *app);
 /* True if key matches ^[A-Za-z_][A-Za-z0-9_]*$. */
-bool sl_valid_env_key(const char *key);
+
 /* True if s is valid UTF-8 (Docker's JSON API carries nothing else). */
 bool sl_valid_utf8(const char *s);
 

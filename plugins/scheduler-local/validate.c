@@ -8,36 +8,6 @@
 
 #include <string.h>
 
-bool sl_valid_app(const char *app)
-{
-	size_t n = app ? strlen(app) : 0;
-
-	if (n == 0 || n > 63 || !(app[0] >= 'a' && app[0] <= 'z'))
-		return false;
-	for (size_t i = 1; i < n; i++) {
-		char c = app[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return true;
-}
-
-static bool env_key_char(char c, bool first)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-	       (!first && c >= '0' && c <= '9');
-}
-
-bool sl_valid_env_key(const char *key)
-{
-	if (!key || !env_key_char(key[0], true))
-		return false;
-	for (const char *p = key + 1; *p; p++)
-		if (!env_key_char(*p, false))
-			return false;
-	return true;
-}
 
 bool sl_valid_utf8(const char *s)
 {
