@@ -80,11 +80,11 @@ static json_t *status_json(const Nap__AppStatus *s)
 	json_t *env = json_object();
 	for (size_t i = 0; i < s->n_env; i++)
 		json_object_set_new(env, s->env[i]->key, json_string(s->env[i]->value));
-	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:I, s:o, s:o, s:o}", "app", s->app, "release",
-			 (json_int_t)s->release, "image", s->image, "instances",
-			 (json_int_t)s->instances, "state", s->state, "updated",
-			 (json_int_t)s->updated_unix, "releases", rels, "env", env, "endpoints",
-			 endpoints_json(s->endpoints, s->n_endpoints));
+	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o}", "app", s->app,
+			 "release", (json_int_t)s->release, "image", s->image, "instances",
+			 (json_int_t)s->instances, "memory_bytes", (json_int_t)s->memory_bytes,
+			 "state", s->state, "updated", (json_int_t)s->updated_unix, "releases", rels,
+			 "env", env, "endpoints", endpoints_json(s->endpoints, s->n_endpoints));
 }
 
 static void print_status(const struct napc *n, const Nap__AppStatus *s)
@@ -97,6 +97,9 @@ static void print_status(const struct napc *n, const Nap__AppStatus *s)
 	       s->instances == 1 ? "" : "s");
 	if (s->image && *s->image)
 		printf("  image %s\n", s->image);
+	if (s->memory_bytes)
+		printf("  memory %llu MiB per instance\n",
+		       (unsigned long long)(s->memory_bytes >> 20));
 	if (s->n_releases) {
 		printf("  releases");
 		for (size_t i = 0; i < s->n_releases; i++)
@@ -220,6 +223,29 @@ static void deploy_event(struct stream *s, const uint8_t *data, size_t len)
 	nap__deploy_event__free_unpacked(ev, NULL);
 }
 
+/* Parses "256M", "1G", "512k" or bytes; -1 if it is none of those. */
+static int parse_size(uint64_t *out, const char *s)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || v == 0)
+		return -1;
+	unsigned shift = 0;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 /* Parses K=V into an EnvVar; 0 or a usage error. */
 static int parse_env(Nap__EnvVar *e, char *kv)
 {
@@ -239,12 +265,18 @@ static int parse_env(Nap__EnvVar *e, char *kv)
 static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		       Nap__EnvVar **ptrs)
 {
-	static const struct option lo[] = {{"instances", 1, 0, 'i'}, {"env", 1, 0, 'e'}, {0, 0, 0, 0}};
+	static const struct option lo[] = {
+		{"instances", 1, 0, 'i'}, {"env", 1, 0, 'e'}, {"memory", 1, 0, 'm'}, {0, 0, 0, 0}};
 	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
 	int c, r = 0;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
-	while ((c = getopt_long(argc, argv, "i:e:", lo, NULL)) != -1) {
-		if (c == 'i') {
+	while ((c = getopt_long(argc, argv, "i:e:m:", lo, NULL)) != -1) {
+		if (c == 'm') {
+			if (parse_size(&req.memory_bytes, optarg) < 0) {
+				fprintf(stderr, "napc: --memory is a size like 256M or 1G\n");
+				return NAPC_EXIT_USAGE;
+			}
+		} else if (c == 'i') {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v < 1 || v > 100) {
@@ -262,7 +294,8 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		}
 	}
 	if (optind >= argc || argc - optind > 2) {
-		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--env K=V]...\n");
+		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--memory SIZE] "
+				"[--env K=V]...\n");
 		return NAPC_EXIT_USAGE;
 	}
 	req.app = argv[optind];

@@ -22,7 +22,7 @@ static void usage(FILE *out)
 		"Talk to napd, the nap daemon.\n"
 		"\n"
 		"Commands:\n"
-		"  deploy APP [DIR] [--instances N] [--env K=V]...\n"
+		"  deploy APP [DIR] [--instances N] [--memory SIZE] [--env K=V]...\n"
 		"                  build DIR's Dockerfile (default .) and run it; prints the endpoints\n"
 		"  ls              list the apps\n"
 		"  status APP      an app's state, releases, environment and endpoints\n"

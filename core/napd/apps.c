@@ -64,6 +64,7 @@ void app_status_fill(Nap__AppStatus *st, json_t *rec, bool with_env)
 	st->instances = app_u32(rec, "instances");
 	st->state = (char *)json_string_value(json_object_get(rec, "state"));
 	st->updated_unix = (uint64_t)json_integer_value(json_object_get(rec, "updated"));
+	st->memory_bytes = (uint64_t)json_integer_value(json_object_get(rec, "memory"));
 	json_t *cur = app_release(rec, 0);
 	st->image = cur ? (char *)json_string_value(json_object_get(cur, "image")) : (char *)"";
 	if (!st->image)

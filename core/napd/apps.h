@@ -2,7 +2,7 @@
  * records (etcd under /nap/ with discovery-etcd) as JSON at
  * "apps/<app>/app", so that a restarted napd loses nothing:
  *   {"app":"web","release":3,"state":"running","instances":2,"slots":[1,2],
- *    "updated":1764100000,"releases":[{"release":3,"image":"…","env":{…},
+ *    "memory":268435456,"updated":1764100000,"releases":[{"release":3,"image":"…","env":{…},
  *    "created":1764100000}, …]}
  * Only the last APP_RELEASES_KEPT releases are kept. */
 #ifndef NAPD_APPS_H

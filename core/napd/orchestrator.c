@@ -39,6 +39,7 @@ struct op {
 	json_t *req_env;   /* object of K=V to set */
 	json_t *req_unset; /* array of keys */
 	uint32_t want_instances;
+	uint64_t want_memory; /* deploy: 0 = keep the app's */
 	uint32_t rollback_to;
 	json_t *rec; /* the app record, loaded */
 	/* the release being rolled out */
@@ -585,6 +586,7 @@ static void run_slots(struct op *o)
 		r.n_env++;
 	}
 	r.env = ptrs;
+	r.memory_bytes = (uint64_t)json_integer_value(json_object_get(o->rec, "memory"));
 	r.timeout_s = SCHEDULE_TIMEOUT_MS / 1000;
 	o->scheduled = true;
 	call_unary("nap.Scheduler", "Run", &r.base, SCHEDULE_TIMEOUT_MS, ran, o);
@@ -650,6 +652,8 @@ static void deploy_loaded(struct op *o)
 		o->want_instances = app_u32(o->rec, "instances");
 	if (!o->want_instances)
 		o->want_instances = 1;
+	if (o->want_memory)
+		json_object_set_new(o->rec, "memory", json_integer((json_int_t)o->want_memory));
 	o->stage = "build";
 	progress(o, "build", 0, 0, "building %s (release %u) from %s", o->app, o->release, o->dir);
 	Nap__BuildRequest b = NAP__BUILD_REQUEST__INIT;
@@ -1021,6 +1025,10 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		app = d->app;
 		o->dir = strdup(d->dir ? d->dir : "");
 		o->want_instances = d->instances;
+		o->want_memory = d->memory_bytes;
+		if (d->memory_bytes && d->memory_bytes < 6u * 1024 * 1024)
+			snprintf(why, sizeof(why), "the memory limit must be at least 6 MiB (Docker's "
+						   "minimum)");
 		o->req_env = env_object(d->env, d->n_env, why, sizeof(why));
 		if (!o->req_env && !*why)
 			snprintf(why, sizeof(why), "bad environment");

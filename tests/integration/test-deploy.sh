@@ -78,11 +78,12 @@ done
 ok "no work started for a bad name" bash -c "! grep -q 'deploy \.\./x\|deploy Upper' '$WORK/napd.log'"
 
 # Deploy two instances and fetch the page from every endpoint.
-napc deploy "$APP" "$WORK/hello" --instances 2 >"$WORK/deploy1.out" 2>&1
+napc deploy "$APP" "$WORK/hello" --instances 2 --memory 64M >"$WORK/deploy1.out" 2>&1
 ok "deploy succeeds" test $? -eq 0
 ok "... printing two endpoints" test "$(grep -c 'http://127.0.0.1:[0-9]* *instance' "$WORK/deploy1.out")" -eq 2
 ok "... with build progress piped as plain lines" grep -q "^build: Step 1/" "$WORK/deploy1.out"
 ok "every endpoint serves the page" all_pages_ok
+ok "each instance has the 64 MiB memory limit" bash -c "for c in \$(docker ps -q --filter label=nap.app=$APP); do [ \$(docker inspect -f '{{.HostConfig.Memory}}' \$c) = 67108864 ] || exit 1; done"
 ok "etcd holds both under /services/$APP/" test "$(etcd_keys "/services/$APP/")" -eq 2
 ok "each entry is {host, port, instance, release}" bash -c "etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | python3 -c '
 import json, sys
