@@ -66,3 +66,4 @@ tests_fuzz_fuzz_frame_SOURCES = tests/fuzz/fuzz-frame.c
 tests_fuzz_fuzz_frame_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LDFLAGS)
 tests_fuzz_fuzz_frame_LDADD = $(TEST_LDADD)
 endif
+include tests/fleet/local.mk

@@ -1,0 +1,5 @@
+# The fleet API test server (a fixture, not fleet) and its own tests.
+# Included from tests/local.mk; TESTS and EXTRA_DIST are initialised there.
+TESTS += tests/fleet/test-fleet-server.sh
+EXTRA_DIST += tests/fleet/fleet-test-server.py tests/fleet/test-fleet-server.sh \
+	tests/fleet/README.md tests/fleet/fleet-v1-discovery.json
