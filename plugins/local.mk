@@ -6,3 +6,4 @@ include plugins/builder/local.mk
 include plugins/scheduler-local/local.mk
 include plugins/discovery-etcd/local.mk
 include plugins/notifier/local.mk
+include plugins/scheduler-fleet/local.mk
