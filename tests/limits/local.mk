@@ -1,0 +1,1 @@
+# Limits, access and secrets: sizes enforced with clear errors, env values never logged.

@@ -1,0 +1,1 @@
+# The soak: many concurrent clients against napd while apps deploy and go.
