@@ -378,6 +378,17 @@ int nap_conn_abort(nap_conn *c, int status, const char *fmt, ...)
 
 static void take_hello(nap_conn *c, const Nap__Bus__Frame *f)
 {
+	/* A peer says HELLO once. What it said first stands; a second one goes
+	 * to the incoming callback, whose owner decides (napd refuses it and
+	 * says why), or ends the connection. */
+	if (c->peer_hello) {
+		if (c->incoming)
+			c->incoming(c, f, c->incoming_ud);
+		else
+			nap_conn_abort(c, NAP_INVALID_ARGUMENT,
+				       "a second HELLO on one connection: a peer says HELLO once");
+		return;
+	}
 	Nap__Bus__Hello *h = nap__bus__hello__unpack(NULL, f->payload.len, f->payload.data);
 	if (!h) {
 		nap_conn_abort(c, NAP_INVALID_ARGUMENT, "HELLO payload is not a nap.bus.Hello");
@@ -392,8 +403,6 @@ static void take_hello(nap_conn *c, const Nap__Bus__Frame *f)
 		nap__bus__hello__free_unpacked(h, NULL);
 		return;
 	}
-	if (c->peer_hello)
-		nap__bus__hello__free_unpacked(c->peer_hello, NULL);
 	c->peer_hello = h;
 }
 

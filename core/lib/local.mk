@@ -19,6 +19,7 @@ napincdir = $(includedir)/nap
 napinc_HEADERS = \
 	core/include/nap/bus.h \
 	core/include/nap/frame.h \
+	core/include/nap/limits.h \
 	core/include/nap/names.h \
 	core/include/nap/plugin.h \
 	core/include/nap/protocol.h \

@@ -16,6 +16,7 @@
 
 #include <nap/bus.h>
 #include <nap/control.pb-c.h>
+#include <nap/limits.h>
 #include <nap/names.h>
 
 #include "napc.h"
@@ -77,9 +78,9 @@ static json_t *status_json(const Nap__AppStatus *s)
 	json_t *rels = json_array();
 	for (size_t i = 0; i < s->n_releases; i++)
 		json_array_append_new(rels, json_integer(s->releases[i]));
-	json_t *env = json_object();
+	json_t *env = json_array(); /* keys only, as in the text output */
 	for (size_t i = 0; i < s->n_env; i++)
-		json_object_set_new(env, s->env[i]->key, json_string(s->env[i]->value));
+		json_array_append_new(env, json_string(s->env[i]->key));
 	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o}", "app", s->app,
 			 "release", (json_int_t)s->release, "image", s->image, "instances",
 			 (json_int_t)s->instances, "memory_bytes", (json_int_t)s->memory_bytes,
@@ -106,8 +107,14 @@ static void print_status(const struct napc *n, const Nap__AppStatus *s)
 			printf(" %u", s->releases[i]);
 		printf("\n");
 	}
-	for (size_t i = 0; i < s->n_env; i++)
-		printf("  %s=%s\n", s->env[i]->key, s->env[i]->value);
+	/* Keys only: values may be secrets, and status output ends up in
+	 * terminals, CI logs and bug reports ('napc env APP' shows values). */
+	if (s->n_env) {
+		printf("  env");
+		for (size_t i = 0; i < s->n_env; i++)
+			printf(" %s", s->env[i]->key);
+		printf("\n");
+	}
 	print_endpoints(s->endpoints, s->n_endpoints);
 }
 
@@ -250,14 +257,52 @@ static int parse_size(uint64_t *out, const char *s)
 static int parse_env(Nap__EnvVar *e, char *kv)
 {
 	char *eq = strchr(kv, '=');
-	if (!eq || eq == kv) {
-		fprintf(stderr, "napc: '%s' is not KEY=VALUE\n", kv);
+	if (!eq) {
+		fprintf(stderr, "napc: '%.64s' is not KEY=VALUE\n", kv);
+		return NAPC_EXIT_USAGE;
+	}
+	if (eq == kv) { /* what follows '=' may be a secret: not echoed */
+		fprintf(stderr, "napc: an environment setting has no name before '=': give KEY=VALUE\n");
 		return NAPC_EXIT_USAGE;
 	}
 	*eq = '\0';
+	if (!nap_env_key_valid(kv)) {
+		fprintf(stderr,
+			"napc: '%.64s' is not an environment variable name: 1 to %u letters, digits "
+			"and '_', not starting with a digit\n",
+			kv, (unsigned)NAP_ENV_KEY_MAX);
+		return NAPC_EXIT_USAGE;
+	}
+	/* Never echo the value: it may be a secret. */
+	if (strlen(eq + 1) > NAP_ENV_VALUE_MAX) {
+		fprintf(stderr, "napc: the value of %s is %zu bytes; the limit is %u\n", kv,
+			strlen(eq + 1), NAP_ENV_VALUE_MAX);
+		return NAPC_EXIT_USAGE;
+	}
 	nap__env_var__init(e);
 	e->key = kv;
 	e->value = eq + 1;
+	return 0;
+}
+
+/* The count and total size of the variables of one request. */
+static int check_env_list(Nap__EnvVar **vars, size_t n)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(vars[i]->key) + 1 + strlen(vars[i]->value);
+	if (n > NAP_ENV_COUNT_MAX) {
+		fprintf(stderr, "napc: %zu environment variables; the limit is %u\n", n,
+			NAP_ENV_COUNT_MAX);
+		return NAPC_EXIT_USAGE;
+	}
+	if (total > NAP_ENV_TOTAL_MAX) {
+		fprintf(stderr,
+			"napc: the environment takes %zu bytes as KEY=VALUE strings; the limit is "
+			"%u\n",
+			total, NAP_ENV_TOTAL_MAX);
+		return NAPC_EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -279,8 +324,8 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		} else if (c == 'i') {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 1 || v > 100) {
-				fprintf(stderr, "napc: --instances is 1 to 100\n");
+			if (*end || v < 1 || v > NAP_INSTANCES_MAX) {
+				fprintf(stderr, "napc: --instances is 1 to %u\n", NAP_INSTANCES_MAX);
 				return NAPC_EXIT_USAGE;
 			}
 			req.instances = (uint32_t)v;
@@ -307,8 +352,15 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		fprintf(stderr, "napc: %s: %s\n", arg, strerror(errno));
 		return NAPC_EXIT_USAGE;
 	}
+	if (strlen(dir) > NAP_PATH_MAX) {
+		fprintf(stderr, "napc: the directory path is %zu bytes; the limit is %u\n",
+			strlen(dir), NAP_PATH_MAX);
+		return NAPC_EXIT_USAGE;
+	}
 	req.dir = dir;
 	req.env = ptrs;
+	if ((r = check_env_list(ptrs, req.n_env)))
+		return r;
 	struct stream s = {.n = n, .on_msg = deploy_event, .tty = isatty(1) && !n->json};
 	return run_stream(&s, "Deploy", &req.base, 0);
 }
@@ -386,8 +438,9 @@ int napc_cmd_scale(struct napc *n, int argc, char **argv)
 		return r;
 	char *end;
 	unsigned long v = strtoul(argv[2], &end, 10);
-	if (*end || v < 1 || v > 100) {
-		fprintf(stderr, "napc: N is 1 to 100 instances ('napc stop' for none)\n");
+	if (*end || v < 1 || v > NAP_INSTANCES_MAX) {
+		fprintf(stderr, "napc: N is 1 to %u instances ('napc stop' for none)\n",
+			NAP_INSTANCES_MAX);
 		return NAPC_EXIT_USAGE;
 	}
 	Nap__ScaleRequest req = NAP__SCALE_REQUEST__INIT;
@@ -424,6 +477,20 @@ static int env_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Na
 	}
 	req.set = ptrs;
 	req.unset = unset;
+	for (size_t i = 0; i < req.n_unset; i++) {
+		if (!nap_env_key_valid(unset[i])) {
+			fprintf(stderr, "napc: --unset '%.64s' is not an environment variable name\n",
+				unset[i]);
+			return NAPC_EXIT_USAGE;
+		}
+	}
+	if (req.n_unset > NAP_ENV_COUNT_MAX) {
+		fprintf(stderr, "napc: %zu --unset keys; the limit is %u\n", req.n_unset,
+			NAP_ENV_COUNT_MAX);
+		return NAPC_EXIT_USAGE;
+	}
+	if ((r = check_env_list(ptrs, req.n_set)))
+		return r;
 	if (req.n_set == 0 && req.n_unset == 0) {
 		/* Nothing to change: show the environment. */
 		Nap__AppRequest ar = NAP__APP_REQUEST__INIT;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nap/limits.h>
+
 #include "conffile.h"
 #include "log.h"
 
@@ -288,7 +290,21 @@ int config_load(struct napd_config *c, const char *path, bool must_exist, char *
 			goto bad;
 		}
 		if (*section) {
-			r = add_setting(find_plugin(c, section), key, val);
+			struct plugin_conf *pc = find_plugin(c, section);
+			if (pc->nsettings >= NAP_CONFIG_MAX) {
+				snprintf(why, sizeof(why),
+					 "[plugin %s] has more than %u settings (NAP_CONFIG_MAX)",
+					 section, NAP_CONFIG_MAX);
+				goto bad;
+			}
+			if (strlen(key) + 1 + strlen(val) > NAP_CONFIG_ENTRY_MAX) {
+				snprintf(why, sizeof(why),
+					 "the setting '%.64s' is longer than %u bytes as key=value "
+					 "(NAP_CONFIG_ENTRY_MAX)",
+					 key, NAP_CONFIG_ENTRY_MAX);
+				goto bad;
+			}
+			r = add_setting(pc, key, val);
 			if (r < 0)
 				break;
 			continue;

@@ -342,6 +342,10 @@ static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 		incoming_call(f);
 		return;
 	}
+	if (f->kind == NAP__BUS__KIND__HELLO) {
+		nap_conn_abort(H.conn, NAP_INVALID_ARGUMENT, "napd sent a second HELLO");
+		return;
+	}
 	nap_plugin_call *call = nap_idmap_get(&H.calls, f->call_id);
 	if (call && !call->answered) {
 		/* The caller already ended its side: no END goes back. */

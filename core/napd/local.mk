@@ -12,6 +12,7 @@ core_napd_napd_SOURCES = \
 	core/napd/log.c core/napd/log.h \
 	core/napd/loop.c core/napd/loop.h \
 	core/napd/peer.c core/napd/peer.h \
+	core/napd/requests.c core/napd/requests.h \
 	core/napd/router.c core/napd/router.h \
 	core/napd/supervisor.c core/napd/supervisor.h
 core_napd_napd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)

@@ -17,7 +17,11 @@
 #include "apps.h"
 #include "calls.h"
 #include "log.h"
+#include "loop.h"
 #include "orchestrator.h"
+#include "router.h"
+#include "supervisor.h"
+#include "requests.h"
 #include "peer.h"
 
 #define RECORD_TIMEOUT_MS 10000u
@@ -25,10 +29,10 @@
 #define CLEANUP_TIMEOUT_MS 60000u
 
 enum op_kind { OP_DEPLOY, OP_SETENV, OP_ROLLBACK, OP_SCALE, OP_STOP, OP_START, OP_DESTROY,
-	       OP_LIST, OP_STATUS };
+	       OP_LIST, OP_STATUS, OP_RECOVER };
 
 static const char *const op_names[] = {"deploy", "env", "rollback", "scale", "stop",
-				       "start",  "destroy", "ls", "status"};
+				       "start",  "destroy", "ls", "status", "recover"};
 
 struct op {
 	enum op_kind kind;
@@ -58,16 +62,34 @@ struct op {
 	bool answered;      /* the client has its answer; clean-up may go on */
 	bool waiting;       /* queued behind another operation on the app */
 	void (*step)(struct op *o); /* what a waiting operation starts with */
+	/* Interrupted operations (see "in-progress markers" below). */
+	bool marked;                  /* an in-progress marker of the app is stored */
+	bool keep_marker;             /* a clean-up failed: leave the marker to settle later */
+	struct loop_timer retry;      /* clean-up waiting for a restarting plugin */
+	unsigned tries;
+	json_t *pend;                 /* a marker left by an earlier napd, or NULL */
+	void (*after)(struct op *o);  /* what follows a marker's put or delete */
+	void (*resume)(struct op *o); /* what follows the recovery of a marker */
 	struct op *next;
 };
 
 static struct op *ops;
 static unsigned deploy_timeout_s = 300;
 
+/* At start-up, once the Discovery and Scheduler plugins run, the markers
+ * an earlier napd left are settled without waiting for a user. */
+static struct loop_timer scan_timer;
+static unsigned scan_rounds;
+
+static void recover_scan(void *ud);
+
 void orchestrator_init(unsigned timeout_s)
 {
 	deploy_timeout_s = timeout_s;
+	scan_timer.fn = recover_scan;
+	loop_timer_arm(&scan_timer, 200u * 1000u);
 }
+
 
 static uint64_t wall_ms(void)
 {
@@ -77,6 +99,18 @@ static uint64_t wall_ms(void)
 }
 
 static void load_record(struct op *o, void (*next)(struct op *o));
+static void recover(struct op *o, void (*resume)(struct op *o));
+static void deploy_build(struct op *o);
+
+/* The release that serves: the record's, if the app is running. */
+static uint32_t serving_release(json_t *rec)
+{
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	return state && strcmp(state, "running") == 0 ? app_u32(rec, "release") : 0;
+}
+
+static void op_fail(struct op *o, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Operations on one app run one at a time: when one ends, the oldest
  * waiting behind it starts. */
@@ -116,7 +150,11 @@ static void op_free(struct op *o)
 	json_decref(o->req_unset);
 	json_decref(o->rec);
 	json_decref(o->env);
+	json_decref(o->pend);
+	loop_timer_disarm(&o->retry);
 	if (o->endpoints)
+
+
 		nap__endpoint_list__free_unpacked(o->endpoints, NULL);
 	free(o);
 	if (was_running && app[0])
@@ -198,7 +236,35 @@ static void op_end(struct op *o, int status, const char *fmt, ...)
 	op_free(o);
 }
 
+/* The state `napc status` shows when an operation is under way or was
+ * interrupted by a napd that stopped; false when there is nothing to add. */
+static bool status_note(struct op *o, const char *state, char *buf, size_t n)
+{
+	json_t *m = o->pend ? o->pend : json_object_get(o->rec, "interrupted");
+	const char *what = json_string_value(json_object_get(m, "op"));
+	const char *stage = json_string_value(json_object_get(m, "stage"));
+	if (!m)
+		return false;
+	if (!state)
+		state = "new";
+	bool running = false;
+	for (struct op *p = ops; p && o->pend; p = p->next)
+		running |= p != o && !p->waiting && p->kind != OP_STATUS &&
+			   strcmp(p->app, o->app) == 0;
+	if (o->pend && running)
+		snprintf(buf, n, "%s (%s of release %u in progress)", state, what ? what : "deploy",
+			 app_u32(m, "release"));
+	else if (o->pend)
+		snprintf(buf, n, "%s (the %s of release %u was interrupted at %s; being undone)",
+			 state, what ? what : "deploy", app_u32(m, "release"), stage ? stage : "start");
+	else
+		snprintf(buf, n, "%s (the %s of release %u was interrupted at %s and undone)", state,
+			 what ? what : "deploy", app_u32(m, "release"), stage ? stage : "start");
+	return true;
+}
+
 /* Answers with the app's status (or, for a deploy, the final event); the
+
  * operation may go on cleaning up after that. */
 static void op_answer(struct op *o)
 {
@@ -225,6 +291,9 @@ static void op_answer(struct op *o)
 	} else if (o->client) {
 		Nap__AppStatus st;
 		app_status_fill(&st, o->rec, o->kind == OP_SETENV || o->kind == OP_STATUS);
+		char note[256];
+		if (o->kind == OP_STATUS && status_note(o, st.state, note, sizeof(note)))
+			st.state = note;
 		if (o->endpoints) {
 			st.n_endpoints = o->endpoints->n_endpoints;
 			st.endpoints = o->endpoints->endpoints;
@@ -305,9 +374,20 @@ static void record_loaded(void *ud, int status, const char *message, ProtobufCMe
 		return;
 	}
 	const Nap__GetRecordsReply *rep = (const Nap__GetRecordsReply *)reply;
-	char key[128];
+	char key[128], pkey[128];
 	app_key(key, sizeof(key), o->app);
+	app_pending_key(pkey, sizeof(pkey), o->app);
 	for (size_t i = 0; i < rep->n_records; i++) {
+		if (strcmp(rep->records[i]->key, pkey) == 0) {
+			json_decref(o->pend);
+			o->pend = json_loadb((const char *)rep->records[i]->value.data,
+					     rep->records[i]->value.len, 0, NULL);
+			if (!json_is_object(o->pend)) {
+				json_decref(o->pend);
+				o->pend = json_object(); /* damaged: still remove what it names */
+			}
+			continue;
+		}
 		if (strcmp(rep->records[i]->key, key) != 0)
 			continue;
 		o->rec = app_record_parse(rep->records[i]->value.data, rep->records[i]->value.len);
@@ -316,8 +396,16 @@ static void record_loaded(void *ud, int status, const char *message, ProtobufCMe
 			return;
 		}
 	}
-	next(o);
+	/* Operations on an app run one at a time and each removes its marker
+	 * before it ends: a marker seen here was left by a napd that stopped
+	 * in the middle. Whatever changes the app first finishes or undoes it;
+	 * a status only reports it. */
+	if (o->pend && o->kind != OP_STATUS)
+		recover(o, next);
+	else
+		next(o);
 }
+
 
 static void load_record(struct op *o, op_step_fn next)
 {
@@ -336,29 +424,269 @@ static void load_record(struct op *o, op_step_fn next)
 	call_unary("nap.Discovery", "GetRecords", &req.base, RECORD_TIMEOUT_MS, record_loaded, l);
 }
 
+/* --- in-progress markers: nothing lost when napd stops mid-operation ---
+ *
+ * Before a deploy, env or rollback changes anything it stores a marker at
+ * "apps/<app>/pending": {"op","release","old","stage","started"}; the
+ * marker goes when the operation has ended, well or badly. A napd killed in
+ * between leaves it, and the next napd (a scan at start-up, or the next
+ * operation on the app) settles it through the plugins: if the record
+ * already names the new release, the deploy had committed and only the old
+ * release is left to retire; otherwise what the new release started is
+ * removed and withdrawn, and the record notes the interruption for
+ * `napc status` until the next release. */
+
+static void marker_done(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		op_fail(o, status, "cannot store how far the %s got: %s", op_names[o->kind],
+			message);
+		return;
+	}
+	o->marked = true;
+	o->after(o);
+}
+
+/* Stores (or updates, with the stage reached) the marker, then next(o). */
+static void mark_pending(struct op *o, const char *stage, op_step_fn next)
+{
+	char key[128];
+	json_t *m = json_pack("{s:s, s:I, s:I, s:s, s:I}", "op", op_names[o->kind], "release",
+			      (json_int_t)o->release, "old", (json_int_t)o->old_release, "stage",
+			      stage, "started", (json_int_t)(o->started_ms / 1000));
+	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	json_decref(m);
+	if (!text) {
+		op_fail(o, NAP_RESOURCE_EXHAUSTED, "napd is out of memory");
+		return;
+	}
+	o->after = next;
+	Nap__Record r = NAP__RECORD__INIT;
+	r.key = (char *)app_pending_key(key, sizeof(key), o->app);
+	r.value.data = (uint8_t *)text;
+	r.value.len = strlen(text);
+	call_unary("nap.Discovery", "PutRecord", &r.base, RECORD_TIMEOUT_MS, marker_done, o);
+	free(text);
+}
+
+static void marker_cleared(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	/* A marker left behind is harmless: settling it again finds nothing. */
+	if (status != NAP_OK)
+		log_warning("%s %s: in-progress marker not removed: %s", op_names[o->kind], o->app,
+			    message);
+	o->marked = false;
+	o->after(o);
+}
+
+/* Removes the marker if one is stored, then next(o). */
+static void clear_pending(struct op *o, op_step_fn next)
+{
+	if (!o->marked) {
+		next(o);
+		return;
+	}
+	char key[128];
+	o->after = next;
+	Nap__GetRecordsRequest d = NAP__GET_RECORDS_REQUEST__INIT;
+	d.prefix = (char *)app_pending_key(key, sizeof(key), o->app);
+	call_unary("nap.Discovery", "DeleteRecords", &d.base, RECORD_TIMEOUT_MS, marker_cleared, o);
+}
+
+static void recovered(struct op *o)
+{
+	json_decref(o->pend);
+	o->pend = NULL;
+	o->resume(o);
+}
+
+static void recover_failed(struct op *o, int status, const char *message)
+{
+	op_end(o, status == NAP_OK ? NAP_INTERNAL : status,
+	       "cannot settle the interrupted %s of %s (release %u): %s; try again once the "
+	       "plugins answer ('napc plugins')",
+	       json_string_value(json_object_get(o->pend, "op")) ?: "deploy", o->app,
+	       app_u32(o->pend, "release"), message);
+}
+
+static void recover_noted(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		recover_failed(o, status, message);
+		return;
+	}
+	clear_pending(o, recovered);
+}
+
+static void recover_new_withdrawn(void *ud, int status, const char *message,
+				  ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		recover_failed(o, status, message);
+		return;
+	}
+	if (!o->rec) {
+		clear_pending(o, recovered); /* a first deploy: there is no app yet */
+		return;
+	}
+	json_t *note = json_pack("{s:s, s:I, s:s}", "op",
+				 json_string_value(json_object_get(o->pend, "op")) ?: "deploy",
+				 "release", (json_int_t)app_u32(o->pend, "release"), "stage",
+				 json_string_value(json_object_get(o->pend, "stage")) ?: "start");
+	json_object_set_new(o->rec, "interrupted", note);
+	save_record(o, recover_noted);
+}
+
+static void recover_new_removed(void *ud, int status, const char *message,
+				ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		recover_failed(o, status, message);
+		return;
+	}
+	Nap__WithdrawRequest w = NAP__WITHDRAW_REQUEST__INIT;
+	w.app = o->app;
+	w.release = app_u32(o->pend, "release");
+	call_unary("nap.Discovery", "Withdraw", &w.base, CLEANUP_TIMEOUT_MS, recover_new_withdrawn,
+		   o);
+}
+
+static void recover_old_removed(void *ud, int status, const char *message,
+				ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		recover_failed(o, status, message);
+		return;
+	}
+	clear_pending(o, recovered);
+}
+
+static void recover_old_withdrawn(void *ud, int status, const char *message,
+				  ProtobufCMessage *reply)
+{
+	(void)reply;
+	struct op *o = ud;
+	if (status != NAP_OK) {
+		recover_failed(o, status, message);
+		return;
+	}
+	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
+	r.app = o->app;
+	r.release = app_u32(o->pend, "old");
+	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, recover_old_removed, o);
+}
+
+/* Settles o->pend (a marker an earlier napd left), then resume(o). */
+static void recover(struct op *o, op_step_fn resume)
+{
+	uint32_t rel = app_u32(o->pend, "release"), old = app_u32(o->pend, "old");
+	const char *what = json_string_value(json_object_get(o->pend, "op"));
+	const char *stage = json_string_value(json_object_get(o->pend, "stage"));
+	o->resume = resume;
+	o->marked = true; /* the marker goes once it is settled */
+	if (!rel) {
+		clear_pending(o, recovered); /* damaged: nothing it names can be found */
+		return;
+	}
+	if (o->rec && app_u32(o->rec, "release") == rel) {
+		log_notice("%s: the %s of release %u had been saved when napd stopped; retiring "
+			   "release %u",
+			   o->app, what ? what : "deploy", rel, old);
+		if (!old || old == rel) {
+			clear_pending(o, recovered);
+			return;
+		}
+		Nap__WithdrawRequest w = NAP__WITHDRAW_REQUEST__INIT;
+		w.app = o->app;
+		w.release = old;
+		call_unary("nap.Discovery", "Withdraw", &w.base, CLEANUP_TIMEOUT_MS,
+			   recover_old_withdrawn, o);
+		return;
+	}
+	log_notice("%s: the %s of release %u was interrupted at %s when napd stopped; removing "
+		   "what it started (release %u serves)",
+		   o->app, what ? what : "deploy", rel, stage ? stage : "start",
+		   o->rec ? app_u32(o->rec, "release") : 0);
+	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
+	r.app = o->app;
+	r.release = rel;
+	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, recover_new_removed, o);
+}
+
 /* --- failure: remove what this attempt started, then say why --- */
 
+
 /* Tells the client why the operation failed, and what still serves. */
+static void failed_final(struct op *o)
+{
+	op_end(o, o->fail_status, "%s", o->failure);
+}
+
 static void end_failed(struct op *o)
 {
 	notify(o, false);
+	char msg[sizeof(o->failure)];
 	uint32_t serving = o->rec ? app_u32(o->rec, "release") : 0;
 	const char *state = o->rec ? json_string_value(json_object_get(o->rec, "state")) : NULL;
 	if (serving && state && strcmp(state, "running") == 0 && o->kind != OP_SCALE)
-		op_end(o, o->fail_status, "%s of %s failed at %s: %s (release %u keeps serving)",
-		       op_names[o->kind], o->app, o->stage, o->failure, serving);
+		snprintf(msg, sizeof(msg), "%s of %s failed at %s: %s (release %u keeps serving)",
+			 op_names[o->kind], o->app, o->stage, o->failure, serving);
 	else
-		op_end(o, o->fail_status, "%s of %s failed at %s: %s", op_names[o->kind], o->app,
-		       o->stage, o->failure);
+		snprintf(msg, sizeof(msg), "%s of %s failed at %s: %s", op_names[o->kind], o->app,
+			 o->stage, o->failure);
+	memcpy(o->failure, msg, sizeof(msg));
+	/* The attempt is over and cleaned up: nothing is left to settle, unless
+	 * the clean-up failed; then the marker stays for the next napd or
+	 * operation on the app to settle. */
+	if (o->keep_marker)
+		o->marked = false;
+	clear_pending(o, failed_final);
+
 }
+
+/* A plugin that crashed during the call that failed is back within a few
+ * seconds (the supervisor restarts it): the clean-up waits for it rather
+ * than leave containers or entries behind. */
+#define CLEANUP_TRIES 40
+#define CLEANUP_RETRY_US (500u * 1000u)
+
+static bool cleanup_retry(struct op *o, int status, void (*again)(void *ud))
+{
+	if (status != NAP_UNAVAILABLE || o->tries >= CLEANUP_TRIES)
+		return false;
+	o->tries++;
+	o->retry.fn = again;
+	o->retry.ud = o;
+	loop_timer_arm(&o->retry, CLEANUP_RETRY_US);
+	return true;
+}
+
+static void cleanup_remove(void *ud);
+static void cleanup_withdraw(void *ud);
 
 static void failed_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
 {
 	(void)reply;
 	struct op *o = ud;
-	if (status != NAP_OK)
+	if (status != NAP_OK && cleanup_retry(o, status, cleanup_withdraw))
+		return;
+	if (status != NAP_OK) {
 		log_warning("%s %s: could not withdraw release %u: %s", op_names[o->kind], o->app,
 			    o->release, message);
+		o->keep_marker = true;
+	}
 	end_failed(o);
 }
 
@@ -366,9 +694,20 @@ static void failed_removed(void *ud, int status, const char *message, ProtobufCM
 {
 	(void)reply;
 	struct op *o = ud;
-	if (status != NAP_OK)
+	if (status != NAP_OK && cleanup_retry(o, status, cleanup_remove))
+		return;
+	o->tries = 0;
+	if (status != NAP_OK) {
 		log_warning("%s %s: could not remove what release %u started: %s",
 			    op_names[o->kind], o->app, o->release, message);
+		o->keep_marker = true;
+	}
+	cleanup_withdraw(o);
+}
+
+static void cleanup_withdraw(void *ud)
+{
+	struct op *o = ud;
 	Nap__WithdrawRequest w = NAP__WITHDRAW_REQUEST__INIT;
 	w.app = o->app;
 	w.release = o->release;
@@ -391,6 +730,12 @@ static void op_fail(struct op *o, int status, const char *fmt, ...)
 		return;
 	}
 	progress(o, "cleanup", 0, 0, "removing what release %u started", o->release);
+	cleanup_remove(o);
+}
+
+static void cleanup_remove(void *ud)
+{
+	struct op *o = ud;
 	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
 	r.app = o->app;
 	r.release = o->release;
@@ -410,8 +755,9 @@ static void retired(void *ud, int status, const char *message, ProtobufCMessage 
 			    o->old_release, message);
 	if (!o->answered)
 		notify(o, true);
-	op_succeed(o);
+	clear_pending(o, op_succeed);
 }
+
 
 static void old_withdrawn(void *ud, int status, const char *message, ProtobufCMessage *reply)
 {
@@ -460,6 +806,7 @@ static void commit(struct op *o)
 {
 	o->stage = "save";
 	json_t *rec = o->rec;
+	json_object_del(rec, "interrupted"); /* a new release: the note is history */
 	if (o->kind != OP_SCALE && o->kind != OP_START) {
 		json_t *rel = json_pack("{s:i, s:s, s:O, s:I}", "release", (json_int_t)o->release,
 					"image", o->image, "env", o->env, "created",
@@ -529,7 +876,12 @@ static void ran(void *ud, int status, const char *message, ProtobufCMessage *rep
 		progress(o, "schedule", (uint32_t)(i + 1), (uint32_t)rep->n_instances,
 			 "instance %u started on %s", rep->instances[i]->instance,
 			 rep->instances[i]->host);
-	wait_announced(o);
+	if (o->marked) { /* a restarted napd then says where this one stopped */
+		o->stage = "announce";
+		mark_pending(o, "announce", wait_announced);
+	} else {
+		wait_announced(o);
+	}
 }
 
 static bool slot_taken(json_t *slots, uint32_t n)
@@ -604,13 +956,16 @@ static void schedule(struct op *o, size_t count)
 	run_slots(o);
 }
 
+static void rollout_marked(struct op *o)
+{
+	schedule(o, o->want_instances);
+}
+
 static void rollout(struct op *o)
 {
-	o->old_release = app_u32(o->rec, "release");
-	const char *state = json_string_value(json_object_get(o->rec, "state"));
-	if (!state || strcmp(state, "running") != 0)
-		o->old_release = 0;
-	schedule(o, o->want_instances);
+	o->old_release = serving_release(o->rec);
+	o->stage = "schedule";
+	mark_pending(o, "schedule", rollout_marked);
 }
 
 /* --- deploy --- */
@@ -639,6 +994,17 @@ static void built(void *ud, bool end, int status, const char *message, ProtobufC
 	rollout(o);
 }
 
+/* The merged environment stays within the limits, or the operation ends
+ * before any work starts. */
+static bool env_merged_ok(struct op *o)
+{
+	char why[512];
+	if (request_env_merged_ok(o->env, why, sizeof(why)))
+		return true;
+	op_end(o, NAP_INVALID_ARGUMENT, "%s", why);
+	return false;
+}
+
 static void deploy_loaded(struct op *o)
 {
 	if (!o->rec)
@@ -648,6 +1014,8 @@ static void deploy_loaded(struct op *o)
 	o->env = cur ? json_deep_copy(json_object_get(cur, "env")) : json_object();
 	if (o->req_env)
 		json_object_update(o->env, o->req_env);
+	if (!env_merged_ok(o))
+		return;
 	if (!o->want_instances)
 		o->want_instances = app_u32(o->rec, "instances");
 	if (!o->want_instances)
@@ -655,6 +1023,12 @@ static void deploy_loaded(struct op *o)
 	if (o->want_memory)
 		json_object_set_new(o->rec, "memory", json_integer((json_int_t)o->want_memory));
 	o->stage = "build";
+	o->old_release = serving_release(o->rec);
+	mark_pending(o, "build", deploy_build);
+}
+
+static void deploy_build(struct op *o)
+{
 	progress(o, "build", 0, 0, "building %s (release %u) from %s", o->app, o->release, o->dir);
 	Nap__BuildRequest b = NAP__BUILD_REQUEST__INIT;
 	b.app = o->app;
@@ -687,6 +1061,8 @@ static void setenv_loaded(struct op *o)
 	size_t i;
 	json_t *k;
 	json_array_foreach(o->req_unset, i, k) json_object_del(o->env, json_string_value(k));
+	if (!env_merged_ok(o))
+		return;
 	o->image = strdup(json_string_value(json_object_get(cur, "image")));
 	o->release = app_last_release(o->rec) + 1;
 	o->want_instances = app_u32(o->rec, "instances");
@@ -798,6 +1174,12 @@ static void scale_loaded(struct op *o)
 	}
 	/* Scale down: the highest instance numbers go. */
 	size_t drop = have - o->want_instances;
+	if (drop == 0) {
+		/* Already that many: an empty list would mean "all of them" to
+		 * Withdraw and Remove. */
+		scale_removed(o, NAP_OK, "", NULL);
+		return;
+	}
 	o->slots = calloc(drop ? drop : 1, sizeof(uint32_t));
 	while (o->slots && o->nslots < drop) {
 		size_t last = json_array_size(slots) - 1;
@@ -964,21 +1346,7 @@ static void listed(void *ud, int status, const char *message, ProtobufCMessage *
 
 static json_t *env_object(Nap__EnvVar **vars, size_t n, char *why, size_t whylen)
 {
-	json_t *obj = json_object();
-	for (size_t i = 0; i < n; i++) {
-		const char *k = vars[i]->key;
-		bool ok = nap_env_key_valid(k);
-		if (!ok || strlen(vars[i]->value) > 32768) {
-			snprintf(why, whylen,
-				 "environment variable names are letters, digits and '_', not "
-				 "starting with a digit (got '%.64s'); values are up to 32 KiB",
-				 k ? k : "");
-			json_decref(obj);
-			return NULL;
-		}
-		json_object_set_new(obj, k, json_string(vars[i]->value));
-	}
-	return obj;
+	return request_env_object(vars, n, why, whylen);
 }
 
 bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *f)
@@ -1032,9 +1400,8 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		o->req_env = env_object(d->env, d->n_env, why, sizeof(why));
 		if (!o->req_env && !*why)
 			snprintf(why, sizeof(why), "bad environment");
-		if (!*why && (!o->dir || o->dir[0] != '/'))
-			snprintf(why, sizeof(why), "the directory must be an absolute path (got '%s')",
-				 d->dir ? d->dir : "");
+		if (!*why)
+			request_dir_ok(o->dir, why, sizeof(why));
 		next = deploy_loaded;
 		break;
 	}
@@ -1042,8 +1409,10 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		Nap__SetEnvRequest *s = (Nap__SetEnvRequest *)req;
 		app = s->app;
 		o->req_env = env_object(s->set, s->n_set, why, sizeof(why));
+		if (!*why)
+			request_unset_ok(s->unset, s->n_unset, why, sizeof(why));
 		o->req_unset = json_array();
-		for (size_t i = 0; i < s->n_unset; i++)
+		for (size_t i = 0; !*why && i < s->n_unset; i++)
 			json_array_append_new(o->req_unset, json_string(s->unset[i]));
 		next = setenv_loaded;
 		break;
@@ -1057,7 +1426,8 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		app = ((Nap__ScaleRequest *)req)->app;
 		o->want_instances = ((Nap__ScaleRequest *)req)->instances;
 		if (o->want_instances < 1 || o->want_instances > APP_INSTANCES_MAX)
-			snprintf(why, sizeof(why), "instances must be 1 to %d (use 'napc stop' for none)",
+			snprintf(why, sizeof(why),
+				 "instances must be 1 to %d (NAP_INSTANCES_MAX; use 'napc stop' for none)",
 				 APP_INSTANCES_MAX);
 		next = scale_loaded;
 		break;
@@ -1075,11 +1445,14 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 		next = status_loaded;
 		break;
 	case OP_LIST:
+	case OP_RECOVER: /* napd's own, never a request */
 		app = "";
 		break;
 	}
+
 	if (o->kind == OP_DEPLOY && o->want_instances > APP_INSTANCES_MAX)
-		snprintf(why, sizeof(why), "instances must be 1 to %d", APP_INSTANCES_MAX);
+		snprintf(why, sizeof(why), "instances must be 1 to %d (NAP_INSTANCES_MAX)",
+			 APP_INSTANCES_MAX);
 	/* Names are checked before any work starts: they end up in container
 	 * names, keys and labels. */
 	if (o->kind != OP_LIST && !nap_app_name_valid(app)) {
@@ -1116,4 +1489,70 @@ bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *
 	log_info("%s %s", op_names[o->kind], o->app);
 	load_record(o, next);
 	return true;
+}
+
+/* --- start-up: settle what an earlier napd left half done --- */
+
+static bool app_busy(const char *app)
+{
+	for (struct op *o = ops; o; o = o->next)
+		if (o->kind != OP_STATUS && o->kind != OP_LIST && strcmp(o->app, app) == 0)
+			return true;
+	return false;
+}
+
+static void recover_scanned(void *ud, int status, const char *message, ProtobufCMessage *reply)
+{
+	(void)ud;
+	if (status != NAP_OK) {
+		log_warning("cannot look for interrupted operations: %s; trying again in 5 s",
+			    message);
+		loop_timer_arm(&scan_timer, 5u * 1000u * 1000u);
+		return;
+	}
+	const Nap__GetRecordsReply *rep = (const Nap__GetRecordsReply *)reply;
+	for (size_t i = 0; i < rep->n_records; i++) {
+		/* apps/<app>/pending */
+		const char *key = rep->records[i]->key;
+		const char *slash = strchr(key + 5, '/');
+		char app[64];
+		if (strncmp(key, "apps/", 5) != 0 || !slash || strcmp(slash, "/pending") != 0 ||
+		    (size_t)(slash - key - 5) >= sizeof(app))
+			continue;
+		snprintf(app, sizeof(app), "%.*s", (int)(slash - key - 5), key + 5);
+		if (!nap_app_name_valid(app) || app_busy(app))
+			continue; /* an operation on it settles the marker first */
+		struct op *o = calloc(1, sizeof(*o));
+		if (!o)
+			return;
+		o->kind = OP_RECOVER;
+		o->started_ms = wall_ms();
+		o->stage = "recover";
+		snprintf(o->app, sizeof(o->app), "%s", app);
+		o->next = ops;
+		ops = o;
+		log_notice("%s: an operation was interrupted when napd stopped; settling it", app);
+		load_record(o, op_succeed);
+	}
+}
+
+static bool service_runs(const char *service)
+{
+	struct plugin *pl = router_provider(service);
+	return pl && pl->state == PLUGIN_RUNNING;
+}
+
+static void recover_scan(void *ud)
+{
+	(void)ud;
+	if (!service_runs("nap.Discovery") || !service_runs("nap.Scheduler")) {
+		/* Not there yet (or not configured at all): look again, less
+		 * often after the first minute. */
+		scan_rounds++;
+		loop_timer_arm(&scan_timer, (scan_rounds < 300 ? 200u : 5000u) * 1000u);
+		return;
+	}
+	Nap__GetRecordsRequest g = NAP__GET_RECORDS_REQUEST__INIT;
+	g.prefix = (char *)"apps/";
+	call_unary("nap.Discovery", "GetRecords", &g.base, RECORD_TIMEOUT_MS, recover_scanned, NULL);
 }

@@ -189,6 +189,16 @@ void router_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 			       "(see docs/protocol.md)");
 		return;
 	}
+	if (f->kind == NAP__BUS__KIND__HELLO) {
+		/* Services are registered from the first HELLO only. */
+		if (from->plugin)
+			supervisor_second_hello(from->plugin, from, f);
+		else
+			nap_conn_abort(conn, NAP_INVALID_ARGUMENT,
+				       "a second HELLO on one connection: a peer says HELLO once "
+				       "(docs/protocol.md section 3)");
+		return;
+	}
 	if (f->kind == NAP__BUS__KIND__CANCEL) {
 		struct forward *fw = nap_idmap_remove(&from->forwarded, f->call_id);
 		if (fw) {

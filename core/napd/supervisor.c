@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include <nap/bus.pb-c.h>
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "host.h"
@@ -155,9 +157,87 @@ static void evict(struct plugin *owner, const char *service, const struct plugin
 		nap_conn_abort(owner->peer->conn, NAP_ALREADY_EXISTS, "%s", owner->last_error);
 }
 
+/* Refuses a plugin for good: logs why once and closes its connection. */
+static void refuse(struct plugin *pl, struct peer *p, int status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void refuse(struct plugin *pl, struct peer *p, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pl->last_error, sizeof(pl->last_error), fmt, ap);
+	va_end(ap);
+	log_error("plugin %s: %s", pl->conf->name, pl->last_error);
+	pl->permanent = true;
+	router_unregister_plugin(pl);
+	nap_conn_abort(p->conn, status, "%s", pl->last_error);
+}
+
+/* What a plugin host says in its HELLO is checked like any request: it
+ * names the plugin napd started, and a bounded list of plain service names. */
+static bool hello_ok(struct plugin *pl, struct peer *p, const Nap__Bus__Hello *h)
+{
+	if (!h->plugin_name || strcmp(h->plugin_name, pl->conf->name) != 0) {
+		refuse(pl, p, NAP_PERMISSION_DENIED,
+		       "refused: its host calls it '%.64s', napd started it as %s",
+		       h->plugin_name ? h->plugin_name : "", pl->conf->name);
+		return false;
+	}
+	if (h->n_services > NAP_SERVICES_MAX) {
+		refuse(pl, p, NAP_INVALID_ARGUMENT,
+		       "refused: %zu services is more than the limit of %u (NAP_SERVICES_MAX)",
+		       h->n_services, NAP_SERVICES_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < h->n_services; i++) {
+		size_t n = strlen(h->services[i]);
+		if (n == 0 || n > NAP_NAME_MAX) {
+			refuse(pl, p, NAP_INVALID_ARGUMENT,
+			       "refused: a service name of %zu bytes (1 to %u, NAP_NAME_MAX)", n,
+			       NAP_NAME_MAX);
+			return false;
+		}
+	}
+	return true;
+}
+
+void supervisor_second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Frame *f)
+{
+	/* Both HELLOs may come in one read, before napd looked at the first:
+	 * judge the first one now, so that the message is about it. */
+	if (pl->state == PLUGIN_STARTING) {
+		supervisor_hello(pl, p);
+		if (pl->permanent)
+			return;
+	}
+	Nap__Bus__Hello *h = nap__bus__hello__unpack(NULL, f->payload.len, f->payload.data);
+	const char *taken = NULL;
+	for (size_t i = 0; h && !taken && i < h->n_services; i++)
+		if (!strv_has(pl->services, pl->nservices, h->services[i]))
+			taken = h->services[i];
+	struct plugin *owner = taken ? router_provider(taken) : NULL;
+	if (owner && owner != pl)
+		refuse(pl, p, NAP_PERMISSION_DENIED,
+		       "refused: it tried to register service %.255s, which plugin %s provides, "
+		       "with a second HELLO",
+		       taken, owner->conf->name);
+	else if (taken)
+		refuse(pl, p, NAP_PERMISSION_DENIED,
+		       "refused: it tried to register service %.255s, which it did not declare "
+		       "when it started, with a second HELLO",
+		       taken);
+	else
+		refuse(pl, p, NAP_PERMISSION_DENIED,
+		       "refused: its host sent a second HELLO; a plugin registers its services "
+		       "once");
+	if (h)
+		nap__bus__hello__free_unpacked(h, NULL);
+}
+
 void supervisor_hello(struct plugin *pl, struct peer *p)
 {
 	const Nap__Bus__Hello *h = nap_conn_peer_hello(p->conn);
+	if (!hello_ok(pl, p, h))
+		return;
 	forget_info(pl);
 	free(pl->version);
 	free(pl->description);

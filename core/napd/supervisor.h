@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <nap/bus.pb-c.h>
 #include <nap/control.pb-c.h>
 
 #include "conffile.h"
@@ -45,6 +46,10 @@ int supervisor_start(const struct napd_config *cfg);
 /* A plugin host sent its HELLO (registers its services) or its connection
  * ended (fails its calls; the process is reaped on SIGCHLD). */
 void supervisor_hello(struct plugin *pl, struct peer *p);
+/* A plugin host said HELLO again (frame f): services come from the first
+ * HELLO only, so the plugin is refused for good, with one log line naming the
+ * service it tried to take and the plugin that owns it. */
+void supervisor_second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Frame *f);
 void supervisor_conn_closed(struct plugin *pl, int status, const char *message);
 /* Reaps exited children and schedules restarts. */
 void supervisor_reap(void);

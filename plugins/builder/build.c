@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include <nap/builder.pb-c.h>
+#include <nap/limits.h>
 
 #include "builder.h"
 #include "cancel_watch.h"
@@ -177,6 +178,12 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "build directory \"%s\" is not an absolute path: give the full path",
 			     builder_printable(shown, sizeof shown, req->dir));
+		return false;
+	}
+	if (strlen(req->dir) > NAP_PATH_MAX) {
+		b->host->end(call, NAP_INVALID_ARGUMENT,
+			     "build directory path of %zu bytes: the limit is %u (NAP_PATH_MAX)",
+			     strlen(req->dir), NAP_PATH_MAX);
 		return false;
 	}
 	if (stat(req->dir, &st) < 0) {

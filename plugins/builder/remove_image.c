@@ -6,8 +6,10 @@
 #endif
 
 #include <errno.h>
+#include <string.h>
 
 #include <nap/builder.pb-c.h>
+#include <nap/limits.h>
 
 #include "builder.h"
 #include "names.h"
@@ -23,7 +25,7 @@ void builder_remove_image(nap_plugin_call *call, const ProtobufCMessage *request
 	/* Checked here, not only by the Docker client: the reference goes into
 	 * a URL path, where "x/../../containers/y" would address something
 	 * else entirely. */
-	if (!builder_valid_image(req->image)) {
+	if (!builder_valid_image(req->image) || strlen(req->image) > NAP_IMAGE_REF_MAX) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "invalid image reference \"%s\": expected [host[:port]/]name[:tag]",
 			     builder_printable(shown, sizeof shown, req->image));

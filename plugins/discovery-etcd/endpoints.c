@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include <nap/discovery.pb-c.h>
+#include <nap/limits.h>
 
 #include "discovery.h"
 
@@ -164,6 +165,8 @@ static int list_build(struct list_buf *b, const struct epset *s, const char *app
 	}
 	if (n > 1) /* qsort(NULL, 0, ...) is undefined */
 		qsort(b->ptrs, n, sizeof *b->ptrs, cmp_endpoint);
+	if (n > NAP_ENDPOINTS_MAX) /* a reply holds at most this many (nap/limits.h) */
+		n = NAP_ENDPOINTS_MAX;
 	b->list.n_endpoints = n;
 	b->list.endpoints = b->ptrs;
 	return (int)n;
@@ -188,6 +191,12 @@ void disc_announce(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	const Nap__AnnounceRequest *in = (const Nap__AnnounceRequest *)request;
 	char err[512];
 
+	if (in->n_endpoints > NAP_ENDPOINTS_MAX) {
+		disc_host->end(call, NAP_INVALID_ARGUMENT,
+			       "%zu endpoints in one call: the limit is %u (NAP_ENDPOINTS_MAX)",
+			       in->n_endpoints, NAP_ENDPOINTS_MAX);
+		return;
+	}
 	for (size_t i = 0; i < in->n_endpoints; i++) {
 		const Nap__Endpoint *e = in->endpoints[i];
 		if (!check_app(call, e->app))
@@ -403,8 +412,24 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		}
 		backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
 		r = 0;
+		/* Read afresh rather than resume at `next`: an etcd that lost
+		 * its data starts its revisions again from 1, and a watch from
+		 * the old revision would miss every key put again until the
+		 * count caught up. The list goes out again when etcd answers. */
+		struct epset fresh = {0};
+		if (!disc_host->cancelled(call) &&
+		    epset_load(&fresh, &revision, d, prefix, err, sizeof err) == 0) {
+			epset_free(&w.set);
+			w.set = fresh;
+			next = revision + 1;
+			backoff = 200;
+			r = send_list(&w);
+		} else {
+			epset_free(&fresh);
+		}
 	}
 	atomic_store(&w.done, 1);
+
 	if (have_canceller)
 		pthread_join(canceller, NULL);
 	epset_free(&w.set);

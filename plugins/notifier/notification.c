@@ -19,6 +19,7 @@
 
 #include "errbuf.h"
 
+#include <nap/limits.h>
 #include <nap/names.h>
 
 /* 9999-12-31T23:59:59.999Z: RFC 3339 has four-digit years. */
@@ -68,6 +69,11 @@ int notification_check(const Nap__Notification *n, char *err, size_t errlen)
 				     "notifier: the event for %s is not a word of 1 to 32 lowercase "
 				     "letters, digits, '-' and '_': use e.g. \"deploy\"",
 				     app);
+	if ((n->error && strlen(n->error) > NAP_MESSAGE_MAX) || n->n_endpoints > NAP_ENDPOINTS_MAX)
+		return errbuf_printf(err, errlen, -EINVAL,
+				     "notifier: the notification for %s has an error past %u bytes "
+				     "(NAP_MESSAGE_MAX) or more than %u endpoints (NAP_ENDPOINTS_MAX)",
+				     app, NAP_MESSAGE_MAX, NAP_ENDPOINTS_MAX);
 	if (n->started_unix_ms > UNIX_MS_MAX || n->finished_unix_ms > UNIX_MS_MAX)
 		return errbuf_printf(err, errlen, -EINVAL,
 				     "notifier: a timestamp of the notification for %s is after the "

@@ -11,13 +11,14 @@
 #include "scheduler_local.h"
 
 #include <errno.h>
+#include <nap/limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* More instances than this in one call is a mistake, not a deployment. */
-#define SL_MAX_INSTANCES 1000u
+#define SL_MAX_INSTANCES NAP_INSTANCES_MAX
 
 /* What Run builds up; everything is freed by run_free(), which must not
  * touch req (the host frees it once the call has ended). */
@@ -89,6 +90,30 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 		if (!e->value || !sl_valid_utf8(e->value))
 			return snprintf(buf, len, "the value of %s is not UTF-8 text", e->key), buf;
 	}
+	/* nap/limits.h, the same limits napd applies; values are never quoted. */
+	size_t env_total = 0;
+	for (size_t i = 0; i < req->n_env; i++) {
+		size_t vl = req->env[i]->value ? strlen(req->env[i]->value) : 0;
+		if (vl > NAP_ENV_VALUE_MAX)
+			return snprintf(buf, len,
+					"the value of %s is %zu bytes, more than the limit of %u "
+					"(NAP_ENV_VALUE_MAX)",
+					req->env[i]->key, vl, NAP_ENV_VALUE_MAX),
+			       buf;
+		env_total += strlen(req->env[i]->key) + 1 + vl;
+	}
+	if (req->n_env > NAP_ENV_COUNT_MAX || env_total > NAP_ENV_TOTAL_MAX)
+		return snprintf(buf, len,
+				"%zu environment variables of %zu bytes: the limits are %u "
+				"(NAP_ENV_COUNT_MAX) and %u bytes (NAP_ENV_TOTAL_MAX)",
+				req->n_env, env_total, NAP_ENV_COUNT_MAX, NAP_ENV_TOTAL_MAX),
+		       buf;
+	if (strlen(req->image) > NAP_IMAGE_REF_MAX)
+		return snprintf(buf, len,
+				"the image reference is %zu bytes, more than the limit of %u "
+				"(NAP_IMAGE_REF_MAX)",
+				strlen(req->image), NAP_IMAGE_REF_MAX),
+		       buf;
 	if (req->memory_bytes > INT64_MAX)
 		return "memory_bytes is too large";
 	return NULL;

@@ -1,0 +1,42 @@
+/* Every size limit nap enforces, in one place (docs/protocol.md section
+ * "Limits" lists them for clients in other languages). napd answers a request
+ * past any of them with INVALID_ARGUMENT and a message that names the limit
+ * and its value; napc refuses it before sending (exit status 2); plugins
+ * check the strings they receive the same way.
+ *
+ * Lengths are in bytes, without a terminating NUL. */
+#ifndef NAP_LIMITS_H
+#define NAP_LIMITS_H
+
+#include <nap/names.h>    /* NAP_APP_NAME_MAX (63), NAP_ENV_KEY_MAX (255) */
+#include <nap/protocol.h> /* NAP_FRAME_MAX (4 MiB), NAP_NAME_MAX (255), NAP_MESSAGE_MAX (4096) */
+
+/* One environment value. 32 KiB holds a certificate chain or a JSON blob;
+ * anything larger belongs in a file in the image. */
+#define NAP_ENV_VALUE_MAX 32768u
+/* Variables in one request and in an app's environment. */
+#define NAP_ENV_COUNT_MAX 256u
+/* The whole environment of an app, counted as Docker and fleet see it: the
+ * sum of strlen("KEY=VALUE") over every variable. */
+#define NAP_ENV_TOTAL_MAX 65536u
+
+/* An image reference, <registry>/<name>:<tag> (Docker's own limit on a
+ * repository name is 255). */
+#define NAP_IMAGE_REF_MAX 255u
+/* A directory path (a build context), as the kernel's PATH_MAX less its NUL. */
+#define NAP_PATH_MAX 4095u
+
+/* Instances of one app. */
+#define NAP_INSTANCES_MAX 100u
+/* Endpoints in one reply (EndpointList, AppStatus, DeployEvent): one per
+ * instance with room for several published ports each. */
+#define NAP_ENDPOINTS_MAX 1024u
+
+/* A plugin's settings in napd.conf: entries per plugin and the length of one
+ * "key=value" entry. */
+#define NAP_CONFIG_MAX 256u
+#define NAP_CONFIG_ENTRY_MAX 4096u
+/* Services one plugin may provide. */
+#define NAP_SERVICES_MAX 64u
+
+#endif

@@ -1,0 +1,122 @@
+/* Size and name checks on nap.Control requests (see requests.h). The
+ * messages never quote an environment value: values may be secrets. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <nap/limits.h>
+
+#include "apps.h"
+#include "requests.h"
+
+_Static_assert(APP_INSTANCES_MAX == NAP_INSTANCES_MAX, "napd and nap/limits.h disagree");
+
+static bool key_ok(const char *k, char *why, size_t whylen)
+{
+	if (nap_env_key_valid(k))
+		return true;
+	if (k && strchr(k, '=')) { /* a client that sent KEY=VALUE as the name */
+		snprintf(why, whylen,
+			 "an environment variable name contains '=' (not shown: what follows "
+			 "may be a secret); send the value in its own field");
+		return false;
+	}
+	snprintf(why, whylen,
+		 "'%.64s%s' is not an environment variable name: 1 to %u letters, digits and "
+		 "'_', not starting with a digit (NAP_ENV_KEY_MAX)",
+		 k ? k : "", k && strlen(k) > 64 ? "..." : "", (unsigned)NAP_ENV_KEY_MAX);
+	return false;
+}
+
+static bool count_ok(size_t n, char *why, size_t whylen)
+{
+	if (n <= NAP_ENV_COUNT_MAX)
+		return true;
+	snprintf(why, whylen,
+		 "%zu environment variables is more than the limit of %u (NAP_ENV_COUNT_MAX)", n,
+		 NAP_ENV_COUNT_MAX);
+	return false;
+}
+
+static bool total_ok(size_t total, char *why, size_t whylen)
+{
+	if (total <= NAP_ENV_TOTAL_MAX)
+		return true;
+	snprintf(why, whylen,
+		 "the environment would take %zu bytes as KEY=VALUE strings, more than the limit "
+		 "of %u (NAP_ENV_TOTAL_MAX)",
+		 total, NAP_ENV_TOTAL_MAX);
+	return false;
+}
+
+json_t *request_env_object(Nap__EnvVar *const *vars, size_t n, char *why, size_t whylen)
+{
+	if (!count_ok(n, why, whylen))
+		return NULL;
+	json_t *obj = json_object();
+	size_t total = 0;
+	for (size_t i = 0; obj && i < n; i++) {
+		const char *k = vars[i]->key, *v = vars[i]->value ? vars[i]->value : "";
+		size_t vlen = strlen(v);
+		if (!key_ok(k, why, whylen))
+			goto bad;
+		if (vlen > NAP_ENV_VALUE_MAX) {
+			snprintf(why, whylen,
+				 "the value of %s is %zu bytes, more than the limit of %u "
+				 "(NAP_ENV_VALUE_MAX)",
+				 k, vlen, NAP_ENV_VALUE_MAX);
+			goto bad;
+		}
+		json_t *s = json_string(v);
+		if (!s) {
+			snprintf(why, whylen, "the value of %s is not valid UTF-8", k);
+			goto bad;
+		}
+		json_object_set_new(obj, k, s);
+		total += strlen(k) + 1 + vlen;
+	}
+	if (obj && total_ok(total, why, whylen))
+		return obj;
+bad:
+	json_decref(obj);
+	return NULL;
+}
+
+bool request_unset_ok(char *const *keys, size_t n, char *why, size_t whylen)
+{
+	if (!count_ok(n, why, whylen))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!key_ok(keys[i], why, whylen))
+			return false;
+	return true;
+}
+
+bool request_env_merged_ok(const json_t *env, char *why, size_t whylen)
+{
+	size_t total = 0;
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)env, k, v)
+		total += strlen(k) + 1 + strlen(json_string_value(v) ? json_string_value(v) : "");
+	return count_ok(json_object_size(env), why, whylen) && total_ok(total, why, whylen);
+}
+
+bool request_dir_ok(const char *dir, char *why, size_t whylen)
+{
+	size_t n = dir ? strlen(dir) : 0;
+	if (n > NAP_PATH_MAX) {
+		snprintf(
+			why, whylen,
+			"the directory path is %zu bytes, more than the limit of %u (NAP_PATH_MAX)",
+			n, NAP_PATH_MAX);
+		return false;
+	}
+	if (!dir || dir[0] != '/') {
+		snprintf(why, whylen, "the directory must be an absolute path (got '%.200s')",
+			 dir ? dir : "");
+		return false;
+	}
+	return true;
+}
