@@ -117,6 +117,16 @@ static bool endpoint_from_labels(struct disc_endpoint *ep, const struct discover
 	return true;
 }
 
+/* A container labelled nap.announced-by (scheduler-fleet's, whose sidekick
+ * unit announces it) is not ours to announce or withdraw: a second
+ * announcer would add a second entry, or share the key under another lease
+ * so that the entry outlives the container. Its key still counts as live
+ * when stale keys are removed. */
+static bool announced_elsewhere(json_t *labels)
+{
+	return json_object_get(labels, "nap.announced-by") != NULL;
+}
+
 /* Inspects a container and announces it: the host port of its lowest
  * published TCP port (IPv4 binding). Returns 0 also when there is nothing
  * to announce (not running, no published TCP port); *announcedp says. */
@@ -179,7 +189,7 @@ static int on_event(void *user, const struct docker_event *ev)
 
 	if (!ev->type || strcmp(ev->type, "container") != 0 || !ev->action || !ev->id)
 		return 0;
-	if (!endpoint_from_labels(&ep, d, ev->attributes))
+	if (!endpoint_from_labels(&ep, d, ev->attributes) || announced_elsewhere(ev->attributes))
 		return 0;
 	if (strcmp(ev->action, "start") == 0) {
 		announce_container(f, ev->id, &ep, &announced);
@@ -270,6 +280,11 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 		bool announced;
 		if (!endpoint_from_labels(&ep, d, list[i].labels))
 			continue;
+		if (announced_elsewhere(list[i].labels)) {
+			if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
+				keyset_add(&running, key);
+			continue;
+		}
 		r = announce_container(f, list[i].id, &ep, &announced);
 		if (r < 0 && rc == 0) {
 			rc = r;

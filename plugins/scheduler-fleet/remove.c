@@ -57,7 +57,7 @@ int sf_remove_units(uint32_t *removedp, const struct sf_state *st, nap_plugin_ca
 	uint32_t removed = 0;
 	size_t na = 0;
 	char which[200] = "";
-	bool any = true;
+	bool any = false; /* nothing to remove is nothing still stopping */
 	int r;
 
 	for (size_t i = 0; i < n; i++) {

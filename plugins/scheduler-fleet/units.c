@@ -3,7 +3,12 @@
  * The run unit is the seed's, made safe: the container is removed if a
  * leftover holds its name, the image pulled, then run in the foreground
  * (--rm, every exposed port published, --init so a stop is quick) with its
- * labels and environment; ExecStop stops it. The discovery unit is bound to
+ * labels and environment; ExecStop stops it. The label nap.announced-by=
+ * sidekick tells discovery-etcd (which follows Docker on its host and
+ * announces nap containers) that this container's sidekick announces it:
+ * without it an instance on napd's host would get a second entry, or two
+ * announcers would share one key under different leases, so that a dead
+ * container's entry could outlive it. The discovery unit is bound to
  * it (BindsTo, After, MachineOf) and runs nap-fleet-announce, which puts
  * /services/<app>/<host>:<instance> into etcd v3 under a lease as soon as
  * the port is published and takes it away when the container stops. */
@@ -127,7 +132,7 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 	len = (size_t)snprintf(line, cap,
 			       "%s run --rm -P --init --name %s --label nap.app=%s "
 			       "--label nap.release=%" PRIu32 " --label nap.instance=%" PRIu32
-			       "%s",
+			       " --label " SF_LABEL_ANNOUNCED_BY "%s",
 			       s->docker, container, s->app, s->release, s->instance, memory);
 	for (size_t i = 0; i < s->n_env; i++) {
 		char *kv = malloc(strlen(s->env[i].key) + strlen(s->env[i].value) + 2), *q;

@@ -23,6 +23,10 @@
 
 #include "fleet_api.h"
 
+/* The container label saying that the instance's sidekick announces it;
+ * discovery-etcd then leaves the container alone (see units.c). */
+#define SF_LABEL_ANNOUNCED_BY "nap.announced-by=sidekick"
+
 /* "nap-" app(63) "@" u32 "-" u32 "-discovery.service" and a NUL. */
 #define SF_UNIT_NAME_MAX 112
 

@@ -3,3 +3,7 @@
 TESTS += tests/fleet/test-fleet-server.sh
 EXTRA_DIST += tests/fleet/fleet-test-server.py tests/fleet/test-fleet-server.sh \
 	tests/fleet/README.md tests/fleet/fleet-v1-discovery.json
+# napd with builder, scheduler-fleet and discovery-etcd against the test
+# server, driven by napc (needs scheduler-fleet built; skips otherwise).
+TESTS += tests/fleet/test-deploy-fleet.sh
+EXTRA_DIST += tests/fleet/test-deploy-fleet.sh bench/fleet.sh

@@ -168,6 +168,10 @@ ok "... no container of the app is left" \
 ok "... and no etcd entry" test "$(keys)" -eq 0
 sfc list "$APP" >"$WORK/list2.out"
 ok "List is then empty" bash -c "[ \$(grep -c '^INSTANCE' '$WORK/list2.out') -eq 0 ]"
+sfc remove "$APP" 9 >"$WORK/rmnone.out"
+st=$?
+ok "Remove of a release that has no units is OK, removing 0 (a retried clean-up)" \
+	bash -c "[ $st -eq 0 ] && grep -qx 'REMOVED 0' '$WORK/rmnone.out'"
 
 # ---- placement that cannot be ----
 t0=$(ms)

@@ -289,7 +289,8 @@ int main(void)
 		const char *pull[] = {"/usr/bin/docker", "pull", "127.0.0.1:5000/web:3", NULL};
 		const char *start[] = {"/usr/bin/docker", "run", "--rm", "-P", "--init", "--name",
 				       "nap-web-3-2", "--label", "nap.app=web", "--label",
-				       "nap.release=3", "--label", "nap.instance=2", "--memory",
+				       "nap.release=3", "--label", "nap.instance=2", "--label",
+				       "nap.announced-by=sidekick", "--memory",
 				       "67108864", "-e", "GREETING=hello world", "-e", nasty_kv,
 				       "-e", "EMPTY=", "127.0.0.1:5000/web:3", NULL};
 		const char *stop[] = {"/usr/bin/docker", "stop", "nap-web-3-2", NULL};
