@@ -12,6 +12,13 @@ const char *app_key(char *buf, size_t n, const char *app)
 	return buf;
 }
 
+const char *app_pending_key(char *buf, size_t n, const char *app)
+{
+	snprintf(buf, n, "apps/%s/pending", app);
+	return buf;
+}
+
+
 json_t *app_record_new(const char *app)
 {
 	return json_pack("{s:s, s:i, s:s, s:i, s:[], s:[]}", "app", app, "release", 0, "state",

@@ -4,7 +4,10 @@
  *   {"app":"web","release":3,"state":"running","instances":2,"slots":[1,2],
  *    "memory":268435456,"updated":1764100000,"releases":[{"release":3,"image":"…","env":{…},
  *    "created":1764100000}, …]}
- * Only the last APP_RELEASES_KEPT releases are kept. */
+ * Only the last APP_RELEASES_KEPT releases are kept. A record may also hold
+ * "interrupted":{"op","release","stage"} when a napd that stopped mid-deploy
+ * left a release that was undone; the next release drops it. */
+
 #ifndef NAPD_APPS_H
 #define NAPD_APPS_H
 
@@ -21,6 +24,9 @@
 
 /* The record key of an app ("apps/<app>/app"), in buf. */
 const char *app_key(char *buf, size_t n, const char *app);
+/* The key of the app's in-progress marker ("apps/<app>/pending"), in buf:
+ * stored while a deploy, env or rollback runs (see orchestrator.c). */
+const char *app_pending_key(char *buf, size_t n, const char *app);
 json_t *app_record_new(const char *app);
 json_t *app_record_parse(const uint8_t *data, size_t len);
 /* The release object numbered n, or the current one for n = 0; NULL if none. */

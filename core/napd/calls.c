@@ -6,12 +6,14 @@
 
 #include "calls.h"
 #include "router.h"
+#include "supervisor.h"
 
 struct pending {
 	const ProtobufCMessageDescriptor *out;
 	call_done_fn done;
 	call_stream_fn stream;
 	void *ud;
+	const char *service; /* a literal of the caller's */
 };
 
 static void on_reply(nap_call *call, const nap_reply *r, void *ud)
@@ -21,6 +23,16 @@ static void on_reply(nap_call *call, const nap_reply *r, void *ud)
 	ProtobufCMessage *msg = NULL;
 	int status = r->status;
 	const char *message = r->message;
+	char why[512];
+	if (r->end && status == NAP_UNAVAILABLE) {
+		/* "connection closed by the peer" alone does not say who. */
+		struct plugin *pl = router_provider(p->service);
+		if (pl && pl->state != PLUGIN_RUNNING) {
+			snprintf(why, sizeof(why), "plugin %s stopped during the call (%s)",
+				 pl->conf->name, message);
+			message = why;
+		}
+	}
 	if (status == NAP_OK && (!r->end || p->done)) {
 		msg = protobuf_c_message_unpack(p->out, NULL, r->payload_len, r->payload);
 		if (!msg) {
@@ -50,7 +62,9 @@ static int start(nap_call **callp, const char *service, const char *method,
 		return -1;
 	}
 	p->out = d->methods[idx].output;
-	return router_call(callp, service, (uint32_t)idx, req, timeout_ms, on_reply, p, err);
+	p->service = service;
+	return router_call
+(callp, service, (uint32_t)idx, req, timeout_ms, on_reply, p, err);
 }
 
 void call_unary(const char *service, const char *method, const ProtobufCMessage *req,

@@ -1,0 +1,64 @@
+#!/bin/bash
+# dockerd restarted while an app runs (a SERIAL test: it restarts the
+# dockerd every test shares, so `make check-serial` runs it alone). dockerd
+# runs with live-restore (scripts/servers starts it so): the containers
+# keep running while it is down. One of the two instances dies while
+# dockerd is down; once it is back, discovery-etcd follows Docker's events
+# again and reconciles: the dead instance's entry leaves etcd, the living
+# one stays announced and serves, and the next deploy works.
+. "$(dirname "$0")/lib.sh"
+
+SERVERS="$top_srcdir/scripts/servers"
+if [ "${NAP_SERIAL:-}" != 1 ]; then
+	echo "SKIP: this test restarts the shared dockerd: run it alone with 'make check-serial'" >&2
+	exit 77
+fi
+need_servers docker registry etcd
+need_plugins builder scheduler-local discovery-etcd
+if ! "$SERVERS" status dockerd | grep -q "started by scripts/servers"; then
+	echo "SKIP: dockerd was not started by scripts/servers: this test does not restart it" >&2
+	exit 77
+fi
+if [ "$(docker info -f '{{.LiveRestoreEnabled}}')" != true ]; then
+	echo "SKIP: dockerd runs without live-restore; restart it with 'scripts/servers restart dockerd'" >&2
+	exit 77
+fi
+APP=fdocker-$$
+trap 'docker_up || "$SERVERS" start dockerd >/dev/null; stop_napd; scrub_app $APP; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
+
+prepare_hello
+write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+	"deploy_timeout = 120"
+ok "napd starts" start_napd
+ok "its plugins run" wait_until 30 plugin_is discovery-etcd running
+napc deploy "$APP" "$WORK/hello" --instances 2 >"$WORK/deploy1.out" 2>&1
+ok "the app deploys with two instances" test $? -eq 0
+ok "... both announced" consistent "$APP" 2
+pid1=$(docker inspect -f '{{.State.Pid}}' "$(docker ps -q --filter "label=nap.app=$APP" --filter label=nap.instance=1)")
+pid2=$(docker inspect -f '{{.State.Pid}}' "$(docker ps -q --filter "label=nap.app=$APP" --filter label=nap.instance=2)")
+url1=$(napc --json endpoints "$APP" | python3 -c 'import json,sys; print([e["url"] for e in json.load(sys.stdin) if e["instance"] == 1][0])')
+
+from=$(($(wc -l <"$WORK/napd.log") + 1))
+ok "dockerd stops" "$SERVERS" stop dockerd
+ok "... the containers keep running (live-restore)" kill -0 "$pid1"
+kill -9 "$pid2"
+ok "instance 2 is killed while dockerd is down" wait_until 10 bash -c "! kill -0 $pid2"
+# Its port is forwarded by dockerd's docker-proxy, which does not survive
+# dockerd: whether it answers meanwhile is Docker's business, not nap's.
+if page_ok "$url1"; then echo "# the living instance answered while dockerd was down"; else echo "# the living instance's port did not answer while dockerd was down (docker-proxy)"; fi
+ok "dockerd starts again" "$SERVERS" start dockerd
+ok "discovery-etcd follows Docker's events again" \
+	wait_until 60 bash -c "tail -n +$from '$WORK/napd.log' | grep -q \"following Docker's events again\""
+ok "the dead instance's entry leaves etcd, the living one stays" \
+	wait_until 60 bash -c "[ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 1 ] && etcdctl --endpoints=$ETCD get --prefix --print-value-only /services/$APP/ | grep -q '\"instance\":1'"
+ok "napc endpoints lists the living one" bash -c "[ \"\$('$NAPC' --socket '$SOCK' endpoints $APP)\" = '$url1' ]"
+ok "... which serves" page_ok "$url1"
+
+echo "<p>nap release 2</p>" >>"$WORK/hello/index.html"
+napc --timeout 300 deploy "$APP" "$WORK/hello" >"$WORK/deploy2.out" 2>&1
+ok "the next deploy succeeds" test $? -eq 0
+ok "... release 2 serves on two instances" wait_until 20 serves "$APP" "release 2"
+ok "... and nothing of release 1 is left (the dead container neither)" wait_until 30 consistent "$APP" 2
+napc destroy "$APP" >/dev/null 2>&1
+ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /nap/apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
+done_testing
