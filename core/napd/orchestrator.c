@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nap/builder.pb-c.h>
 #include <nap/control.pb-c.h>
@@ -82,9 +83,22 @@ static struct loop_timer scan_timer;
 static unsigned scan_rounds;
 
 static void recover_scan(void *ud);
+static bool pending_is_mine(json_t *m);
+static bool pending_abandoned(json_t *m);
 
-void orchestrator_init(unsigned timeout_s)
+/* Who this napd is in the markers it stores: its host and socket. Several
+ * napds may share one etcd (one per host, or the tests' many); each settles
+ * only what it left itself, and another's marker only once it is older than
+ * any deploy can last (its napd is gone for good). */
+static char self_id[320];
+
+void orchestrator_init(unsigned timeout_s, const char *socket_path)
 {
+	char host[256] = "localhost";
+	if (gethostname(host, sizeof(host) - 1) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(self_id, sizeof(self_id), "%.255s:%.60s", host, socket_path);
 	deploy_timeout_s = timeout_s;
 	scan_timer.fn = recover_scan;
 	loop_timer_arm(&scan_timer, 200u * 1000u);
@@ -400,12 +414,43 @@ static void record_loaded(void *ud, int status, const char *message, ProtobufCMe
 	 * before it ends: a marker seen here was left by a napd that stopped
 	 * in the middle. Whatever changes the app first finishes or undoes it;
 	 * a status only reports it. */
+	if (o->pend && o->kind != OP_STATUS && !pending_is_mine(o->pend)) {
+		if (!pending_abandoned(o->pend)) {
+			op_end(o, NAP_FAILED_PRECONDITION,
+			       "the %s of %s (release %u) by the napd at %s is in progress; try again "
+			       "when it has ended",
+			       json_string_value(json_object_get(o->pend, "op")) ?: "deploy", o->app,
+			       app_u32(o->pend, "release"),
+			       json_string_value(json_object_get(o->pend, "owner")));
+			return;
+		}
+		log_notice("%s: settling the %s the napd at %s left unfinished", o->app,
+			   json_string_value(json_object_get(o->pend, "op")) ?: "deploy",
+			   json_string_value(json_object_get(o->pend, "owner")));
+	}
 	if (o->pend && o->kind != OP_STATUS)
 		recover(o, next);
 	else
 		next(o);
 }
 
+
+/* True when marker m was stored by this napd (markers of napds before
+ * owners were written count as ours). */
+static bool pending_is_mine(json_t *m)
+{
+	const char *owner = json_string_value(json_object_get(m, "owner"));
+	return !owner || strcmp(owner, self_id) == 0;
+}
+
+/* True when another napd's marker m is older than any operation can last:
+ * a build and an announce each bounded by the deploy timeout, plus slack. */
+static bool pending_abandoned(json_t *m)
+{
+	json_int_t started = json_integer_value(json_object_get(m, "started"));
+	uint64_t limit_s = 2u * (uint64_t)deploy_timeout_s + 120u;
+	return started <= 0 || wall_ms() / 1000u > (uint64_t)started + limit_s;
+}
 
 static void load_record(struct op *o, op_step_fn next)
 {
@@ -453,9 +498,10 @@ static void marker_done(void *ud, int status, const char *message, ProtobufCMess
 static void mark_pending(struct op *o, const char *stage, op_step_fn next)
 {
 	char key[128];
-	json_t *m = json_pack("{s:s, s:I, s:I, s:s, s:I}", "op", op_names[o->kind], "release",
-			      (json_int_t)o->release, "old", (json_int_t)o->old_release, "stage",
-			      stage, "started", (json_int_t)(o->started_ms / 1000));
+	json_t *m = json_pack("{s:s, s:I, s:I, s:s, s:I, s:s}", "op", op_names[o->kind],
+			      "release", (json_int_t)o->release, "old", (json_int_t)o->old_release,
+			      "stage", stage, "started", (json_int_t)(o->started_ms / 1000), "owner",
+			      self_id);
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	json_decref(m);
 	if (!text) {
@@ -1522,6 +1568,12 @@ static void recover_scanned(void *ud, int status, const char *message, ProtobufC
 		snprintf(app, sizeof(app), "%.*s", (int)(slash - key - 5), key + 5);
 		if (!nap_app_name_valid(app) || app_busy(app))
 			continue; /* an operation on it settles the marker first */
+		json_t *m = json_loadb((const char *)rep->records[i]->value.data,
+				       rep->records[i]->value.len, 0, NULL);
+		bool others = json_is_object(m) && !pending_is_mine(m) && !pending_abandoned(m);
+		json_decref(m);
+		if (others)
+			continue; /* another napd's operation, maybe still running */
 		struct op *o = calloc(1, sizeof(*o));
 		if (!o)
 			return;

@@ -8,7 +8,8 @@ FAULT_TESTS = \
 	tests/faults/test-kill-napd.sh \
 	tests/faults/test-plugin-crash.sh \
 	tests/faults/test-etcd-restart.sh \
-	tests/faults/test-registry-full.sh
+	tests/faults/test-registry-full.sh \
+	tests/faults/test-foreign-marker.sh
 SERIAL_TESTS = \
 	tests/faults/test-dockerd-restart.sh
 
