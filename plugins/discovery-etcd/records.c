@@ -72,15 +72,21 @@ void disc_get_records(nap_plugin_call *call, const ProtobufCMessage *request, vo
 			return;
 		}
 	}
-	/* etcd answers sorted by key, and the prefix is the same for all. */
+	/* etcd answers sorted by key, and the prefix is the same for all (a
+	 * key without it, which etcd would not send, is left out rather than
+	 * read past its end). */
 	for (size_t i = 0; i < range.n; i++) {
-		nap__record__init(&recs[i]);
-		recs[i].key = range.kvs[i].key + plen;
-		recs[i].value.data = (uint8_t *)range.kvs[i].value;
-		recs[i].value.len = range.kvs[i].value_len;
-		ptrs[i] = &recs[i];
+		size_t n = out.n_records;
+
+		if (strncmp(range.kvs[i].key, key, strlen(key)) != 0)
+			continue;
+		nap__record__init(&recs[n]);
+		recs[n].key = range.kvs[i].key + plen;
+		recs[n].value.data = (uint8_t *)range.kvs[i].value;
+		recs[n].value.len = range.kvs[i].value_len;
+		ptrs[n] = &recs[n];
+		out.n_records++;
 	}
-	out.n_records = range.n;
 	out.records = ptrs;
 	disc_host->reply(call, &out.base);
 	free(recs);
