@@ -559,7 +559,9 @@ static void recover_failed(struct op *o, int status, const char *message)
 	       app_u32(o->pend, "release"), message);
 }
 
-static void recover_noted(void *ud, int status, const char *message, ProtobufCMessage *reply)
+/* The last step of settling (the record noted, or the old release
+ * removed): the marker goes. */
+static void recover_last_done(void *ud, int status, const char *message, ProtobufCMessage *reply)
 {
 	(void)reply;
 	struct op *o = ud;
@@ -588,7 +590,7 @@ static void recover_new_withdrawn(void *ud, int status, const char *message,
 				 "release", (json_int_t)app_u32(o->pend, "release"), "stage",
 				 json_string_value(json_object_get(o->pend, "stage")) ?: "start");
 	json_object_set_new(o->rec, "interrupted", note);
-	save_record(o, recover_noted);
+	save_record(o, recover_last_done);
 }
 
 static void recover_new_removed(void *ud, int status, const char *message,
@@ -607,18 +609,6 @@ static void recover_new_removed(void *ud, int status, const char *message,
 		   o);
 }
 
-static void recover_old_removed(void *ud, int status, const char *message,
-				ProtobufCMessage *reply)
-{
-	(void)reply;
-	struct op *o = ud;
-	if (status != NAP_OK) {
-		recover_failed(o, status, message);
-		return;
-	}
-	clear_pending(o, recovered);
-}
-
 static void recover_old_withdrawn(void *ud, int status, const char *message,
 				  ProtobufCMessage *reply)
 {
@@ -631,7 +621,7 @@ static void recover_old_withdrawn(void *ud, int status, const char *message,
 	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
 	r.app = o->app;
 	r.release = app_u32(o->pend, "old");
-	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, recover_old_removed, o);
+	call_unary("nap.Scheduler", "Remove", &r.base, CLEANUP_TIMEOUT_MS, recover_last_done, o);
 }
 
 /* Settles o->pend (a marker an earlier napd left), then resume(o). */
