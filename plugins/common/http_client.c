@@ -8,6 +8,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,47 @@
 
 #include "bytebuf.h"
 #include "errbuf.h"
+
+/* Idle easy handles, kept with their open connections: without them each
+ * call opened (and closed) its own TCP connection, and a busy discovery
+ * plugin left thousands of sockets in TIME_WAIT on etcd's port, eating the
+ * ephemeral ports Docker publishes containers on. A handle serves one thread
+ * at a time (curl does not support sharing connections between concurrent
+ * threads), so calls take one from here and give it back. Each keeps one
+ * connection at most: a plugin idles with no more than HANDLE_POOL_MAX
+ * sockets open. */
+#define HANDLE_POOL_MAX 8
+static CURL *pool[HANDLE_POOL_MAX];
+static size_t pool_len;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static CURL *handle_take(void)
+{
+	CURL *c = NULL;
+	pthread_mutex_lock(&pool_lock);
+	if (pool_len > 0)
+		c = pool[--pool_len];
+	pthread_mutex_unlock(&pool_lock);
+	if (c) {
+		curl_easy_reset(c); /* options go; connections and DNS stay */
+		return c;
+	}
+	return curl_easy_init();
+}
+
+/* Gives c back, or closes it when the pool is full (or the transfer failed:
+ * its connection may be in any state). */
+static void handle_give(CURL *c, bool reusable)
+{
+	pthread_mutex_lock(&pool_lock);
+	if (reusable && pool_len < HANDLE_POOL_MAX) {
+		pool[pool_len++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&pool_lock);
+	if (c)
+		curl_easy_cleanup(c);
+}
 
 /* State of one transfer, shared by the curl callbacks. */
 struct transfer {
@@ -208,7 +251,7 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	long status = 0;
 	int r = 0;
 
-	t.curl = curl_easy_init();
+	t.curl = handle_take();
 	if (!t.curl)
 		return errbuf_printf(err, errlen, -ENOMEM, "out of memory (curl_easy_init)");
 
@@ -226,6 +269,11 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	}
 
 	curl_easy_setopt(t.curl, CURLOPT_NOSIGNAL, 1L); /* required with threads */
+	curl_easy_setopt(t.curl, CURLOPT_MAXCONNECTS, 1L);
+	/* A streamed body cannot be rewound, so it cannot be sent again on a
+	 * fresh connection if a kept-alive one turns out to be closed. */
+	if (req->read)
+		curl_easy_setopt(t.curl, CURLOPT_FRESH_CONNECT, 1L);
 	curl_easy_setopt(t.curl, CURLOPT_ERRORBUFFER, curl_msg);
 	curl_easy_setopt(t.curl, CURLOPT_URL, req->url);
 	if (req->unix_socket)
@@ -286,7 +334,7 @@ out:
 	bytebuf_release(&t.body);
 	bytebuf_release(&t.line);
 	curl_slist_free_all(headers);
-	curl_easy_cleanup(t.curl);
+	handle_give(t.curl, r == 0);
 	return r;
 }
 

@@ -4,7 +4,8 @@
  * watch send them.
  *
  * Thread-safety: http_perform() may run in any number of threads at once;
- * each call uses its own curl easy handle. The caller must have called
+ * each call takes a curl easy handle of its own from a small pool that
+ * keeps idle handles with their open connections. The caller must have called
  * curl_global_init(CURL_GLOBAL_DEFAULT) once, before any thread calls it. */
 #ifndef NAP_PLUGIN_COMMON_HTTP_CLIENT_H
 #define NAP_PLUGIN_COMMON_HTTP_CLIENT_H
