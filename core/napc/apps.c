@@ -119,15 +119,21 @@ static void print_status(const struct napc *n, const Nap__AppStatus *s)
 }
 
 /* A unary call returning AppStatus, printed. */
+/* Scale, stop, start, env and rollback wait for instances to start and be
+ * announced, which napd bounds by its deploy_timeout: napc waits as long
+ * unless --timeout says otherwise. A lookup (GetApp) keeps the short
+ * default. */
 static int app_call(struct napc *n, const char *name, const ProtobufCMessage *req)
 {
+	bool changes = strcmp(name, "GetApp") != 0;
+	uint32_t timeout_ms = changes && !n->timeout_given ? 0 : n->timeout_ms;
 	int r = napc_connect(n);
 	if (r)
 		return r;
 	Nap__AppStatus *st = NULL;
 	nap_error err = {0};
 	r = nap_call_unary((ProtobufCMessage **)&st, n->conn, "nap.Control", method(name), req,
-			   &nap__app_status__descriptor, n->timeout_ms, &err);
+			   &nap__app_status__descriptor, timeout_ms, &err);
 	if (r < 0)
 		return napc_fail(n, &err, r);
 	print_status(n, st);
@@ -416,7 +422,8 @@ int napc_cmd_destroy(struct napc *n, int argc, char **argv)
 	Nap__DestroyReply *rep = NULL;
 	nap_error err = {0};
 	r = nap_call_unary((ProtobufCMessage **)&rep, n->conn, "nap.Control", method("Destroy"),
-			   &req.base, &nap__destroy_reply__descriptor, n->timeout_ms, &err);
+			   &req.base, &nap__destroy_reply__descriptor,
+			   n->timeout_given ? n->timeout_ms : 0, &err);
 	if (r < 0)
 		return napc_fail(n, &err, r);
 	if (n->json)

@@ -45,7 +45,9 @@ static void usage(FILE *out)
 		"Options:\n"
 		"  -s, --socket PATH     napd's socket (default: $NAP_SOCKET, else %s)\n"
 		"  -j, --json            print JSON for scripts\n"
-		"  -t, --timeout SECONDS give up after SECONDS (default: %u)\n"
+		"  -t, --timeout SECONDS give up after SECONDS (default: %u for lookups;\n"
+		"                        deploy, scale, env, rollback, stop, start and\n"
+		"                        destroy wait as long as napd's deploy_timeout)\n"
 		"  -h, --help            show this help\n"
 		"  -V, --version         show napc's version\n"
 		"\n"
@@ -264,6 +266,7 @@ int main(int argc, char **argv)
 				return NAPC_EXIT_USAGE;
 			}
 			n.timeout_ms = (uint32_t)s * 1000u;
+			n.timeout_given = true;
 			break;
 		}
 		case 'h':

@@ -20,6 +20,7 @@ struct napc {
 	bool json;
 	nap_conn *conn;
 	uint32_t timeout_ms;
+	bool timeout_given; /* --timeout: also bounds operations napd bounds itself */
 };
 
 /* Connects (once); on failure prints one line naming the socket and how to
