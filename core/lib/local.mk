@@ -7,7 +7,8 @@ core_lib_libnap_la_SOURCES = \
 	core/lib/frame.c \
 	core/lib/conn.c \
 	core/lib/status.c \
-	core/lib/names.c
+	core/lib/names.c \
+	core/lib/env.c
 nodist_core_lib_libnap_la_SOURCES = $(NAP_PROTO_C) $(NAP_PROTO_H)
 core_lib_libnap_la_LIBADD = $(PROTOBUF_C_LIBS)
 core_lib_libnap_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
@@ -18,6 +19,7 @@ EXTRA_DIST += core/lib/libnap.sym core/lib/libnap.pc.in core/lib/nap-plugin.pc.i
 napincdir = $(includedir)/nap
 napinc_HEADERS = \
 	core/include/nap/bus.h \
+	core/include/nap/env.h \
 	core/include/nap/frame.h \
 	core/include/nap/limits.h \
 	core/include/nap/names.h \

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <nap/env.h>
 #include <nap/limits.h>
 
 #include "apps.h"
@@ -16,16 +17,7 @@ static bool key_ok(const char *k, char *why, size_t whylen)
 {
 	if (nap_env_key_valid(k))
 		return true;
-	if (k && strchr(k, '=')) { /* a client that sent KEY=VALUE as the name */
-		snprintf(why, whylen,
-			 "an environment variable name contains '=' (not shown: what follows "
-			 "may be a secret); send the value in its own field");
-		return false;
-	}
-	snprintf(why, whylen,
-		 "'%.64s%s' is not an environment variable name: 1 to %u letters, digits and "
-		 "'_', not starting with a digit (NAP_ENV_KEY_MAX)",
-		 k ? k : "", k && strlen(k) > 64 ? "..." : "", (unsigned)NAP_ENV_KEY_MAX);
+	nap_env_key_why(k, why, whylen);
 	return false;
 }
 
@@ -52,35 +44,20 @@ static bool total_ok(size_t total, char *why, size_t whylen)
 
 json_t *request_env_object(Nap__EnvVar *const *vars, size_t n, char *why, size_t whylen)
 {
-	if (!count_ok(n, why, whylen))
+	if (!nap_env_valid(vars, n, why, whylen))
 		return NULL;
 	json_t *obj = json_object();
-	size_t total = 0;
 	for (size_t i = 0; obj && i < n; i++) {
-		const char *k = vars[i]->key, *v = vars[i]->value ? vars[i]->value : "";
-		size_t vlen = strlen(v);
-		if (!key_ok(k, why, whylen))
-			goto bad;
-		if (vlen > NAP_ENV_VALUE_MAX) {
-			snprintf(why, whylen,
-				 "the value of %s is %zu bytes, more than the limit of %u "
-				 "(NAP_ENV_VALUE_MAX)",
-				 k, vlen, NAP_ENV_VALUE_MAX);
-			goto bad;
+		json_t *v = json_string(vars[i]->value ? vars[i]->value : "");
+		if (!v || json_object_set_new(obj, vars[i]->key, v) < 0) {
+			snprintf(why, whylen, "napd is out of memory");
+			json_decref(obj);
+			return NULL;
 		}
-		json_t *s = json_string(v);
-		if (!s) {
-			snprintf(why, whylen, "the value of %s is not valid UTF-8", k);
-			goto bad;
-		}
-		json_object_set_new(obj, k, s);
-		total += strlen(k) + 1 + vlen;
 	}
-	if (obj && total_ok(total, why, whylen))
-		return obj;
-bad:
-	json_decref(obj);
-	return NULL;
+	if (!obj)
+		snprintf(why, whylen, "napd is out of memory");
+	return obj;
 }
 
 bool request_unset_ok(char *const *keys, size_t n, char *why, size_t whylen)

@@ -5,7 +5,6 @@ pkglib_LTLIBRARIES += plugins/scheduler-local/scheduler-local.la
 plugins_scheduler_local_scheduler_local_la_SOURCES = \
 	plugins/scheduler-local/scheduler_local.h \
 	plugins/scheduler-local/scheduler_local.c \
-	plugins/scheduler-local/validate.c \
 	plugins/scheduler-local/errors.c \
 	plugins/scheduler-local/instances.c \
 	plugins/scheduler-local/run.c \

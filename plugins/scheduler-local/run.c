@@ -11,6 +11,7 @@
 #include "scheduler_local.h"
 
 #include <errno.h>
+#include <nap/env.h>
 #include <nap/limits.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -61,7 +62,7 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 		       buf;
 	if (req->release == 0)
 		return "release must be 1 or more";
-	if (!req->image || !*req->image || !sl_valid_utf8(req->image))
+	if (!req->image || !*req->image || !nap_utf8_valid(req->image))
 		return "no image given";
 	if (req->n_instances == 0)
 		return "no instances given";
@@ -78,36 +79,8 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 						(unsigned)req->instances[i]),
 				       buf;
 	}
-	for (size_t i = 0; i < req->n_env; i++) {
-		const Nap__EnvVar *e = req->env[i];
-
-		if (!nap_env_key_valid(e->key))
-			return snprintf(buf, len,
-					"invalid environment variable name \"%.80s\": use "
-					"^[A-Za-z_][A-Za-z0-9_]*$",
-					e->key ? e->key : ""),
-			       buf;
-		if (!e->value || !sl_valid_utf8(e->value))
-			return snprintf(buf, len, "the value of %s is not UTF-8 text", e->key), buf;
-	}
-	/* nap/limits.h, the same limits napd applies; values are never quoted. */
-	size_t env_total = 0;
-	for (size_t i = 0; i < req->n_env; i++) {
-		size_t vl = req->env[i]->value ? strlen(req->env[i]->value) : 0;
-		if (vl > NAP_ENV_VALUE_MAX)
-			return snprintf(buf, len,
-					"the value of %s is %zu bytes, more than the limit of %u "
-					"(NAP_ENV_VALUE_MAX)",
-					req->env[i]->key, vl, NAP_ENV_VALUE_MAX),
-			       buf;
-		env_total += strlen(req->env[i]->key) + 1 + vl;
-	}
-	if (req->n_env > NAP_ENV_COUNT_MAX || env_total > NAP_ENV_TOTAL_MAX)
-		return snprintf(buf, len,
-				"%zu environment variables of %zu bytes: the limits are %u "
-				"(NAP_ENV_COUNT_MAX) and %u bytes (NAP_ENV_TOTAL_MAX)",
-				req->n_env, env_total, NAP_ENV_COUNT_MAX, NAP_ENV_TOTAL_MAX),
-		       buf;
+	if (!nap_env_valid(req->env, req->n_env, buf, len))
+		return buf;
 	if (strlen(req->image) > NAP_IMAGE_REF_MAX)
 		return snprintf(buf, len,
 				"the image reference is %zu bytes, more than the limit of %u "

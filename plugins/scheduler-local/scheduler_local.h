@@ -40,14 +40,6 @@ struct sl_state {
 	atomic_bool stopping; /* set by shutdown: reconciling gives up */
 };
 
-/* ---- validate.c ---- */
-
-/* True if app matches ^[a-z][a-z0-9-]{0,62}$. */
-/* True if key matches ^[A-Za-z_][A-Za-z0-9_]*$. */
-
-/* True if s is valid UTF-8 (Docker's JSON API carries nothing else). */
-bool sl_valid_utf8(const char *s);
-
 /* ---- errors.c ---- */
 
 /* The nap status for a negative errno from docker_api.h. */

@@ -19,6 +19,7 @@
 #include <nap/bus.pb-c.h>
 #include <nap/control.pb-c.h>
 #include <nap/discovery.pb-c.h>
+#include <nap/env.h>
 #include <nap/names.h>
 #include <nap/notifier.pb-c.h>
 #include <nap/scheduler.pb-c.h>
@@ -70,7 +71,7 @@ static void check_string(const char *s)
 		return;
 	sink += nap_app_name_valid(s) + nap_env_key_valid(s) + sf_image_valid(s) +
 		sf_metadata_valid(s) + sf_host_valid(s) + sf_path_valid(s) + sf_url_valid(s) +
-		sf_text_valid(s) + sl_valid_utf8(s) + builder_valid_image(s) +
+		sf_text_valid(s) + nap_utf8_valid(s) + builder_valid_image(s) +
 		builder_valid_registry(s) + disc_host_valid(s) + disc_record_key_valid(s, true);
 	char buf[64];
 	sink += strlen(builder_printable(buf, sizeof buf, s));
@@ -151,7 +152,7 @@ static void handler_checks(const ProtobufCMessage *m)
 		/* scheduler-local: keys by the name rule, values UTF-8. */
 		for (size_t i = 0; i < req->n_env; i++)
 			sink += nap_env_key_valid(req->env[i]->key) &&
-				sl_valid_utf8(req->env[i]->value ? req->env[i]->value : "");
+				nap_utf8_valid(req->env[i]->value ? req->env[i]->value : "");
 	} else if (m->descriptor == &nap__notification__descriptor) {
 		const Nap__Notification *n = (const Nap__Notification *)m;
 

@@ -32,6 +32,7 @@
 
 #include <jansson.h>
 #include <nap/limits.h>
+#include <nap/env.h>
 #include <nap/names.h>
 
 #include "answers.h"
@@ -218,7 +219,7 @@ static void check_create(const struct sf_instance_spec *s)
 	static const char answers[] = "201 {\"Id\":\"4f1e0c9a\",\"Warnings\":[]}\n===\n204 ";
 
 	for (size_t i = 0; i < s->n_env; i++) {
-		if (!nap_env_key_valid(s->env[i].key) || !sl_valid_utf8(s->env[i].value))
+		if (!nap_env_key_valid(s->env[i].key) || !nap_utf8_valid(s->env[i].value))
 			return;
 		total += strlen(s->env[i].key) + 1 + strlen(s->env[i].value);
 	}
@@ -301,7 +302,7 @@ static void units(char **parts, size_t n)
 	s.env = env;
 	s.metadata = meta;
 	/* scheduler-local's checks are its own: the create request first. */
-	if (nap_app_name_valid(s.app) && sl_valid_utf8(s.image) && *s.image)
+	if (nap_app_name_valid(s.app) && nap_utf8_valid(s.image) && *s.image)
 		check_create(&s);
 	/* run_check() */
 	if (!nap_app_name_valid(s.app) || s.release == 0 || s.instance == 0 ||

@@ -20,7 +20,7 @@ FUZZ_COMMON_SOURCES = tests/fuzz/answers.c tests/fuzz/answers.h tests/fuzz/fake_
 	plugins/common/docker_image.c plugins/common/docker_container.c \
 	plugins/common/docker_events.c plugins/common/etcd_v3.c
 FUZZ_REQUESTS_SOURCES = tests/fuzz/fuzz-requests.c plugins/common/errbuf.c \
-	plugins/scheduler-fleet/unit_names.c plugins/scheduler-local/validate.c \
+	plugins/scheduler-fleet/unit_names.c \
 	plugins/builder/names.c plugins/discovery-etcd/names.c plugins/notifier/notification.c
 FUZZ_CONFIG_SOURCES = tests/fuzz/fuzz-config.c core/napd/conffile.c core/napd/log.c
 FUZZ_DOCKER_JSON_SOURCES = tests/fuzz/fuzz-docker-json.c $(FUZZ_COMMON_SOURCES)
@@ -33,8 +33,7 @@ FUZZ_FLEET_JSON_SOURCES = tests/fuzz/fuzz-fleet-json.c tests/fuzz/answers.c \
 FUZZ_APP_RECORD_SOURCES = tests/fuzz/fuzz-app-record.c core/napd/apps.c
 FUZZ_UNITS_SOURCES = tests/fuzz/fuzz-units.c $(FUZZ_COMMON_SOURCES) \
 	plugins/common/dockerignore.c plugins/common/tar_context.c \
-	plugins/scheduler-fleet/units.c plugins/scheduler-fleet/unit_names.c \
-	plugins/scheduler-local/validate.c
+	plugins/scheduler-fleet/units.c plugins/scheduler-fleet/unit_names.c
 
 check_PROGRAMS += tests/fuzz/replay-frame tests/fuzz/replay-requests tests/fuzz/replay-config \
 	tests/fuzz/replay-docker-json tests/fuzz/replay-etcd-json tests/fuzz/replay-fleet-json \
