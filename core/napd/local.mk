@@ -13,6 +13,7 @@ core_napd_napd_SOURCES = \
 	core/napd/loop.c core/napd/loop.h \
 	core/napd/peer.c core/napd/peer.h \
 	core/napd/requests.c core/napd/requests.h \
+	core/napd/identity.c core/napd/identity.h \
 	core/napd/router.c core/napd/router.h \
 	core/napd/supervisor.c core/napd/supervisor.h
 core_napd_napd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)

@@ -23,6 +23,7 @@
 #include "control.h"
 #include "host.h"
 #include "listener.h"
+#include "identity.h"
 #include "log.h"
 #include "orchestrator.h"
 #include "loop.h"
@@ -283,6 +284,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	const char *socket_path = opt.socket ? opt.socket : nap_socket_path(cfg.socket);
+	identity_init(socket_path);
 
 	int ready_fd = -1;
 	if (!opt.foreground && daemonize(&ready_fd) < 0) {
@@ -299,7 +301,7 @@ int main(int argc, char **argv)
 	if (listener_open(socket_path, &cfg, err, sizeof(err)) < 0)
 		return startup_failed(ready_fd, "%s", err);
 	control_init(started);
-	orchestrator_init(cfg.deploy_timeout_s, socket_path);
+	orchestrator_init(cfg.deploy_timeout_s);
 	loop_set_idle(peers_idle, peers_next_deadline);
 	if ((r = supervisor_start(&cfg)) < 0) {
 		listener_close();

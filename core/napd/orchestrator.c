@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <nap/builder.pb-c.h>
 #include <nap/control.pb-c.h>
@@ -17,6 +16,7 @@
 
 #include "apps.h"
 #include "calls.h"
+#include "identity.h"
 #include "log.h"
 #include "loop.h"
 #include "orchestrator.h"
@@ -86,19 +86,12 @@ static void recover_scan(void *ud);
 static bool pending_is_mine(json_t *m);
 static bool pending_abandoned(json_t *m);
 
-/* Who this napd is in the markers it stores: its host and socket. Several
- * napds may share one etcd (one per host, or the tests' many); each settles
- * only what it left itself, and another's marker only once it is older than
- * any deploy can last (its napd is gone for good). */
-static char self_id[320];
-
-void orchestrator_init(unsigned timeout_s, const char *socket_path)
+/* Markers name the napd that stored them (identity.h): several napds may
+ * share one etcd, and each settles only what it left itself, and another's
+ * marker only once it is older than any deploy can last (its napd is gone
+ * for good). */
+void orchestrator_init(unsigned timeout_s)
 {
-	char host[256] = "localhost";
-	if (gethostname(host, sizeof(host) - 1) != 0)
-		snprintf(host, sizeof(host), "localhost");
-	host[sizeof(host) - 1] = '\0';
-	snprintf(self_id, sizeof(self_id), "%.255s:%.60s", host, socket_path);
 	deploy_timeout_s = timeout_s;
 	scan_timer.fn = recover_scan;
 	loop_timer_arm(&scan_timer, 200u * 1000u);
@@ -440,7 +433,7 @@ static void record_loaded(void *ud, int status, const char *message, ProtobufCMe
 static bool pending_is_mine(json_t *m)
 {
 	const char *owner = json_string_value(json_object_get(m, "owner"));
-	return !owner || strcmp(owner, self_id) == 0;
+	return !owner || strcmp(owner, identity()) == 0;
 }
 
 /* True when another napd's marker m is older than any operation can last:
@@ -501,7 +494,7 @@ static void mark_pending(struct op *o, const char *stage, op_step_fn next)
 	json_t *m = json_pack("{s:s, s:I, s:I, s:s, s:I, s:s}", "op", op_names[o->kind],
 			      "release", (json_int_t)o->release, "old", (json_int_t)o->old_release,
 			      "stage", stage, "started", (json_int_t)(o->started_ms / 1000), "owner",
-			      self_id);
+			      identity());
 	char *text = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	json_decref(m);
 	if (!text) {

@@ -10,7 +10,7 @@
 
 struct peer;
 
-void orchestrator_init(unsigned deploy_timeout_s, const char *socket_path);
+void orchestrator_init(unsigned deploy_timeout_s);
 /* Handles nap.Control method `name` (Deploy, ListApps, GetApp, Scale,
  * SetEnv, Rollback, Stop, Start, Destroy); false if it is not one of them. */
 bool orchestrator_call(struct peer *p, const char *name, const Nap__Bus__Frame *f);

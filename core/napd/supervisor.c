@@ -18,6 +18,7 @@
 #include <nap/plugin.h>
 
 #include "host.h"
+#include "identity.h"
 #include "log.h"
 #include "peer.h"
 #include "router.h"
@@ -130,8 +131,16 @@ static void spawn(struct plugin *pl)
 	h.peer_name = (char *)"napd";
 	h.peer_version = (char *)PACKAGE_VERSION;
 	h.plugin_name = (char *)pl->conf->name;
-	h.n_config = pl->conf->nsettings;
-	h.config = pl->conf->settings;
+	/* Its settings, then napd.id (identity.h): what the plugin labels and
+	 * owns is this napd's, among others sharing the host or the etcd. */
+	char id[400], *config[NAP_CONFIG_MAX + 1];
+	size_t n = 0;
+	for (; n < pl->conf->nsettings && n < NAP_CONFIG_MAX; n++)
+		config[n] = pl->conf->settings[n];
+	snprintf(id, sizeof(id), "napd.id=%s", identity());
+	config[n++] = id;
+	h.n_config = n;
+	h.config = config;
 	nap_conn_send_hello(p->conn, &h);
 	log_info("plugin %s: started (pid %d)", pl->conf->name, (int)pid);
 }

@@ -70,6 +70,8 @@ static int disc_init(const nap_host *h, void **statep)
 	d->docker_socket =
 		h->config("docker_socket") ? h->config("docker_socket") : DOCKER_DEFAULT_SOCKET;
 	d->self_host = h->config("host") ? h->config("host") : "127.0.0.1";
+	if (h->config("napd.id"))
+		snprintf(d->napd_filter, sizeof(d->napd_filter), "nap.napd=%s", h->config("napd.id"));
 	d->lease_ttl = 10;
 	ttl = h->config("lease_ttl");
 	if (ttl) {

@@ -47,6 +47,9 @@ struct discovery {
 	const char *etcd_url; /* for messages */
 	const char *docker_socket;
 	const char *self_host; /* the host written into our keys */
+	/* "nap.napd=<id>": only the containers of the napd running us (its
+	 * scheduler labels them so), or "" under a napd that gives no id. */
+	char napd_filter[400];
 	int64_t lease_ttl;     /* seconds */
 	etcd_client *etcd;
 	docker_client *docker;

@@ -221,9 +221,34 @@ static void collect_key(void *user, const char *key)
 	keyset_add(user, key);
 }
 
+/* The label filters of the containers we follow: nap's, and only those of
+ * our napd when it has an id (several napds may share a Docker host: each
+ * announces and cleans up after its own apps only). Returns how many. */
+static size_t follow_filters(const struct discovery *d, const char *filters[2])
+{
+	filters[0] = "nap.app";
+	filters[1] = d->napd_filter;
+	return d->napd_filter[0] ? 2 : 1;
+}
+
+/* The app of key "/services/<app>/<host>:<instance>" into app (64 bytes). */
+static bool key_app(const char *key, char app[64])
+{
+	const char *a = key + strlen(DISCOVERY_SERVICES_PREFIX), *slash = strchr(a, '/');
+	if (strncmp(key, DISCOVERY_SERVICES_PREFIX, strlen(DISCOVERY_SERVICES_PREFIX)) != 0 ||
+	    !slash || slash - a >= 64)
+		return false;
+	snprintf(app, 64, "%.*s", (int)(slash - a), a);
+	return true;
+}
+
 /* Deletes the keys of our host under /services/ that no running container
- * (and no Announce call) accounts for: what a crash or a missed event left. */
-static int remove_stale(struct follower *f, const struct keyset *running)
+ * (and no Announce call) accounts for: what a crash or a missed event left.
+ * Under a napd with an id, a key held by a lease only if its app has a
+ * container of that napd (our_apps): the others belong to another napd on
+ * this host. */
+static int remove_stale(struct follower *f, const struct keyset *running,
+			const struct keyset *our_apps)
 {
 	struct discovery *d = f->d;
 	struct keyset ours = {0};
@@ -253,6 +278,12 @@ static int remove_stale(struct follower *f, const struct keyset *running)
 			continue;
 		if (keyset_has(running, key) || announcer_has_call_key(d->ann, key))
 			continue;
+		/* A key under a lease whose app has no container of ours is
+		 * another napd's, alive (or its lease ends it soon). */
+		char app[64];
+		if (d->napd_filter[0] && range.kvs[i].lease != 0 &&
+		    (!key_app(key, app) || !keyset_has(our_apps, app)))
+			continue;
 		if (etcd_delete(NULL, d->etcd, key, false, err, sizeof err) == 0)
 			d->host->log(NAP_LOG_INFO,
 				     "discovery-etcd: removed stale %s (no such container running)",
@@ -265,13 +296,15 @@ static int remove_stale(struct follower *f, const struct keyset *running)
 static int reconcile(struct follower *f, char *err, size_t errlen)
 {
 	struct discovery *d = f->d;
-	const char *filters[] = {"nap.app"};
+	const char *filters[2];
+	size_t nfilters = follow_filters(d, filters);
 	struct docker_container_summary *list;
-	struct keyset running = {0};
+	struct keyset running = {0}, our_apps = {0};
 	size_t n;
 	int r, rc = 0;
 
-	r = docker_container_list(&list, &n, d->docker, filters, 1, false, err, errlen);
+	/* All states: a stopped container still tells whose app it is. */
+	r = docker_container_list(&list, &n, d->docker, filters, nfilters, true, err, errlen);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && !atomic_load(&f->cancel); i++) {
@@ -279,6 +312,9 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 		char key[512];
 		bool announced;
 		if (!endpoint_from_labels(&ep, d, list[i].labels))
+			continue;
+		keyset_add(&our_apps, ep.app);
+		if (!list[i].state || strcmp(list[i].state, "running") != 0)
 			continue;
 		if (announced_elsewhere(list[i].labels)) {
 			if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
@@ -297,12 +333,13 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 	docker_container_list_free(list, n);
 	/* Without a complete running set, deleting could remove live keys. */
 	if (rc == 0) {
-		rc = remove_stale(f, &running);
+		rc = remove_stale(f, &running, &our_apps);
 		if (rc < 0)
 			snprintf(err, errlen, "cannot read %s from etcd at %s",
 				 DISCOVERY_SERVICES_PREFIX, d->etcd_url);
 	}
 	keyset_free(&running);
+	keyset_free(&our_apps);
 	return rc;
 }
 
@@ -310,7 +347,8 @@ static void *follow_main(void *arg)
 {
 	struct follower *f = arg;
 	struct discovery *d = f->d;
-	const char *filters[] = {"nap.app"};
+	const char *filters[2];
+	size_t nfilters = follow_filters(d, filters);
 	int backoff = BACKOFF_MIN_MS;
 	char err[512];
 
@@ -325,8 +363,8 @@ static void *follow_main(void *arg)
 					     "discovery-etcd: following Docker's events again");
 			f->trouble = false;
 			int64_t began = now_nano();
-			r = docker_events(d->docker, filters, 1, since, on_event, f, &f->cancel, err,
-					  sizeof err);
+			r = docker_events(d->docker, filters, nfilters, since, on_event, f,
+					  &f->cancel, err, sizeof err);
 			if (atomic_load(&f->cancel))
 				break;
 			if (now_nano() - began > 10 * 1000000000LL)

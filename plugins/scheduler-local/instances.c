@@ -61,7 +61,7 @@ int sl_list_containers(struct docker_container_summary **listp, size_t *np,
 		       char *err, size_t errlen)
 {
 	char app_filter[128], release_filter[64];
-	const char *filters[2];
+	const char *filters[3];
 	size_t n = 0;
 
 	/* app is validated by the caller: it cannot widen the filter. */
@@ -76,5 +76,7 @@ int sl_list_containers(struct docker_container_summary **listp, size_t *np,
 			 (unsigned)release);
 		filters[n++] = release_filter;
 	}
+	if (st->napd_label[0])
+		filters[n++] = st->napd_label;
 	return docker_container_list(listp, np, st->docker, filters, n, all, err, errlen);
 }

@@ -168,7 +168,7 @@ static int run_instance(struct run *run, uint32_t instance, char *err, size_t er
 	const struct sl_state *st = run->st;
 	struct docker_container_info *info = NULL;
 	char name[SL_NAME_MAX], msg[512];
-	struct docker_kv labels[3];
+	struct docker_kv labels[4];
 	char *id = NULL;
 	bool created = false;
 	uint32_t port;
@@ -179,6 +179,9 @@ static int run_instance(struct run *run, uint32_t instance, char *err, size_t er
 	labels[0] = (struct docker_kv){SL_LABEL_APP, req->app};
 	labels[1] = (struct docker_kv){SL_LABEL_RELEASE, run->release_label};
 	labels[2] = (struct docker_kv){SL_LABEL_INSTANCE, run->instance_label};
+	/* "nap.napd=<id>" split into the label's key and value. */
+	labels[3] = (struct docker_kv){SL_LABEL_NAPD,
+				       st->napd_label[0] ? st->napd_label + strlen(SL_LABEL_NAPD "=") : ""};
 
 	r = run_existing(&info, run, name, msg, sizeof msg);
 	if (r < 0)
@@ -190,7 +193,7 @@ static int run_instance(struct run *run, uint32_t instance, char *err, size_t er
 			.env = (const char *const *)run->env,
 			.n_env = req->n_env,
 			.labels = labels,
-			.n_labels = 3,
+			.n_labels = st->napd_label[0] ? 4 : 3,
 			.memory = (int64_t)req->memory_bytes,
 		};
 

@@ -63,6 +63,9 @@ static int sl_init(const nap_host *host, void **statep)
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
+	if (host->config("napd.id"))
+		snprintf(st->napd_label, sizeof st->napd_label, SL_LABEL_NAPD "=%s",
+			 host->config("napd.id"));
 	r = parse_grace(host, &st->stop_grace_s);
 	if (r < 0)
 		goto fail;

@@ -22,6 +22,7 @@
 #define SL_LABEL_APP "nap.app"
 #define SL_LABEL_RELEASE "nap.release"
 #define SL_LABEL_INSTANCE "nap.instance"
+#define SL_LABEL_NAPD "nap.napd"
 /* Seconds a container gets to stop before it is killed. */
 #define SL_DEFAULT_STOP_GRACE_S 10
 /* Longest container name: "nap-" app(63) "-" u32 "-" u32. */
@@ -35,6 +36,11 @@ struct sl_state {
 	char *socket;	 /* dockerd's socket (config docker_socket) */
 	char *address;	 /* host written into instances (config host) */
 	int stop_grace_s; /* config stop_timeout */
+	/* SL_LABEL_NAPD "=<id>" of the napd running us (config napd.id, given
+	 * by napd): what we start carries it and all we look at has it, so
+	 * napds sharing this Docker host never touch each other's apps. "" for
+	 * a napd that gives no id. */
+	char napd_label[400];
 	pthread_t reconcile_thread;
 	bool reconcile_started;
 	atomic_bool stopping; /* set by shutdown: reconciling gives up */

@@ -6,6 +6,9 @@ T_COUNT=0
 T_FAILED=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nap-test.XXXXXX")
 SOCK="$WORK/napd.sock"
+# The id napd gives its plugins (napd.id): what scheduler-local labels its
+# containers with (nap.napd=ID) and discovery-etcd follows.
+napd_id() { echo "$(hostname):$SOCK"; }
 NAPD_PID=
 
 ok() { # ok "description" command...

@@ -46,7 +46,7 @@ has_key() { [ -n "$(value_of "$1")" ]; }
 no_key() { [ -z "$(value_of "$1")" ]; }
 run_instance() { # run_instance N: a hello container labelled as instance N of release 1
 	docker run -d -P --init --label "nap.app=$APP" --label nap.release=1 \
-		--label "nap.instance=$1" "$IMAGE"
+		--label "nap.instance=$1" --label "nap.napd=$(napd_id)" "$IMAGE"
 }
 host_port() { docker port "$1" 8080/tcp | sed -n 's/^0\.0\.0\.0:\([0-9]*\)$/\1/p' | head -n 1; }
 

@@ -176,9 +176,9 @@ ok "... with OK" grep -qx 'END OK ' "$WORK/follow2.out"
 # ---- reconcile at start-up ----
 slc run "$APP" 4 "$IMG" 1 >/dev/null
 docker create --name "nap-$APP-9-1" --label "nap.app=$APP" --label nap.release=9 \
-	--label nap.instance=1 "$IMG" >/dev/null
+	--label nap.instance=1 --label "nap.napd=$(napd_id)" "$IMG" >/dev/null
 docker run -d --name "nap-$APP-9-2" --label "nap.app=$APP" --label nap.release=9 \
-	--label nap.instance=2 "$NOPORTIMG" /bin/busybox true >/dev/null
+	--label nap.instance=2 --label "nap.napd=$(napd_id)" "$NOPORTIMG" /bin/busybox true >/dev/null
 wait_until 10 bash -c "[ \"\$(docker inspect -f '{{.State.Status}}' nap-$APP-9-2)\" = exited ]"
 stop_napd
 ok "napd restarts" start_napd
