@@ -285,6 +285,14 @@ static int run_push(char **digestp, struct build_run *run, const char *repo, con
 		end_unreachable(b, run->call, r);
 	else if (r == -ENOMEM)
 		b->host->end(run->call, NAP_RESOURCE_EXHAUSTED, "out of memory during the push");
+	else if (strstr(run->error ? run->error : err, "HTTP status: 5"))
+		/* The registry answered but failed to store the image: Docker
+		 * passes on only the status; the reason (often a full disk) is
+		 * in the registry's own log. */
+		b->host->end(run->call, NAP_UNAVAILABLE,
+			     "cannot push %s:%s: the registry at %s failed to store it (%s); see "
+			     "its log for why (a full disk says \"no space left on device\")",
+			     repo, tag, b->registry, run->error ? run->error : err);
 	else
 		b->host->end(run->call, NAP_UNAVAILABLE,
 			     "cannot push %s:%s to the registry at %s: %s; check that "

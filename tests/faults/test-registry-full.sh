@@ -72,6 +72,8 @@ ok "... with one line: '$(cat "$WORK/deploy2.err")'" test "$(wc -l <"$WORK/deplo
 ok "... naming the push" grep -qi "push" "$WORK/deploy2.err"
 # Docker passes on only the registry's HTTP status, not its body.
 ok "... and the registry's error (HTTP 500, or no space)" grep -qiE "no space|space left|status: 5[0-9][0-9]" "$WORK/deploy2.err"
+ok "... pointing to the registry's log, not to a registry that is down" \
+	bash -c "grep -q 'failed to store it' '$WORK/deploy2.err' && ! grep -q 'is running there' '$WORK/deploy2.err'"
 ok "the registry itself logged the full disk" grep -q "no space left on device" "$WORK/registry.log"
 ok "... and saying release 1 keeps serving" grep -q "release 1 keeps serving" "$WORK/deploy2.err"
 ok "release 1 still serves" serves "$APP"
