@@ -11,31 +11,6 @@ REGISTRY=127.0.0.1:5000
 
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
 
-need_plugins() {
-	local p
-	for p in "$@"; do
-		if [ ! -f "$top_builddir/plugins/$p/.libs/$p.so" ]; then
-			echo "SKIP: plugin $p is not built" >&2
-			exit 77
-		fi
-	done
-}
-
-docker_up() { curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://x/_ping >/dev/null; }
-need_servers() { # need_servers [docker] [registry] [etcd]: SKIP unless they answer
-	local s
-	for s in "$@"; do
-		case $s in
-		docker) docker_up ;;
-		registry) curl -sf --max-time 2 "http://$REGISTRY/v2/" >/dev/null ;;
-		etcd) curl -sf --max-time 2 "$ETCD/health" >/dev/null ;;
-		esac || {
-			echo "SKIP: $s does not answer (scripts/servers start)" >&2
-			exit 77
-		}
-	done
-}
-
 etcdget() { etcdctl --endpoints="$ETCD" get "$@"; }
 etcd_count() { etcdget --prefix --keys-only "$1" | grep -c . || true; }
 

@@ -77,6 +77,32 @@ stop_napd() {
 	NAPD_PID=
 }
 
+# need_plugins NAME...: SKIP (exit 77) unless these plugins are built.
+need_plugins() {
+	local p
+	for p in "$@"; do
+		if [ ! -f "$top_builddir/plugins/$p/.libs/$p.so" ]; then
+			echo "SKIP: plugin $p is not built" >&2
+			exit 77
+		fi
+	done
+}
+
+docker_up() { curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://x/_ping >/dev/null; }
+need_servers() { # need_servers [docker] [registry] [etcd]: SKIP unless they answer
+	local s
+	for s in "$@"; do
+		case $s in
+		docker) docker_up ;;
+		registry) curl -sf --max-time 2 "http://${REGISTRY:-127.0.0.1:5000}/v2/" >/dev/null ;;
+		etcd) curl -sf --max-time 2 "${ETCD:-http://127.0.0.1:2379}/health" >/dev/null ;;
+		esac || {
+			echo "SKIP: $s does not answer (scripts/servers start)" >&2
+			exit 77
+		}
+	done
+}
+
 napc() { "$NAPC" --socket "$SOCK" "$@"; }
 nap_call() { "$NAP_CALL" -s "$SOCK" "$@"; }
 

@@ -7,21 +7,8 @@
 # then grep everything captured for the secret.
 . "$(dirname "$0")/../integration/lib.sh"
 
-servers_up() {
-	curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://x/_ping >/dev/null &&
-		curl -sf --max-time 2 http://127.0.0.1:5000/v2/ >/dev/null &&
-		curl -sf --max-time 2 http://127.0.0.1:2379/health >/dev/null
-}
-if ! servers_up; then
-	echo "SKIP: dockerd, docker-registry and etcd must run (scripts/servers start)" >&2
-	exit 77
-fi
-for p in builder scheduler-local discovery-etcd notifier; do
-	if [ ! -f "$top_builddir/plugins/$p/.libs/$p.so" ]; then
-		echo "SKIP: plugin $p is not built" >&2
-		exit 77
-	fi
-done
+need_servers docker registry etcd
+need_plugins builder scheduler-local discovery-etcd notifier
 APP=sec-$$
 SECRET="s3cr3t-$$-$(date +%s%N)-xyzzy"
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }

@@ -19,22 +19,9 @@ CLIENTS=${2:?usage: soak.sh DURATION CLIENTS}
 SOAK_CLIENT=${SOAK_CLIENT:-$top_builddir/tests/soak/soak-client}
 WARMUP=${SOAK_WARMUP:-10}
 
-servers_up() {
-	curl -sf --max-time 2 --unix-socket /var/run/docker.sock http://x/_ping >/dev/null &&
-		curl -sf --max-time 2 http://127.0.0.1:5000/v2/ >/dev/null &&
-		curl -sf --max-time 2 http://127.0.0.1:2379/health >/dev/null
-}
-if ! servers_up; then
-	echo "soak: dockerd, docker-registry and etcd must run (scripts/servers start)" >&2
-	exit 77
-fi
+need_servers docker registry etcd
 PLUGINS="builder scheduler-local discovery-etcd"
-for p in $PLUGINS; do
-	if [ ! -f "$top_builddir/plugins/$p/.libs/$p.so" ]; then
-		echo "soak: plugin $p is not built in $top_builddir" >&2
-		exit 77
-	fi
-done
+need_plugins $PLUGINS
 if [ ! -x "$SOAK_CLIENT" ]; then
 	echo "soak: $SOAK_CLIENT is not built: make tests/soak/soak-client" >&2
 	exit 1
