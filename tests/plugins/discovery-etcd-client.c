@@ -5,7 +5,7 @@
  *   discovery-etcd-client -s SOCK announce APP HOST PORT INSTANCE RELEASE
  *   discovery-etcd-client -s SOCK withdraw APP RELEASE [INSTANCE...]
  *   discovery-etcd-client -s SOCK put KEY VALUE | get PREFIX | delete PREFIX
- *   discovery-etcd-client probe ETCD_URL APP IMAGE COUNT
+ *   discovery-etcd-client probe ETCD_URL APP IMAGE COUNT [NAPD_ID]
  *
  * The calls go through napd (nap.Discovery) and print what came back, one
  * line each ("EP host port instance release url", "LIST n", "REC key value",
@@ -13,7 +13,9 @@
  * status. probe measures, with its own etcd watch and Docker event stream,
  * the time from Docker's start event to the key appearing in etcd and from
  * the kill (or die) event to the key going, over COUNT containers, and prints
- * "ANNOUNCE median_ms max_ms" and "WITHDRAW median_ms max_ms". */
+ * "ANNOUNCE median_ms max_ms" and "WITHDRAW median_ms max_ms". Its
+ * containers carry nap.napd=NAPD_ID when given: the plugin follows only
+ * the containers of its napd. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -288,10 +290,12 @@ static int probe(int argc, char **argv)
 	struct timespec settle = {0, 300 * 1000000L}; /* let the event stream connect */
 	nanosleep(&settle, NULL);
 	for (int i = 0; i < n; i++) {
-		struct docker_kv labels[] = {
-			{"nap.app", p.app}, {"nap.release", release}, {"nap.instance", inst}};
+		struct docker_kv labels[] = {{"nap.app", p.app},
+					     {"nap.release", release},
+					     {"nap.instance", inst},
+					     {"nap.napd", argc > 5 ? argv[5] : ""}};
 		struct docker_container_spec spec = {.image = argv[3], .labels = labels,
-						     .n_labels = 3};
+						     .n_labels = argc > 5 ? 4 : 3};
 		char *id = NULL;
 		snprintf(inst, sizeof inst, "%d", 100 + i);
 		if (docker_container_run(&id, p.docker, &spec, err, sizeof err) < 0) {

@@ -151,7 +151,7 @@ ok "DeleteRecords of a prefix" dc delete "$R/apps/"
 ok "... leaves nothing" test "$(dc get "$R/" | grep -c '^REC')" = 0
 
 # ---- latency over 10 containers ----
-"$CLIENT" probe "$ETCD" "$APP" "$IMAGE" 10 >"$WORK/probe.out"
+"$CLIENT" probe "$ETCD" "$APP" "$IMAGE" 10 "$(napd_id)" >"$WORK/probe.out"
 ok "the probe saw every key come and go" test $? -eq 0
 sed 's/^/# /' "$WORK/probe.out"
 ann=$(awk '/^ANNOUNCE/ {print $2}' "$WORK/probe.out")
