@@ -75,11 +75,13 @@ echo "deploy.warm_redeploy.ratio_nap_over_by_hand: $(awk "BEGIN {printf \"%.2f\"
 
 # --- announce and removal latency, seen by an etcd watcher ---
 image=127.0.0.1:5000/$app:1
-python3 - "$image" "$ROUNDS" <<'PY'
+# The containers started by hand carry the bench napd's id (napd.id): its
+# discovery-etcd follows only the containers of its own napd.
+python3 - "$image" "$ROUNDS" "$(hostname):$sock" <<'PY'
 # Both clocks in one process: Docker's event stream (start, kill) and an
 # etcd watch on the app's prefix, each stamped when it arrives here.
 import base64, json, socket, subprocess, sys, threading, time, urllib.request
-image, rounds = sys.argv[1], int(sys.argv[2])
+image, rounds, napd_id = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def b64(s): return base64.b64encode(s.encode()).decode()
 docker_events = {}
 def follow_docker():
@@ -118,7 +120,8 @@ for i in range(rounds):
     threading.Thread(target=watch, args=(f"/services/{app}/", events), daemon=True).start()
     time.sleep(0.3)
     cid = subprocess.check_output(["docker", "run", "-d", "-P", "--init", "--label", f"nap.app={app}",
-        "--label", "nap.release=1", "--label", "nap.instance=1", "--label", "nap.bench=1", image]).decode().strip()
+        "--label", "nap.release=1", "--label", "nap.instance=1", "--label", "nap.bench=1",
+        "--label", f"nap.napd={napd_id}", image]).decode().strip()
     if wait_for(lambda: any(e[1] == "PUT" for e in events)) and (cid, "start") in docker_events:
         announce.append((min(e[0] for e in events if e[1] == "PUT") - docker_events[(cid, "start")]) * 1000)
     subprocess.check_call(["docker", "kill", cid], stdout=subprocess.DEVNULL)
