@@ -25,8 +25,8 @@
  * ephemeral ports Docker publishes containers on. A handle serves one thread
  * at a time (curl does not support sharing connections between concurrent
  * threads), so calls take one from here and give it back. Each keeps one
- * connection at most: a plugin idles with no more than HANDLE_POOL_MAX
- * sockets open. */
+ * connection at most, plus the socket pair curl keeps per handle to wake
+ * itself: a plugin idles with at most 3 * HANDLE_POOL_MAX such fds. */
 #define HANDLE_POOL_MAX 8
 static CURL *pool[HANDLE_POOL_MAX];
 static size_t pool_len;
