@@ -22,7 +22,8 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/docker_events.c \
 	plugins/common/dockerignore.c plugins/common/dockerignore.h \
 	plugins/common/tar_context.c plugins/common/tar_context.h \
-	plugins/common/etcd_v3.c plugins/common/etcd_v3.h
+	plugins/common/etcd_v3.c plugins/common/etcd_v3.h \
+	plugins/common/run_request.c plugins/common/run_request.h
 plugins_common_libnapplugincommon_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -fPIC
 plugins_common_libnapplugincommon_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS)
 

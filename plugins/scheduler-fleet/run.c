@@ -8,6 +8,7 @@
 #include "config.h"
 #endif
 
+#include "run_request.h"
 #include "scheduler_fleet.h"
 
 #include <errno.h>
@@ -21,7 +22,6 @@
 #include <nap/names.h>
 
 /* More instances than this in one call is a mistake, not a deployment. */
-#define SF_MAX_INSTANCES NAP_INSTANCES_MAX
 #define SF_MAX_METADATA 32u
 
 struct run {
@@ -57,41 +57,15 @@ static void run_free(struct run *run)
 static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 {
 	const Nap__Placement *pl = req->placement;
+	const char *why = run_request_check(req, buf, len);
 
-	if (!nap_app_name_valid(req->app))
-		return snprintf(buf, len, "invalid app name \"%.80s\": %s", req->app ? req->app : "",
-				NAP_APP_NAME_RULE),
-		       buf;
-	if (req->release == 0)
-		return "release must be 1 or more";
+	if (why)
+		return why;
 	if (!sf_image_valid(req->image))
 		return snprintf(buf, len,
 				"invalid image reference \"%.120s\": use letters, digits and . _ / "
 				": @ - only, starting with a letter or digit",
 				req->image ? req->image : ""),
-		       buf;
-	if (req->n_instances == 0)
-		return "no instances given";
-	if (req->n_instances > SF_MAX_INSTANCES)
-		return snprintf(buf, len, "%zu instances in one call: at most %u", req->n_instances,
-				SF_MAX_INSTANCES),
-		       buf;
-	for (size_t i = 0; i < req->n_instances; i++) {
-		if (req->instances[i] == 0)
-			return "instance numbers start at 1";
-		for (size_t j = 0; j < i; j++)
-			if (req->instances[j] == req->instances[i])
-				return snprintf(buf, len, "instance %" PRIu32 " is given twice",
-						req->instances[i]),
-				       buf;
-	}
-	if (!nap_env_valid(req->env, req->n_env, buf, len))
-		return buf;
-	if (strlen(req->image) > NAP_IMAGE_REF_MAX)
-		return snprintf(buf, len,
-				"the image reference is %zu bytes, more than the limit of %u "
-				"(NAP_IMAGE_REF_MAX)",
-				strlen(req->image), NAP_IMAGE_REF_MAX),
 		       buf;
 	if (pl && pl->n_machine_metadata > SF_MAX_METADATA)
 		return "too many machine_metadata entries";

@@ -8,6 +8,7 @@
 #include "config.h"
 #endif
 
+#include "run_request.h"
 #include "scheduler_local.h"
 
 #include <errno.h>
@@ -19,7 +20,6 @@
 #include <string.h>
 
 /* More instances than this in one call is a mistake, not a deployment. */
-#define SL_MAX_INSTANCES NAP_INSTANCES_MAX
 
 /* What Run builds up; everything is freed by run_free(), which must not
  * touch req (the host frees it once the call has ended). */
@@ -56,37 +56,12 @@ static void run_free(struct run *run)
 /* Checks the request; returns NULL or why it is refused (into buf). */
 static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 {
-	if (!nap_app_name_valid(req->app))
-		return snprintf(buf, len, "invalid app name \"%.80s\": use ^[a-z][a-z0-9-]{0,62}$",
-				req->app),
-		       buf;
-	if (req->release == 0)
-		return "release must be 1 or more";
+	const char *why = run_request_check(req, buf, len);
+
+	if (why)
+		return why;
 	if (!req->image || !*req->image || !nap_utf8_valid(req->image))
 		return "no image given";
-	if (req->n_instances == 0)
-		return "no instances given";
-	if (req->n_instances > SL_MAX_INSTANCES)
-		return snprintf(buf, len, "%zu instances in one call: at most %u", req->n_instances,
-				SL_MAX_INSTANCES),
-		       buf;
-	for (size_t i = 0; i < req->n_instances; i++) {
-		if (req->instances[i] == 0)
-			return "instance numbers start at 1";
-		for (size_t j = 0; j < i; j++)
-			if (req->instances[j] == req->instances[i])
-				return snprintf(buf, len, "instance %u is given twice",
-						(unsigned)req->instances[i]),
-				       buf;
-	}
-	if (!nap_env_valid(req->env, req->n_env, buf, len))
-		return buf;
-	if (strlen(req->image) > NAP_IMAGE_REF_MAX)
-		return snprintf(buf, len,
-				"the image reference is %zu bytes, more than the limit of %u "
-				"(NAP_IMAGE_REF_MAX)",
-				strlen(req->image), NAP_IMAGE_REF_MAX),
-		       buf;
 	if (req->memory_bytes > INT64_MAX)
 		return "memory_bytes is too large";
 	return NULL;
