@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -255,6 +256,146 @@ static int h_call(ProtobufCMessage **replyp, const char *service, uint32_t metho
 	return 0;
 }
 
+/* A streaming call made from a handler thread: the loop thread queues each
+ * message's bytes, the calling thread unpacks them and runs the plugin's
+ * callback, so that the callback may block or make calls of its own. */
+struct stream_msg {
+	struct stream_msg *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct stream_call {
+	pthread_cond_t cond;
+	nap_call *call; /* NULL once it ended */
+	struct stream_msg *head, **tail;
+	bool done;
+	int status;
+	char message[NAP_MESSAGE_MAX];
+};
+
+static void stream_done(nap_call *call, const nap_reply *r, void *ud)
+{
+	(void)call;
+	struct stream_call *s = ud;
+	if (!r->end) {
+		struct stream_msg *m = malloc(sizeof(*m) + r->payload_len + 1);
+		if (!m)
+			return; /* dropped: the caller sees a gap, not a crash */
+		m->next = NULL;
+		m->len = r->payload_len;
+		if (r->payload_len)
+			memcpy(m->data, r->payload, r->payload_len);
+		*s->tail = m;
+		s->tail = &m->next;
+	} else {
+		s->done = true;
+		s->call = NULL;
+		s->status = r->status;
+		snprintf(s->message, sizeof(s->message), "%s", r->message);
+	}
+	pthread_cond_signal(&s->cond);
+}
+
+/* Waits up to 250 ms for a message or the end; returns the message (the
+ * caller frees it) or NULL. Called and returns with the lock held. */
+static struct stream_msg *stream_next(struct stream_call *s)
+{
+	if (!s->head && !s->done) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->cond, &H.lock, &ts);
+	}
+	struct stream_msg *m = s->head;
+	if (m) {
+		s->head = m->next;
+		if (!s->head)
+			s->tail = &s->head;
+	}
+	return m;
+}
+
+static void stream_cancel(struct stream_call *s)
+{
+	if (s->call)
+		nap_call_cancel(s->call); /* runs stream_done with the end */
+	nap_conn_flush(H.conn);
+}
+
+static int h_call_stream(const char *service, uint32_t method, const ProtobufCMessage *request,
+			 const ProtobufCMessageDescriptor *msg_desc, uint32_t timeout_ms,
+			 const nap_plugin_call *parent,
+			 int (*on_message)(const ProtobufCMessage *msg, void *ud), void *ud,
+			 nap_error *err)
+{
+	if (pthread_equal(pthread_self(), H.loop_thread)) {
+		if (err) {
+			err->status = NAP_FAILED_PRECONDITION;
+			snprintf(err->message, sizeof(err->message),
+				 "host->call_stream() from an inline handler would deadlock");
+		}
+		return -EDEADLK;
+	}
+	struct stream_call s = {.tail = &s.head};
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	lock();
+	int r = nap_call_start(&s.call, H.conn, service, method, request, timeout_ms, stream_done,
+			       &s);
+	if (r == 0) {
+		nap_conn_flush(H.conn);
+		uint64_t one = 1;
+		(void)!write(H.wake_fd, &one, sizeof(one));
+		int stop = 0;
+		while (!s.done || s.head) {
+			struct stream_msg *m = stream_next(&s);
+			if (stop) {
+				free(m); /* the caller wanted no more */
+				continue;
+			}
+			if (parent && h_cancelled(parent) && !s.done)
+				stream_cancel(&s);
+			unlock();
+			if (m) {
+				ProtobufCMessage *msg =
+					protobuf_c_message_unpack(msg_desc, NULL, m->len, m->data);
+				if (msg) {
+					stop = on_message(msg, ud);
+					protobuf_c_message_free_unpacked(msg, NULL);
+				}
+				free(m);
+			} else if (!s.done) {
+				stop = on_message(NULL, ud);
+			}
+			lock();
+			if (stop && !s.done)
+				stream_cancel(&s);
+		}
+	}
+	unlock();
+	pthread_cond_destroy(&s.cond);
+	if (r < 0) {
+		if (err) {
+			err->status = NAP_UNAVAILABLE;
+			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
+		}
+		return r;
+	}
+	if (err) {
+		err->status = s.status;
+		snprintf(err->message, sizeof(err->message), "%s", s.message);
+	}
+	return s.status == NAP_OK ? 0 : -EPROTO;
+}
+
 static const nap_host host_table = {
 	.size = sizeof(nap_host),
 	.abi = NAP_PLUGIN_ABI,
@@ -266,6 +407,7 @@ static const nap_host host_table = {
 	.log = h_log,
 	.config = h_config,
 	.call = h_call,
+	.call_stream = h_call_stream,
 };
 
 /* --- dispatch --- */

@@ -76,6 +76,20 @@ struct nap_host {
 	int (*call)(ProtobufCMessage **replyp, const char *service, uint32_t method,
 		    const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
 		    uint32_t timeout_ms, nap_error *err);
+	/* Since nap 0.2 (check with NAP_HOST_HAS(host, call_stream)): a
+	 * blocking server-streaming call to another service. on_message runs on
+	 * the calling thread with each message unpacked with msg_desc (freed
+	 * when it returns), and with msg NULL at least every 250 ms while
+	 * nothing comes; a non-zero return cancels the call. When parent is not
+	 * NULL, the call is cancelled as soon as parent is (caller gone or past
+	 * its deadline). Returns 0 once the stream ended with NAP_OK; -EPROTO
+	 * with *err filled in when it ended with another status (NAP_CANCELLED
+	 * after a cancel); another negative errno when it could not start. */
+	int (*call_stream)(const char *service, uint32_t method, const ProtobufCMessage *request,
+			   const ProtobufCMessageDescriptor *msg_desc, uint32_t timeout_ms,
+			   const nap_plugin_call *parent,
+			   int (*on_message)(const ProtobufCMessage *msg, void *ud), void *ud,
+			   nap_error *err);
 };
 
 #define NAP_HOST_HAS(host, field)                                                          \

@@ -10,12 +10,17 @@
  *   1.0  (nap 0.1.0) HELLO/CALL/MESSAGE/END/CANCEL frames; services
  *        nap.Control, nap.Builder, nap.Scheduler, nap.Discovery,
  *        nap.Notifier, nap.Echo.
+ *   1.1  (nap 0.2.0) nap.Apps (the orchestrator plugin serves the app
+ *        methods; napd passes nap.Control's on to it); nap.Control.SetCheck;
+ *        Check, InstanceStatus and AppStatus's instance states;
+ *        nap.Scheduler.Watch and InstanceEvent; Instance's exit, health and
+ *        announcer fields.
  */
 #ifndef NAP_PROTOCOL_H
 #define NAP_PROTOCOL_H
 
 #define NAP_PROTOCOL_MAJOR 1
-#define NAP_PROTOCOL_MINOR 0
+#define NAP_PROTOCOL_MINOR 1
 
 /* A frame is a 4-byte big-endian length, then that many bytes of one
  * nap.bus.Frame. The length counts the Frame only and may not exceed
