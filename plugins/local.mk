@@ -2,6 +2,7 @@
 # --enable-<plugin> switch is on); code they share (Docker and etcd clients,
 # the build-context tar) is in plugins/common.
 include plugins/common/local.mk
+include plugins/orchestrator/local.mk
 include plugins/builder/local.mk
 include plugins/scheduler-local/local.mk
 include plugins/discovery-etcd/local.mk

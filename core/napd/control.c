@@ -1,5 +1,8 @@
-/* nap.Control: what napd answers itself. Deploy and the app methods arrive
- * with the orchestrator; until a method is served it answers UNIMPLEMENTED. */
+/* nap.Control: what napd answers itself (Ping, ListPlugins), and which
+ * plugin service answers each other method: the app methods are the
+ * orchestrator plugin's nap.Apps, the endpoint and log methods discovery's
+ * and the scheduler's. Requests and replies are the same messages, so a
+ * call is passed on unchanged, CANCEL and deadline included. */
 #include "config.h"
 
 #include <stdlib.h>
@@ -9,7 +12,6 @@
 
 #include "control.h"
 #include "log.h"
-#include "orchestrator.h"
 #include "router.h"
 #include "peer.h"
 #include "supervisor.h"
@@ -63,13 +65,19 @@ void control_call(struct peer *p, const Nap__Bus__Frame *f)
 		fn = ping;
 	else if (strcmp(m->name, "ListPlugins") == 0)
 		fn = list_plugins;
-	if (!fn && orchestrator_call(p, m->name, f))
-		return;
-	/* These are the plugins' to answer: the requests and replies are the
-	 * same messages (or wire-compatible ones) as theirs. */
 	static const struct {
 		const char *method, *service, *as;
 	} passed_on[] = {
+		{"Deploy", "nap.Apps", "Deploy"},
+		{"ListApps", "nap.Apps", "ListApps"},
+		{"GetApp", "nap.Apps", "GetApp"},
+		{"Scale", "nap.Apps", "Scale"},
+		{"SetEnv", "nap.Apps", "SetEnv"},
+		{"Rollback", "nap.Apps", "Rollback"},
+		{"Stop", "nap.Apps", "Stop"},
+		{"Start", "nap.Apps", "Start"},
+		{"Destroy", "nap.Apps", "Destroy"},
+		{"SetCheck", "nap.Apps", "SetCheck"},
 		{"Endpoints", "nap.Discovery", "Resolve"},
 		{"WatchEndpoints", "nap.Discovery", "Watch"},
 		{"Logs", "nap.Scheduler", "Logs"},
@@ -93,10 +101,11 @@ void control_call(struct peer *p, const Nap__Bus__Frame *f)
 void control_cancel(struct peer *p, uint64_t call_id)
 {
 	(void)p;
-	(void)call_id; /* every call served so far ends before it returns */
+	(void)call_id; /* Ping and ListPlugins answer before they return; the
+			* other methods are passed on, and their CANCEL with them */
 }
 
 void control_peer_gone(struct peer *p)
 {
-	orchestrator_peer_gone(p);
+	(void)p; /* napd's own methods answer at once: nothing outlives a peer */
 }

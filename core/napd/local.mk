@@ -2,9 +2,6 @@
 sbin_PROGRAMS += core/napd/napd
 core_napd_napd_SOURCES = \
 	core/napd/main.c \
-	core/napd/apps.c core/napd/apps.h \
-	core/napd/calls.c core/napd/calls.h \
-	core/napd/orchestrator.c core/napd/orchestrator.h \
 	core/napd/conffile.c core/napd/conffile.h \
 	core/napd/control.c core/napd/control.h \
 	core/napd/host.c core/napd/host.h \
@@ -12,7 +9,6 @@ core_napd_napd_SOURCES = \
 	core/napd/log.c core/napd/log.h \
 	core/napd/loop.c core/napd/loop.h \
 	core/napd/peer.c core/napd/peer.h \
-	core/napd/requests.c core/napd/requests.h \
 	core/napd/identity.c core/napd/identity.h \
 	core/napd/router.c core/napd/router.h \
 	core/napd/supervisor.c core/napd/supervisor.h

@@ -25,7 +25,6 @@
 #include "listener.h"
 #include "identity.h"
 #include "log.h"
-#include "orchestrator.h"
 #include "loop.h"
 #include "peer.h"
 #include "supervisor.h"
@@ -301,7 +300,6 @@ int main(int argc, char **argv)
 	if (listener_open(socket_path, &cfg, err, sizeof(err)) < 0)
 		return startup_failed(ready_fd, "%s", err);
 	control_init(started);
-	orchestrator_init(cfg.deploy_timeout_s);
 	loop_set_idle(peers_idle, peers_next_deadline);
 	if ((r = supervisor_start(&cfg)) < 0) {
 		listener_close();

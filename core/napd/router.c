@@ -35,7 +35,8 @@ struct forward {
 };
 
 static const ProtobufCServiceDescriptor *const known[] = {
-	&nap__control__descriptor,   &nap__builder__descriptor,  &nap__scheduler__descriptor,
+	&nap__control__descriptor,   &nap__apps__descriptor,     &nap__builder__descriptor,
+	&nap__scheduler__descriptor,
 	&nap__discovery__descriptor, &nap__notifier__descriptor, &nap__echo__descriptor,
 };
 

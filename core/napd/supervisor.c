@@ -32,6 +32,7 @@
 
 static struct plugin *plugins;
 static size_t nplugins;
+static unsigned deploy_timeout_s; /* napd.conf's, for the orchestrator */
 
 const char *plugin_state_name(enum plugin_state s)
 {
@@ -133,12 +134,15 @@ static void spawn(struct plugin *pl)
 	h.plugin_name = (char *)pl->conf->name;
 	/* Its settings, then napd.id (identity.h): what the plugin labels and
 	 * owns is this napd's, among others sharing the host or the etcd. */
-	char id[400], *config[NAP_CONFIG_MAX + 1];
+	char id[400], timeout[64], *config[NAP_CONFIG_MAX + 2];
 	size_t n = 0;
 	for (; n < pl->conf->nsettings && n < NAP_CONFIG_MAX; n++)
 		config[n] = pl->conf->settings[n];
 	snprintf(id, sizeof(id), "napd.id=%s", identity());
 	config[n++] = id;
+	/* and how long an app operation may take (deploy_timeout) */
+	snprintf(timeout, sizeof(timeout), "napd.deploy_timeout=%u", deploy_timeout_s);
+	config[n++] = timeout;
 	h.n_config = n;
 	h.config = config;
 	nap_conn_send_hello(p->conn, &h);
@@ -377,6 +381,7 @@ int supervisor_start(const struct napd_config *cfg)
 	if (!plugins)
 		return -ENOMEM;
 	nplugins = cfg->nplugins;
+	deploy_timeout_s = cfg->deploy_timeout_s;
 	for (size_t i = 0; i < nplugins; i++) {
 		struct plugin *pl = &plugins[i];
 		pl->conf = &cfg->plugins[i];

@@ -25,6 +25,8 @@
 #define NAP_IMAGE_REF_MAX 255u
 /* A directory path (a build context), as the kernel's PATH_MAX less its NUL. */
 #define NAP_PATH_MAX 4095u
+/* An HTTP readiness check path (napc deploy --check-http PATH). */
+#define NAP_CHECK_PATH_MAX 255u
 
 /* Instances of one app. */
 #define NAP_INSTANCES_MAX 100u

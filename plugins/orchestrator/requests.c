@@ -8,10 +8,8 @@
 #include <nap/env.h>
 #include <nap/limits.h>
 
-#include "apps.h"
 #include "requests.h"
 
-_Static_assert(APP_INSTANCES_MAX == NAP_INSTANCES_MAX, "napd and nap/limits.h disagree");
 
 static bool key_ok(const char *k, char *why, size_t whylen)
 {
@@ -50,13 +48,13 @@ json_t *request_env_object(Nap__EnvVar *const *vars, size_t n, char *why, size_t
 	for (size_t i = 0; obj && i < n; i++) {
 		json_t *v = json_string(vars[i]->value ? vars[i]->value : "");
 		if (!v || json_object_set_new(obj, vars[i]->key, v) < 0) {
-			snprintf(why, whylen, "napd is out of memory");
+			snprintf(why, whylen, "the orchestrator is out of memory");
 			json_decref(obj);
 			return NULL;
 		}
 	}
 	if (!obj)
-		snprintf(why, whylen, "napd is out of memory");
+		snprintf(why, whylen, "the orchestrator is out of memory");
 	return obj;
 }
 
@@ -96,4 +94,18 @@ bool request_dir_ok(const char *dir, char *why, size_t whylen)
 		return false;
 	}
 	return true;
+}
+
+bool check_path_ok(const char *path, char *why, size_t whylen)
+{
+	size_t n = strlen(path);
+	bool ok = n >= 1 && n <= NAP_CHECK_PATH_MAX && path[0] == '/';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = path[i] > 0x20 && path[i] < 0x7f;
+	if (!ok)
+		snprintf(why, whylen,
+			 "the check path must start with '/' and be 1 to %u printable characters "
+			 "without spaces (NAP_CHECK_PATH_MAX)",
+			 NAP_CHECK_PATH_MAX);
+	return ok;
 }

@@ -1,8 +1,8 @@
 /* The checks every nap.Control request passes before any work starts: the
  * sizes and lists of nap/limits.h and the name rules of nap/names.h. Each
  * check fills why with one line that names the limit and its value. */
-#ifndef NAPD_REQUESTS_H
-#define NAPD_REQUESTS_H
+#ifndef NAP_ORCHESTRATOR_REQUESTS_H
+#define NAP_ORCHESTRATOR_REQUESTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,5 +23,9 @@ bool request_env_merged_ok(const json_t *env, char *why, size_t whylen);
 
 /* A build directory: absolute and at most NAP_PATH_MAX bytes. */
 bool request_dir_ok(const char *dir, char *why, size_t whylen);
+
+/* An HTTP check path: "/..." of printable ASCII, no blanks, at most
+ * NAP_CHECK_PATH_MAX bytes (it goes into a request line and a fleet unit). */
+bool check_path_ok(const char *path, char *why, size_t whylen);
 
 #endif

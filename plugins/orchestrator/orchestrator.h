@@ -1,0 +1,232 @@
+/* orchestrator: the reconciler. It serves nap.Apps (napd passes nap.Control's
+ * app methods on to it) and keeps every app at its desired state.
+ *
+ * The desired state of an app is its record (record.c), kept through
+ * nap.Discovery's records at "apps/<app>/app": release, image and
+ * environment of each release, instances, memory, check, running or
+ * stopped, and while a new release rolls out, which release it replaces
+ * ("rollout"). The observed state comes from nap.Scheduler.Watch (watch.c)
+ * and from the readiness checks this plugin runs itself (check.c). One
+ * thread (reconcile.c) compares the two and converges: starts what is
+ * missing, replaces what died or is unhealthy (with back-off), announces an
+ * instance in discovery only once it is ready, finishes or undoes a rollout,
+ * removes what is extra. The app methods (ops_*.c) only write the desired
+ * state and then follow convergence, streaming what they see.
+ *
+ * Crash safety comes from this shape: everything an operation means is in
+ * the record before anything is started, so an orchestrator (or napd, or a
+ * scheduler) that restarts at any point reconciles again and ends in the
+ * same place.
+ *
+ * Threads: handler threads (one per call, from the host), the reconciler,
+ * the watcher and the checker. One mutex (orch.lock) guards every struct
+ * app and struct slot; a condition (orch.changed) is broadcast on every
+ * change. Bus calls are never made with the lock held. */
+#ifndef NAP_ORCHESTRATOR_H
+#define NAP_ORCHESTRATOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <nap/control.pb-c.h>
+#include <nap/bus.h>
+#include <nap/plugin.h>
+
+/* What the orchestrator knows of one instance number of one release. */
+enum slot_phase {
+	PHASE_STARTING,	  /* wanted; starting or started, not ready yet */
+	PHASE_READY,	  /* its check passes: announced */
+	PHASE_UNHEALTHY,  /* it failed its check `failures` times: withdrawn, replaced */
+	PHASE_CRASHED,	  /* it exited: being replaced */
+	PHASE_RESTARTING, /* waiting for its back-off to end */
+	PHASE_STOPPED,	  /* not wanted: being removed */
+};
+
+struct slot {
+	uint32_t release, instance;
+	/* as the scheduler reports it */
+	bool exists;  /* a container/unit exists, running or not */
+	bool running;
+	bool sidekick; /* announced by the scheduler's own announcer */
+	char id[96];
+	char host[256];
+	uint32_t port;
+	char health[16]; /* a Dockerfile HEALTHCHECK's state, "" without one */
+	/* as the orchestrator sees it */
+	enum slot_phase phase;
+	bool wanted;
+	bool starting;	/* a Run for it is under way */
+	bool announced;
+	bool was_ready; /* ready at least once since it started */
+	bool handled_exit; /* its last exit was counted */
+	unsigned fails;	/* failed checks in a row */
+	uint32_t restarts;
+	uint32_t crashes_in_row; /* exits without staying ready: the back-off step */
+	int32_t last_exit;
+	bool oom;
+	char last_check[200];
+	uint64_t since_ms;	 /* wall clock: in this phase since */
+	uint64_t next_start_ms;	 /* wall clock: back-off ends */
+	uint64_t next_check_ms;	 /* monotonic */
+	uint64_t ready_at_ms;	 /* monotonic: when it last became ready */
+};
+
+struct app {
+	char name[64];
+	json_t *rec; /* the desired state (record.c); NULL once destroyed */
+	struct slot *slots;
+	size_t nslots;
+	bool busy;	 /* an operation that changes the app runs */
+	bool save;	 /* the record changed here: the reconciler writes it */
+	bool damaged;	 /* its record could not be read: left alone */
+	uint64_t resolved_ms; /* monotonic: discovery last compared */
+	uint64_t version; /* bumped on every change of the app */
+	struct app *next;
+};
+
+struct check_defaults {
+	uint32_t interval_ms, timeout_ms, failures, ready_timeout_s, starting_interval_ms;
+};
+
+struct orch {
+	const nap_host *host;
+	pthread_mutex_t lock;
+	pthread_cond_t changed; /* broadcast on any change */
+	pthread_mutex_t save_lock; /* orders record writes */
+	struct app *apps;
+	bool loaded; /* the records were read */
+	bool synced; /* the scheduler's list was read since the last (re)subscribe */
+	struct check_defaults check;
+	uint32_t deploy_timeout_s;
+	uint32_t backoff_ms, backoff_max_ms; /* crash loops: first step and cap */
+	uint32_t resync_ms;		     /* the whole comparison, events or not */
+	atomic_bool stopping;
+	pthread_t reconciler, watcher, checker;
+	bool threads;
+};
+
+extern struct orch O;
+
+/* ---- util.c ---- */
+uint64_t wall_ms(void);
+uint64_t mono_ms(void);
+/* Broadcasts a change of app a (NULL: of everything). Lock held. */
+void orch_changed(struct app *a);
+/* Waits for a change or until ms pass. Lock held. */
+void orch_wait(uint32_t ms);
+
+/* ---- state.c (lock held for all) ---- */
+struct app *app_find(const char *name);
+struct app *app_get(const char *name); /* creates; NULL on out of memory */
+void app_drop(struct app *a);	       /* unlinks and frees */
+struct slot *slot_find(struct app *a, uint32_t release, uint32_t instance);
+struct slot *slot_get(struct app *a, uint32_t release, uint32_t instance);
+void slot_drop(struct app *a, struct slot *s);
+void slot_phase(struct slot *s, enum slot_phase phase);
+const char *phase_name(enum slot_phase phase);
+/* Applies an Instance the scheduler reports (kind: present, started, died,
+ * health, removed). */
+void state_apply(const char *kind, const void *instance);
+/* Before a fresh list from the scheduler: forget what it said. */
+void state_unsee_all(void);
+
+/* ---- record.c: the app record (JSON), see record.c for its shape ---- */
+#define APP_RELEASES_KEPT 10
+#define NAP_SEEN_MAX 128 /* instances one deploy reports on */
+json_t *record_new(const char *app);
+json_t *record_parse(const uint8_t *data, size_t len);
+uint32_t rec_u32(json_t *obj, const char *key);
+json_t *rec_release(json_t *rec, uint32_t n); /* n 0 = the target release */
+uint32_t rec_last_release(json_t *rec);
+const char *rec_state(json_t *rec);
+bool rec_running(json_t *rec);
+json_t *rec_rollout(json_t *rec); /* NULL when none */
+bool slots_has(json_t *slots, uint32_t n);
+/* n instance numbers that none of `used` has, lowest first, as an array. */
+json_t *slots_pick(json_t *used, size_t n);
+/* The check of the app with defaults filled in. */
+void rec_check(json_t *rec, Nap__Check *out);
+json_t *check_to_json(const Nap__Check *c);
+
+/* ---- store.c: records through nap.Discovery ---- */
+/* Writes a's record as it is now. Takes and drops the lock itself: call
+ * without it. */
+int store_save(struct app *a, char *err, size_t errlen);
+int store_load_all(char *err, size_t errlen); /* fills O.apps */
+int store_delete(const char *app, char *err, size_t errlen);
+
+/* ---- bus.c: calls to the other plugins (no lock held) ---- */
+/* service.method by name; the reply (if replyp) is unpacked with the
+ * method's output descriptor. As host->call otherwise. */
+int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
+	     const char *method, const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e);
+int bus_run(const char *app, uint32_t release, json_t *rec, const uint32_t *instances, size_t n,
+	    char *err, size_t errlen);
+int bus_remove(const char *app, uint32_t release, const uint32_t *instances, size_t n,
+	       char *err, size_t errlen);
+int bus_announce(const char *app, const struct slot *s, char *err, size_t errlen);
+int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n,
+		 char *err, size_t errlen);
+/* The app's endpoints in discovery (release 0: all); free with
+ * nap__endpoint_list__free_unpacked. NULL on failure. */
+Nap__EndpointList *bus_resolve(const char *app, uint32_t release);
+void bus_notify(const char *app, uint32_t release, const char *event, bool ok,
+		const char *stage, const char *error, uint64_t started_ms,
+		const Nap__EndpointList *endpoints);
+void bus_remove_image(const char *image);
+
+/* ---- reconcile.c ---- */
+void *reconcile_main(void *arg);
+/* Ends a rollout of a that did not get ready: the release before it serves
+ * again. Lock held; the reconciler removes what it started. */
+void rollout_fail(struct app *a, const char *stage, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- watch.c, check.c ---- */
+void *watch_main(void *arg);
+void *check_main(void *arg);
+
+/* ---- status.c ---- */
+/* Fills st from a (lock held); free with status_clear. */
+void status_fill(Nap__AppStatus *st, struct app *a, bool with_env);
+void status_clear(Nap__AppStatus *st);
+void ops_get_app(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_list_apps(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+
+/* ---- ops.c: what every app method shares ---- */
+/* Takes the app for an operation (queueing behind another), creating its
+ * entry when create. Returns it with the lock held, or NULL with the call
+ * ended. */
+struct app *op_begin(nap_plugin_call *call, const char *name, bool create);
+/* Gives the app back (lock held) and drops the lock. */
+void op_finish(struct app *a);
+/* Waits until the app's target release runs with every instance ready, or
+ * has failed; lock held. Returns 0 when ready, -1 with the call ended. */
+int op_wait_ready(nap_plugin_call *call, struct app *a, uint32_t release, const char *op,
+		  uint64_t started_ms);
+/* Ends an operation's call with a failure (lock held), with the release
+ * that keeps serving when there is one, and tells the notifier. */
+void op_fail(nap_plugin_call *call, struct app *a, const char *op, uint32_t release,
+	     const char *stage, int status, const char *reason, uint64_t started_ms);
+/* A DeployEvent line (deploy only; lock not required). */
+void op_progress(nap_plugin_call *call, const char *stage, uint32_t release, uint32_t step,
+		 uint32_t steps, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Starts a rollout of release (already in the record) from what serves now. Lock held. */
+void op_rollout(struct app *a, uint32_t release, const char *op);
+json_t *op_env_object(Nap__EnvVar *const *vars, size_t n, char *why, size_t whylen);
+
+void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_scale(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_set_env(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_rollback(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_stop(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_start(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_destroy(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_set_check(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+
+#endif

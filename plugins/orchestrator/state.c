@@ -1,0 +1,152 @@
+/* The orchestrator's picture of every app: the desired state (the record)
+ * beside what the scheduler reports of each instance. Every function here
+ * runs with O.lock held. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nap/names.h>
+#include <nap/scheduler.pb-c.h>
+
+#include "orchestrator.h"
+
+static const char *const phase_names[] = {
+	[PHASE_STARTING] = "starting", [PHASE_READY] = "ready",
+	[PHASE_UNHEALTHY] = "unhealthy", [PHASE_CRASHED] = "crashed",
+	[PHASE_RESTARTING] = "restarting", [PHASE_STOPPED] = "stopped",
+};
+
+const char *phase_name(enum slot_phase phase)
+{
+	return phase_names[phase];
+}
+
+struct app *app_find(const char *name)
+{
+	for (struct app *a = O.apps; a; a = a->next)
+		if (strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
+
+struct app *app_get(const char *name)
+{
+	struct app *a = app_find(name);
+	if (a || !nap_app_name_valid(name))
+		return a;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return NULL;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->next = O.apps;
+	O.apps = a;
+	return a;
+}
+
+void app_drop(struct app *a)
+{
+	for (struct app **pp = &O.apps; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	json_decref(a->rec);
+	free(a->slots);
+	free(a);
+}
+
+struct slot *slot_find(struct app *a, uint32_t release, uint32_t instance)
+{
+	for (size_t i = 0; i < a->nslots; i++)
+		if (a->slots[i].release == release && a->slots[i].instance == instance)
+			return &a->slots[i];
+	return NULL;
+}
+
+struct slot *slot_get(struct app *a, uint32_t release, uint32_t instance)
+{
+	struct slot *s = slot_find(a, release, instance);
+	if (s)
+		return s;
+	struct slot *v = realloc(a->slots, (a->nslots + 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	a->slots = v;
+	s = &a->slots[a->nslots++];
+	*s = (struct slot){.release = release, .instance = instance, .phase = PHASE_STARTING,
+			   .since_ms = wall_ms()};
+	return s;
+}
+
+void slot_drop(struct app *a, struct slot *s)
+{
+	size_t i = (size_t)(s - a->slots);
+	memmove(&a->slots[i], &a->slots[i + 1], (a->nslots - i - 1) * sizeof(*s));
+	a->nslots--;
+}
+
+void slot_phase(struct slot *s, enum slot_phase phase)
+{
+	if (s->phase == phase)
+		return;
+	s->phase = phase;
+	s->since_ms = wall_ms();
+}
+
+void state_unsee_all(void)
+{
+	for (struct app *a = O.apps; a; a = a->next)
+		for (size_t i = 0; i < a->nslots; i++)
+			a->slots[i].exists = false;
+	O.synced = false;
+}
+
+/* An instance the scheduler reports. A died instance stays in the picture
+ * (exists, not running) until the reconciler has removed it: that is what
+ * makes it replace it. */
+void state_apply(const char *kind, const void *instance)
+{
+	const Nap__Instance *in = instance;
+	if (!in || !in->app || !nap_app_name_valid(in->app) || !in->release || !in->instance)
+		return;
+	struct app *a = app_get(in->app);
+	if (!a)
+		return;
+	struct slot *s = slot_get(a, in->release, in->instance);
+	if (!s)
+		return;
+	if (strcmp(kind, "removed") == 0) {
+		if (s->id[0] && in->id && strcmp(s->id, in->id) != 0)
+			return; /* an older container of the slot: the new one stays */
+		s->exists = s->running = false;
+		s->id[0] = '\0';
+		orch_changed(a);
+		return;
+	}
+	bool was_running = s->running;
+	s->exists = true;
+	s->running = in->state && strcmp(in->state, "running") == 0;
+	s->sidekick = in->announcer && strcmp(in->announcer, "sidekick") == 0;
+	snprintf(s->id, sizeof(s->id), "%s", in->id ? in->id : "");
+	snprintf(s->host, sizeof(s->host), "%s", in->host ? in->host : "");
+	snprintf(s->health, sizeof(s->health), "%s", in->health ? in->health : "");
+	if (in->port)
+		s->port = in->port;
+	if (s->running && !was_running) {
+		/* a (new) start: checks begin now */
+		s->handled_exit = false;
+		s->fails = 0;
+		s->was_ready = false;
+		s->next_check_ms = mono_ms();
+		if (s->phase != PHASE_STOPPED)
+			slot_phase(s, PHASE_STARTING);
+	}
+	if (!s->running) {
+		s->last_exit = in->exit_code;
+		s->oom = in->oom_killed;
+	}
+	orch_changed(a);
+}
