@@ -30,7 +30,7 @@ cp -r "$top/examples/hello" "$work/hello"
 "$work/hello/prepare"
 plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
 cat >"$work/napd.conf" <<CONF
-plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)
+plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)
 log_level = warning
 CONF
 "$build/core/napd/napd" --foreground --config "$work/napd.conf" --socket "$sock" 2>"$work/napd.log" &

@@ -53,6 +53,8 @@ static struct {
 	nap_idmap calls;
 	const Nap__Bus__Hello *napd_hello; /* owned by conn */
 	const char *name;
+	bool said_hello;	  /* calls wait for it: napd takes none before */
+	pthread_cond_t hello_cond;
 } H;
 
 static void lock(void)
@@ -187,6 +189,15 @@ static const char *h_config(const char *key)
 	return NULL;
 }
 
+/* Threads a plugin starts in init() may call at once: their calls wait
+ * until the host has said HELLO (napd refuses anything before it). Lock
+ * held. */
+static void wait_hello(void)
+{
+	while (!H.said_hello)
+		pthread_cond_wait(&H.hello_cond, &H.lock);
+}
+
 struct sync_call {
 	pthread_cond_t cond;
 	bool done;
@@ -233,6 +244,7 @@ static int h_call(ProtobufCMessage **replyp, const char *service, uint32_t metho
 	struct sync_call s = {.err = err, .desc = reply_desc};
 	pthread_cond_init(&s.cond, NULL);
 	lock();
+	wait_hello();
 	int r = nap_call_start(NULL, H.conn, service, method, request, timeout_ms, sync_done, &s);
 	if (r == 0) {
 		nap_conn_flush(H.conn);
@@ -348,6 +360,7 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
 	pthread_cond_init(&s.cond, &ca);
 	pthread_condattr_destroy(&ca);
 	lock();
+	wait_hello();
 	int r = nap_call_start(&s.call, H.conn, service, method, request, timeout_ms, stream_done,
 			       &s);
 	if (r == 0) {
@@ -602,8 +615,12 @@ static void say_hello(void)
 	for (size_t i = 0; i < h.n_services; i++)
 		names[i] = (char *)H.services[i].desc->name;
 	h.services = names;
+	lock();
 	nap_conn_send_hello(H.conn, &h);
 	nap_conn_flush(H.conn);
+	H.said_hello = true;
+	pthread_cond_broadcast(&H.hello_cond);
+	unlock();
 }
 
 int host_main(int argc, char **argv)
@@ -625,6 +642,7 @@ int host_main(int argc, char **argv)
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&H.lock, &ma);
+	pthread_cond_init(&H.hello_cond, NULL);
 	pthread_mutexattr_destroy(&ma);
 	H.loop_thread = pthread_self();
 	H.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -26,17 +26,9 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 			    name ? name : "", NAP_APP_NAME_RULE);
 		return NULL;
 	}
-	uint64_t limit = mono_ms() + LOAD_WAIT_MS;
-	pthread_mutex_lock(&O.lock);
-	while (!O.loaded && !gone(call) && mono_ms() < limit)
-		orch_wait(100);
-	if (!O.loaded) {
-		pthread_mutex_unlock(&O.lock);
-		O.host->end(call, NAP_UNAVAILABLE,
-			    "the orchestrator cannot read the apps' desired state yet (is "
-			    "discovery-etcd running and etcd up? 'napc plugins' tells)");
+	if (!op_loaded(call))
 		return NULL;
-	}
+	pthread_mutex_lock(&O.lock);
 	bool said = false;
 	for (;;) {
 		struct app *a = create ? app_get(name) : app_find(name);
@@ -67,6 +59,46 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 			return NULL;
 		}
 		orch_wait(200);
+	}
+}
+
+bool op_loaded(nap_plugin_call *call)
+{
+	uint64_t limit = mono_ms() + LOAD_WAIT_MS;
+	char why[sizeof(O.load_error)];
+	pthread_mutex_lock(&O.lock);
+	while (!O.loaded && !gone(call) && mono_ms() < limit)
+		orch_wait(100);
+	bool ok = O.loaded;
+	snprintf(why, sizeof(why), "%s", O.load_error[0] ? O.load_error : "no answer yet");
+	pthread_mutex_unlock(&O.lock);
+	if (!ok)
+		O.host->end(call, NAP_UNAVAILABLE,
+			    "the orchestrator has not read the apps' desired state: %s", why);
+	return ok;
+}
+
+int op_wait_settled(nap_plugin_call *call, struct app *a, const char *op)
+{
+	uint64_t limit = mono_ms() + 60000u;
+	for (;;) {
+		bool busy = !O.synced; /* what runs is not known yet */
+		for (size_t i = 0; i < a->nslots && !busy; i++) {
+			const struct slot *s = &a->slots[i];
+			busy = !s->wanted && (s->exists || s->starting || s->announced);
+		}
+		if (!busy)
+			return 0;
+		if (gone(call) || mono_ms() > limit) {
+			pthread_mutex_unlock(&O.lock);
+			O.host->end(call, NAP_DEADLINE_EXCEEDED,
+				    "%s of %s: its extra instances did not all stop within 60 s; nap "
+				    "keeps removing them",
+				    op, a->name);
+			pthread_mutex_lock(&O.lock);
+			return -1;
+		}
+		orch_wait(100);
 	}
 }
 

@@ -56,12 +56,12 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 		return;
 	}
 	if (op_wait_ready(call, a, release, op, started) == 0) {
-		reply_status(call, a, strcmp(op, "env") == 0);
 		char app[64];
 		snprintf(app, sizeof(app), "%s", a->name);
 		pthread_mutex_unlock(&O.lock);
 		bus_notify(app, release, op, true, "", "", started, NULL);
 		pthread_mutex_lock(&O.lock);
+		reply_status(call, a, strcmp(op, "env") == 0);
 	}
 }
 
@@ -181,7 +181,8 @@ void ops_scale(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	orch_changed(a);
 	if (save(call, a, "scale") == 0 &&
 	    (!rec_running(rec) || op_wait_ready(call, a, rec_u32(rec, "release"), "scale",
-						wall_ms()) == 0))
+						wall_ms()) == 0) &&
+	    op_wait_settled(call, a, "scale") == 0)
 		reply_status(call, a, false);
 	op_finish(a);
 }
@@ -208,33 +209,6 @@ void ops_start(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	op_finish(a);
 }
 
-static bool has_instances(struct app *a)
-{
-	for (size_t i = 0; i < a->nslots; i++)
-		if (a->slots[i].exists || a->slots[i].starting || a->slots[i].announced)
-			return true;
-	return false;
-}
-
-/* Waits until nothing of a runs or is announced (lock held). */
-static int wait_empty(nap_plugin_call *call, struct app *a, const char *op)
-{
-	uint64_t limit = mono_ms() + 60000u;
-	while (has_instances(a)) {
-		if (O.host->cancelled(call) || mono_ms() > limit) {
-			pthread_mutex_unlock(&O.lock);
-			O.host->end(call, NAP_DEADLINE_EXCEEDED,
-				    "%s of %s: its instances did not all stop within 60 s; nap keeps "
-				    "removing them",
-				    op, a->name);
-			pthread_mutex_lock(&O.lock);
-			return -1;
-		}
-		orch_wait(100);
-	}
-	return 0;
-}
-
 void ops_stop(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 {
 	(void)state;
@@ -246,7 +220,7 @@ void ops_stop(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
 	json_object_del(a->rec, "rollout");
 	json_object_set_new(a->rec, "slots", json_array());
 	orch_changed(a);
-	if (save(call, a, "stop") == 0 && wait_empty(call, a, "stop") == 0)
+	if (save(call, a, "stop") == 0 && op_wait_settled(call, a, "stop") == 0)
 		reply_status(call, a, false);
 	op_finish(a);
 }
@@ -262,7 +236,7 @@ void ops_destroy(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 	a->rec = NULL; /* nothing is wanted: the reconciler removes everything */
 	a->damaged = false;
 	orch_changed(a);
-	if (wait_empty(call, a, "destroy") < 0) {
+	if (op_wait_settled(call, a, "destroy") < 0) {
 		a->rec = rec;
 		op_finish(a);
 		return;

@@ -195,9 +195,9 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 			ev.n_endpoints = l->n_endpoints;
 			ev.endpoints = l->endpoints;
 		}
+		bus_notify(d->app, release, "deploy", true, "", "", started, l);
 		O.host->send(call, &ev.base);
 		O.host->end(call, NAP_OK, "%s", "");
-		bus_notify(d->app, release, "deploy", true, "", "", started, l);
 		if (l)
 			nap__endpoint_list__free_unpacked(l, NULL);
 		pthread_mutex_lock(&O.lock);

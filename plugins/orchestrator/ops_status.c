@@ -8,22 +8,6 @@
 
 #include "orchestrator.h"
 
-/* Waits for the records (at most a few seconds); false with the call ended. */
-static bool loaded(nap_plugin_call *call)
-{
-	uint64_t limit = mono_ms() + 10000u;
-	pthread_mutex_lock(&O.lock);
-	while (!O.loaded && !O.host->cancelled(call) && mono_ms() < limit)
-		orch_wait(100);
-	bool ok = O.loaded;
-	pthread_mutex_unlock(&O.lock);
-	if (!ok)
-		O.host->end(call, NAP_UNAVAILABLE,
-			    "the orchestrator cannot read the apps' desired state yet (is "
-			    "discovery-etcd running and etcd up? 'napc plugins' tells)");
-	return ok;
-}
-
 void ops_get_app(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 {
 	(void)state;
@@ -33,7 +17,7 @@ void ops_get_app(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 			    r->app ? r->app : "", NAP_APP_NAME_RULE);
 		return;
 	}
-	if (!loaded(call))
+	if (!op_loaded(call))
 		return;
 	Nap__AppStatus st;
 	pthread_mutex_lock(&O.lock);
@@ -61,7 +45,7 @@ void ops_list_apps(nap_plugin_call *call, const ProtobufCMessage *request, void 
 {
 	(void)state;
 	(void)request;
-	if (!loaded(call))
+	if (!op_loaded(call))
 		return;
 	Nap__ListAppsReply out = NAP__LIST_APPS_REPLY__INIT;
 	pthread_mutex_lock(&O.lock);

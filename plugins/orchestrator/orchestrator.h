@@ -52,6 +52,7 @@ struct slot {
 	/* as the scheduler reports it */
 	bool exists;  /* a container/unit exists, running or not */
 	bool running;
+	bool dead;     /* it ended (exited, dead, failed): to be replaced */
 	bool sidekick; /* announced by the scheduler's own announcer */
 	char id[96];
 	char host[256];
@@ -100,6 +101,7 @@ struct orch {
 	pthread_mutex_t save_lock; /* orders record writes */
 	struct app *apps;
 	bool loaded; /* the records were read */
+	char load_error[600]; /* why they could not be, while not loaded */
 	bool synced; /* the scheduler's list was read since the last (re)subscribe */
 	struct check_defaults check;
 	uint32_t deploy_timeout_s;
@@ -216,6 +218,12 @@ void op_fail(nap_plugin_call *call, struct app *a, const char *op, uint32_t rele
 /* A DeployEvent line (deploy only; lock not required). */
 void op_progress(nap_plugin_call *call, const char *stage, uint32_t release, uint32_t step,
 		 uint32_t steps, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Ends call with UNAVAILABLE when the records cannot be read (waits a
+ * little for them first); lock not held. */
+bool op_loaded(nap_plugin_call *call);
+/* Waits until nothing the record does not want runs or is announced; lock
+ * held. 0, or -1 with the call ended. */
+int op_wait_settled(nap_plugin_call *call, struct app *a, const char *op);
 /* Starts a rollout of release (already in the record) from what serves now. Lock held. */
 void op_rollout(struct app *a, uint32_t release, const char *op);
 json_t *op_env_object(Nap__EnvVar *const *vars, size_t n, char *why, size_t whylen);

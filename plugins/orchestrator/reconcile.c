@@ -165,7 +165,7 @@ static void plan_slot(struct app *a, struct slot *s, struct plan *p, uint64_t no
 	if (s->phase == PHASE_READY && s->crashes_in_row &&
 	    mono_ms() - s->ready_at_ms >= STABLE_MS)
 		s->crashes_in_row = 0;
-	if (s->exists && !s->running) {
+	if (s->exists && s->dead) {
 		plan_replace(a, s, p, true);
 	} else if (s->exists && s->phase == PHASE_UNHEALTHY) {
 		plan_replace(a, s, p, false);
@@ -352,7 +352,7 @@ static void act(struct plan *p)
 		for (size_t j = 0; a && r == 0 && j < p->remove[i].n; j++) {
 			struct slot *s = slot_find(a, p->remove[i].release, p->remove[i].v[j]);
 			if (s) {
-				s->exists = s->running = false;
+				s->exists = s->running = s->dead = false;
 				s->id[0] = '\0';
 			}
 		}
@@ -407,7 +407,7 @@ static bool any_work(struct app *a)
 		return true;
 	for (size_t i = 0; i < a->nslots; i++) {
 		const struct slot *s = &a->slots[i];
-		if (s->wanted != s->exists || (s->exists && !s->running) ||
+		if (s->wanted != s->exists || (s->exists && s->dead) ||
 		    s->phase == PHASE_UNHEALTHY || s->phase == PHASE_RESTARTING ||
 		    (s->phase == PHASE_READY && !s->announced && !s->sidekick) ||
 		    (!s->wanted && s->announced))
@@ -420,8 +420,14 @@ void *reconcile_main(void *arg)
 {
 	(void)arg;
 	char err[512];
+	bool said = false;
 	while (!atomic_load(&O.stopping) && store_load_all(err, sizeof(err)) < 0) {
-		O.host->log(NAP_LOG_WARNING, "orchestrator: %s (trying again)", err);
+		pthread_mutex_lock(&O.lock);
+		snprintf(O.load_error, sizeof(O.load_error), "%s", err);
+		pthread_mutex_unlock(&O.lock);
+		if (!said)
+			O.host->log(NAP_LOG_WARNING, "orchestrator: %s (trying again)", err);
+		said = true;
 		for (int i = 0; i < 20 && !atomic_load(&O.stopping); i++)
 			usleep(50 * 1000);
 	}

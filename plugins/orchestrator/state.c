@@ -104,6 +104,15 @@ void state_unsee_all(void)
 	O.synced = false;
 }
 
+static bool is_dead_state(const char *state)
+{
+	static const char *const dead[] = {"exited", "dead", "failed", "inactive"};
+	for (size_t i = 0; state && i < sizeof(dead) / sizeof(dead[0]); i++)
+		if (strcmp(state, dead[i]) == 0)
+			return true;
+	return false;
+}
+
 /* An instance the scheduler reports. A died instance stays in the picture
  * (exists, not running) until the reconciler has removed it: that is what
  * makes it replace it. */
@@ -121,7 +130,7 @@ void state_apply(const char *kind, const void *instance)
 	if (strcmp(kind, "removed") == 0) {
 		if (s->id[0] && in->id && strcmp(s->id, in->id) != 0)
 			return; /* an older container of the slot: the new one stays */
-		s->exists = s->running = false;
+		s->exists = s->running = s->dead = false;
 		s->id[0] = '\0';
 		orch_changed(a);
 		return;
@@ -129,6 +138,8 @@ void state_apply(const char *kind, const void *instance)
 	bool was_running = s->running;
 	s->exists = true;
 	s->running = in->state && strcmp(in->state, "running") == 0;
+	/* "created", "pending", "restarting": on its way, not dead */
+	s->dead = !s->running && (strcmp(kind, "died") == 0 || is_dead_state(in->state));
 	s->sidekick = in->announcer && strcmp(in->announcer, "sidekick") == 0;
 	snprintf(s->id, sizeof(s->id), "%s", in->id ? in->id : "");
 	snprintf(s->host, sizeof(s->host), "%s", in->host ? in->host : "");
@@ -144,7 +155,7 @@ void state_apply(const char *kind, const void *instance)
 		if (s->phase != PHASE_STOPPED)
 			slot_phase(s, PHASE_STARTING);
 	}
-	if (!s->running) {
+	if (s->dead) {
 		s->last_exit = in->exit_code;
 		s->oom = in->oom_killed;
 	}

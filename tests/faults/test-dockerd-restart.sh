@@ -14,7 +14,7 @@ if [ "${NAP_SERIAL:-}" != 1 ]; then
 	exit 77
 fi
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 if ! "$SERVERS" status dockerd | grep -q "started by scripts/servers"; then
 	echo "SKIP: dockerd was not started by scripts/servers: this test does not restart it" >&2
 	exit 77
@@ -27,7 +27,7 @@ APP=fdocker-$$
 trap 'docker_up || "$SERVERS" start dockerd >/dev/null; stop_napd; scrub_app $APP; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
 prepare_hello
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 120"
 ok "napd starts" start_napd
 ok "its plugins run" wait_until 30 plugin_is discovery-etcd running

@@ -11,7 +11,7 @@
 ETCD_PORT=${NAP_FAULT_ETCD_PORT:-23790}
 ETCD=http://127.0.0.1:$ETCD_PORT
 need_servers docker registry
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 command -v etcd >/dev/null || { echo "SKIP: no etcd binary" >&2; exit 77; }
 if curl -sf --max-time 2 "$ETCD/health" >/dev/null; then
 	echo "SKIP: something already answers on $ETCD (another run of this test?)" >&2
@@ -43,7 +43,7 @@ two_urls() { [ "$(napc endpoints "$APP" | grep -c http://)" -eq 2 ]; }
 
 ok "a private etcd starts on $ETCD" start_etcd
 prepare_hello
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"[plugin discovery-etcd]" "etcd = $ETCD" "lease_ttl = 4"
 ok "napd starts, discovery on the private etcd" start_napd
 ok "its plugins run" wait_until 30 plugin_is discovery-etcd running

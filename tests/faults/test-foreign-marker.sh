@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 APP=fforeign-$$
 trap 'stop_napd; scrub_app $APP; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 prepare_hello
@@ -20,7 +20,7 @@ marker() { # marker STARTED: another napd's deploy of release 1, begun at STARTE
 }
 ok "a marker of another napd's deploy, begun now" marker "$(date +%s)"
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)"
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)"
 ok "napd starts" start_napd
 plugins_run() { plugin_is builder running && plugin_is scheduler-local running && plugin_is discovery-etcd running; }
 ok "its plugins run" wait_until 30 plugins_run

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 APP=fkill-$$
 trap 'stop_napd; for p in $FROZEN; do kill -9 $p 2>/dev/null; done; scrub_app $APP; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 FROZEN=
@@ -21,7 +21,7 @@ prepare_hello
 # enough to be caught.
 sed -i 's|^COPY index.html /www/index.html|&\nRUN ["/bin/busybox", "sleep", "2"]|' "$WORK/hello/Dockerfile"
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 120"
 ok "napd starts" start_napd
 plugins_run() { plugin_is builder running && plugin_is scheduler-local running && plugin_is discovery-etcd running; }

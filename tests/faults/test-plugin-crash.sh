@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd notifier
+need_plugins orchestrator builder scheduler-local discovery-etcd notifier
 # The SIGSEGVs are sent on purpose: under AddressSanitizer the plugin hosts
 # must die of them as they would without it, not report them as bugs.
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_segv=0"
@@ -42,7 +42,7 @@ PY
 HOOK_PID=$!
 wait_until 10 test -s "$WORK/hooks.port"
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
 	"deploy_timeout = 120" \
 	"[plugin notifier]" "webhooks = http://127.0.0.1:$(cat "$WORK/hooks.port")/hook"
 plugins_run() {

@@ -10,7 +10,7 @@
 REG_PORT=${NAP_FAULT_REGISTRY_PORT:-5099}
 REGISTRY=127.0.0.1:$REG_PORT
 need_servers docker etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 command -v docker-registry >/dev/null || { echo "SKIP: no docker-registry binary" >&2; exit 77; }
 if [ "$(id -u)" -ne 0 ]; then
 	echo "SKIP: mounting a tmpfs needs root" >&2
@@ -50,7 +50,7 @@ REG_PID=$!
 ok "a private registry answers on $REGISTRY" wait_until 30 curl -sf --max-time 2 "http://$REGISTRY/v2/"
 
 prepare_hello
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 240" \
 	"[plugin builder]" "registry = $REGISTRY"
 ok "napd starts, its builder pushing to $REGISTRY" start_napd

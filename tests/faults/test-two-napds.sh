@@ -7,14 +7,14 @@
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 APP=ftwo-$$
 SOCK_B=$WORK/b.sock
 trap '[ -n "$B_PID" ] && kill -9 $B_PID 2>/dev/null; stop_napd; scrub_app $APP; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 B_PID=
 prepare_hello
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)"
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)"
 ok "napd A starts" start_napd
 plugins_run() { plugin_is builder running && plugin_is scheduler-local running && plugin_is discovery-etcd running; }
 ok "its plugins run" wait_until 30 plugins_run

@@ -127,7 +127,7 @@ ok "the fleet test server starts with two machines" start_fleet
 
 napd_config() {
 	write_config \
-		"plugins = $(plugin builder) $(plugin scheduler-fleet) $(plugin discovery-etcd)" \
+		"plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-fleet) $(plugin discovery-etcd)" \
 		"deploy_timeout = 120" \
 		"[plugin scheduler-fleet]" "endpoint = unix://$FLEETSOCK" \
 		"etcd = http://127.0.0.1:2379" "host = $FHOST" "docker = $(command -v docker)" \

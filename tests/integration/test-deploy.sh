@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd notifier
+need_plugins orchestrator builder scheduler-local discovery-etcd notifier
 export ETCDCTL_API=3
 APP=dep-$$
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
@@ -45,7 +45,7 @@ HOOK_PID=$!
 wait_until 10 test -s "$WORK/hooks.port"
 trap 'kill $HOOK_PID 2>/dev/null; stop_napd; docker rm -f $(docker ps -aq --filter label=nap.app=$APP) >/dev/null 2>&1; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
 	"deploy_timeout = 60" \
 	"[plugin notifier]" "webhooks = http://127.0.0.1:$(cat "$WORK/hooks.port")/hook"
 ok "napd starts with the four plugins" start_napd
@@ -164,21 +164,21 @@ ok "... and napc status says it is gone (exit 1)" test $? -eq 1
 stop_napd
 
 # Servers that cannot be reached are named.
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"[plugin builder]" "docker_socket = $WORK/no-docker.sock"
 ok "napd starts with a builder pointed at no dockerd" start_napd
 wait_until 20 plugin_is builder running
 napc deploy "$APP-d" "$WORK/hello" >"$WORK/nodocker.out" 2>&1
 ok "deploy fails naming Docker and its socket" bash -c "[ $? -ne 0 ] && grep -q 'Docker at $WORK/no-docker.sock' '$WORK/nodocker.out'"
 stop_napd
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"[plugin builder]" "registry = 127.0.0.1:1"
 ok "napd starts with a builder pointed at no registry" start_napd
 wait_until 20 plugin_is builder running
 napc deploy "$APP-r" "$WORK/hello" >"$WORK/noreg.out" 2>&1
 ok "deploy fails naming the registry" bash -c "[ $? -ne 0 ] && grep -q '127.0.0.1:1' '$WORK/noreg.out' && grep -qi 'registry' '$WORK/noreg.out'"
 stop_napd
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"[plugin discovery-etcd]" "etcd = http://127.0.0.1:1"
 ok "napd starts with discovery pointed at no etcd" start_napd
 wait_until 20 plugin_is discovery-etcd running

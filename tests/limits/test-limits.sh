@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd
+need_plugins orchestrator builder scheduler-local discovery-etcd
 LIMITS_CALL="$top_builddir/tests/limits/limits-call"
 APP=lim-$$
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
@@ -37,7 +37,7 @@ chmod -R u+w "$WORK/hello"
 "$WORK/hello/prepare"
 trap 'stop_napd; docker rm -f $(docker ps -aq --filter label=nap.app=$APP) >/dev/null 2>&1; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" "deploy_timeout = 60"
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" "deploy_timeout = 60"
 ok "napd starts" start_napd
 for p in builder scheduler-local discovery-etcd; do
 	ok "$p runs" wait_until 20 plugin_is "$p" running

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../integration/lib.sh"
 
 need_servers docker registry etcd
-need_plugins builder scheduler-local discovery-etcd notifier
+need_plugins orchestrator builder scheduler-local discovery-etcd notifier
 APP=sec-$$
 SECRET="s3cr3t-$$-$(date +%s%N)-xyzzy"
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
@@ -44,7 +44,7 @@ HOOK_PID=$!
 wait_until 10 test -s "$WORK/hooks.port"
 trap 'kill $HOOK_PID 2>/dev/null; stop_napd; docker rm -f $(docker ps -aq --filter label=nap.app=$APP) >/dev/null 2>&1; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)" \
 	"deploy_timeout = 60" \
 	"[plugin notifier]" "webhooks = http://127.0.0.1:$(cat "$WORK/hooks.port")/hook" "log = true"
 ok "napd starts with the four plugins at --log-level debug" start_napd

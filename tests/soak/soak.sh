@@ -72,7 +72,7 @@ chmod -R u+w "$WORK/hello"
 "$WORK/hello/prepare" || exit 1
 
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
-write_config "plugins = $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
+write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 120"
 start_napd || exit 1
 for p in $PLUGINS; do
