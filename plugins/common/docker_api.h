@@ -129,7 +129,8 @@ struct docker_container_spec {
 };
 
 /* POST /containers/create with PublishAllPorts and Init set (so a PID 1
- * that ignores SIGTERM still stops at once), then POST …/start. On success
+ * that ignores SIGTERM still stops at once) and no restart policy (the
+ * orchestrator restarts instances), then POST …/start. On success
  * *idp is the new container's ID (caller frees it). If start fails, the
  * created container is removed again. */
 int docker_container_run(char **idp, docker_client *c, const struct docker_container_spec *spec,
@@ -154,6 +155,10 @@ struct docker_container_info {
 	int exit_code;
 	struct docker_port *ports; /* published ports, n_ports of them */
 	size_t n_ports;
+	bool oom_killed;	  /* State.OOMKilled: the kernel killed it for memory */
+	char *health;		  /* State.Health.Status: "starting", "healthy",
+				   * "unhealthy"; "" without a HEALTHCHECK */
+	uint64_t started_unix_ms; /* State.StartedAt; 0 if it never started */
 };
 
 /* GET /containers/<id>/json. On success *infop is the container's state and

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "docker_request.h"
 #include "errbuf.h"
@@ -27,6 +28,10 @@ static json_t *container_create_body(const struct docker_container_spec *spec)
 	for (size_t i = 0; !bad && i < spec->n_labels; i++)
 		bad = json_object_set_new(labels, spec->labels[i].key,
 					  json_string(spec->labels[i].value)) < 0;
+	/* No RestartPolicy (Docker's default, "no"): a container that dies
+	 * stays dead. nap's orchestrator restarts instances itself, with
+	 * back-off, and withdraws them first; a Docker restart would bring one
+	 * back behind its back, unchecked and unannounced. */
 	if (!bad)
 		bad = json_object_set_new(host, "PublishAllPorts", json_true()) < 0 ||
 		      json_object_set_new(host, "Init", json_true()) < 0 ||
@@ -159,6 +164,29 @@ static int parse_ports(struct docker_container_info *info, json_t *ports)
 	return 0;
 }
 
+/* Docker's RFC 3339 time ("2026-11-30T19:48:00.123456789Z", always UTC) as
+ * milliseconds since the epoch; 0 for "0001-01-01T00:00:00Z" (never) or
+ * anything unreadable. */
+static uint64_t parse_docker_time_ms(const char *s)
+{
+	struct tm tm = {0};
+	unsigned frac_ms = 0, scale = 100;
+	const char *p;
+	time_t t;
+
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6 ||
+	    tm.tm_year < 1970)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	p = strchr(s, '.');
+	for (p = p ? p + 1 : NULL; p && *p >= '0' && *p <= '9' && scale > 0; p++, scale /= 10)
+		frac_ms += (unsigned)(*p - '0') * scale;
+	t = timegm(&tm);
+	return t < 0 ? 0 : (uint64_t)t * 1000u + frac_ms;
+}
+
 int docker_container_inspect(struct docker_container_info **infop, docker_client *c, const char *id,
 			     char *err, size_t errlen)
 {
@@ -192,6 +220,9 @@ int docker_container_inspect(struct docker_container_info **infop, docker_client
 		name++;
 	info->running = json_is_true(json_object_get(state, "Running"));
 	info->exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
+	info->oom_killed = json_is_true(json_object_get(state, "OOMKilled"));
+	info->started_unix_ms =
+		parse_docker_time_ms(json_string_value(json_object_get(state, "StartedAt")));
 	r = docker_strdup(&info->id, json_string_value(json_object_get(j, "Id")));
 	if (r == 0)
 		r = docker_strdup(&info->name, name);
@@ -201,6 +232,9 @@ int docker_container_inspect(struct docker_container_info **infop, docker_client
 	if (r == 0)
 		r = docker_strdup(&info->state,
 				  json_string_value(json_object_get(state, "Status")));
+	if (r == 0)
+		r = docker_strdup(&info->health, json_string_value(json_object_get(
+							 json_object_get(state, "Health"), "Status")));
 	if (r == 0)
 		r = parse_ports(info,
 				json_object_get(json_object_get(j, "NetworkSettings"), "Ports"));
@@ -220,6 +254,7 @@ struct docker_container_info *docker_container_info_free(struct docker_container
 		free(info->name);
 		free(info->image);
 		free(info->state);
+		free(info->health);
 		free(info->ports);
 		free(info);
 	}

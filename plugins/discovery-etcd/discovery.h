@@ -28,6 +28,12 @@
 #include "etcd_v3.h"
 
 #define DISCOVERY_SERVICES_PREFIX "/services/"
+/* A container's label naming who announces it (docs/protocol.md, "Container
+ * labels"): absent, we do on its start; "orchestrator", the orchestrator
+ * does (Announce) once it is ready, and we only withdraw it when it stops;
+ * any other value ("sidekick", scheduler-fleet's unit), neither. */
+#define DISC_LABEL_ANNOUNCED_BY "nap.announced-by"
+#define DISC_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
 #define DISCOVERY_RECORDS_PREFIX "/nap/"
 
 /* One endpoint as stored in etcd. */

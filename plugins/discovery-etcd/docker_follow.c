@@ -3,7 +3,8 @@
  * and left dead entries for 60 s).
  *
  * One thread: take a `since` timestamp, reconcile (announce every running
- * nap container, delete our host's keys whose container is not running),
+ * nap container that is ours to announce, see announced_by(); delete our
+ * host's keys whose container is not running),
  * then follow GET /events from `since` so that nothing that happened during
  * the reconcile is missed. When the stream breaks (dockerd restarted), or
  * Docker or etcd cannot be reached, it waits (200 ms doubling to 5 s) and
@@ -117,14 +118,59 @@ static bool endpoint_from_labels(struct disc_endpoint *ep, const struct discover
 	return true;
 }
 
-/* A container labelled nap.announced-by (scheduler-fleet's, whose sidekick
- * unit announces it) is not ours to announce or withdraw: a second
- * announcer would add a second entry, or share the key under another lease
- * so that the entry outlives the container. Its key still counts as live
- * when stale keys are removed. */
-static bool announced_elsewhere(json_t *labels)
+/* Who announces a container (its label DISC_LABEL_ANNOUNCED_BY):
+ *  - US: no label. We announce it when it starts and withdraw it when it
+ *    stops.
+ *  - ORCHESTRATOR: the orchestrator announces it (Announce) once its check
+ *    passes; announcing it on start would publish an instance that is not
+ *    ready. We withdraw it the moment it stops, which no readiness check
+ *    can do as fast.
+ *  - ELSEWHERE: another announcer (scheduler-fleet's sidekick unit) does
+ *    both: a second one would add a second entry, or share the key under
+ *    another lease so that the entry outlives the container.
+ * The key of a running container of any kind counts as live when stale keys
+ * are removed. */
+enum announced_by {
+	BY_US,
+	BY_ORCHESTRATOR,
+	BY_ELSEWHERE
+};
+
+static enum announced_by announced_by(json_t *labels)
 {
-	return json_object_get(labels, "nap.announced-by") != NULL;
+	json_t *v = json_object_get(labels, DISC_LABEL_ANNOUNCED_BY);
+	const char *s = json_string_value(v);
+
+	if (!v)
+		return BY_US;
+	return s && strcmp(s, DISC_ANNOUNCED_BY_ORCHESTRATOR) == 0 ? BY_ORCHESTRATOR : BY_ELSEWHERE;
+}
+
+/* True if another container of ep's app, release and instance (of our
+ * napd) runs: the orchestrator replaced the stopped one, and the key is the
+ * replacement's (the Announce carries no container to check against). On
+ * doubt (Docker does not answer) false: withdrawing a live instance only
+ * costs it its entry until the orchestrator announces it again, keeping a
+ * dead one sends clients to it. */
+static bool replacement_runs(struct follower *f, const struct disc_endpoint *ep, const char *id)
+{
+	struct discovery *d = f->d;
+	char app[128], release[64], instance[64], err[512];
+	const char *filters[4] = {app, release, instance, d->napd_filter};
+	struct docker_container_summary *list;
+	bool runs = false;
+	size_t n;
+
+	snprintf(app, sizeof app, "nap.app=%s", ep->app);
+	snprintf(release, sizeof release, "nap.release=%u", ep->release);
+	snprintf(instance, sizeof instance, "nap.instance=%u", ep->instance);
+	if (docker_container_list(&list, &n, d->docker, filters, d->napd_filter[0] ? 4 : 3, false,
+				  err, sizeof err) < 0)
+		return false;
+	for (size_t i = 0; i < n && !runs; i++)
+		runs = list[i].id && strcmp(list[i].id, id) != 0;
+	docker_container_list_free(list, n);
+	return runs;
 }
 
 /* Inspects a container and announces it: the host port of its lowest
@@ -185,14 +231,19 @@ static int on_event(void *user, const struct docker_event *ev)
 	struct disc_endpoint ep;
 	char key[512], err[512];
 	bool announced;
+	enum announced_by by;
 	int64_t deleted = 0;
 
 	if (!ev->type || strcmp(ev->type, "container") != 0 || !ev->action || !ev->id)
 		return 0;
-	if (!endpoint_from_labels(&ep, d, ev->attributes) || announced_elsewhere(ev->attributes))
+	if (!endpoint_from_labels(&ep, d, ev->attributes))
+		return 0;
+	by = announced_by(ev->attributes);
+	if (by == BY_ELSEWHERE)
 		return 0;
 	if (strcmp(ev->action, "start") == 0) {
-		announce_container(f, ev->id, &ep, &announced);
+		if (by == BY_US)
+			announce_container(f, ev->id, &ep, &announced);
 		return 0;
 	}
 	if (strcmp(ev->action, "kill") == 0) {
@@ -207,6 +258,8 @@ static int on_event(void *user, const struct docker_event *ev)
 		return 0;
 	}
 	if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) < 0)
+		return 0;
+	if (by == BY_ORCHESTRATOR && replacement_runs(f, &ep, ev->id))
 		return 0;
 	if (announcer_delete(d->ann, key, ep.release, ev->id, &deleted, err, sizeof err) < 0)
 		d->host->log(NAP_LOG_WARNING, "discovery-etcd: withdrawing %s: %s (retried)", key,
@@ -316,7 +369,7 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 		keyset_add(&our_apps, ep.app);
 		if (!list[i].state || strcmp(list[i].state, "running") != 0)
 			continue;
-		if (announced_elsewhere(list[i].labels)) {
+		if (announced_by(list[i].labels) != BY_US) {
 			if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
 				keyset_add(&running, key);
 			continue;

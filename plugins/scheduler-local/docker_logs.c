@@ -179,6 +179,10 @@ static int stream_result(struct log_stream *s, const char *socket, char *err, si
 	if (s->result != CURLE_OK)
 		return errbuf_printf(err, errlen, -EPROTO, "logs of %.12s: %s", s->src->id,
 				     s->curl_msg[0] ? s->curl_msg : curl_easy_strerror(s->result));
+	/* on_write() learns the status with the first byte of the body; a
+	 * container that has written nothing yet sends none, so ask curl. */
+	if (s->status == 0)
+		curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &s->status);
 	if (s->status == 404)
 		return 0; /* the container went away meanwhile */
 	if (s->status < 200 || s->status >= 300) {

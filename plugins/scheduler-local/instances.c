@@ -56,27 +56,53 @@ uint32_t sl_label_u32(const struct docker_container_summary *s, const char *key)
 	return (uint32_t)n;
 }
 
+void sl_filters_init(struct sl_filters *f, const struct sl_state *st, const char *app,
+		     uint32_t release)
+{
+	f->n = 0;
+	/* app is validated by the caller: it cannot widen the filter. */
+	if (app && *app) {
+		snprintf(f->app, sizeof f->app, SL_LABEL_APP "=%s", app);
+		f->v[f->n++] = f->app;
+	} else {
+		f->v[f->n++] = SL_LABEL_APP;
+	}
+	if (release) {
+		snprintf(f->release, sizeof f->release, SL_LABEL_RELEASE "=%u", (unsigned)release);
+		f->v[f->n++] = f->release;
+	}
+	if (st->napd_label[0])
+		f->v[f->n++] = st->napd_label;
+}
+
 int sl_list_containers(struct docker_container_summary **listp, size_t *np,
 		       const struct sl_state *st, const char *app, uint32_t release, bool all,
 		       char *err, size_t errlen)
 {
-	char app_filter[128], release_filter[64];
-	const char *filters[3];
-	size_t n = 0;
+	struct sl_filters f;
 
-	/* app is validated by the caller: it cannot widen the filter. */
-	if (app && *app) {
-		snprintf(app_filter, sizeof app_filter, SL_LABEL_APP "=%s", app);
-		filters[n++] = app_filter;
+	sl_filters_init(&f, st, app, release);
+	return docker_container_list(listp, np, st->docker, f.v, f.n, all, err, errlen);
+}
+
+void sl_instance_fill(Nap__Instance *out, const struct sl_state *st, const char *app,
+		      uint32_t release, uint32_t instance, const struct docker_container_info *info)
+{
+	out->app = (char *)app;
+	out->release = release;
+	out->instance = instance;
+	out->id = info->id;
+	out->host = st->address;
+	out->state = info->state && *info->state ? info->state : "unknown";
+	if (info->running) {
+		out->port = sl_first_port(info);
 	} else {
-		filters[n++] = SL_LABEL_APP;
+		/* Docker keeps the last exit code of a container that never
+		 * started at 0 too: only "how it ended" once it has run. */
+		out->exit_code = info->exit_code;
+		out->oom_killed = info->oom_killed;
 	}
-	if (release) {
-		snprintf(release_filter, sizeof release_filter, SL_LABEL_RELEASE "=%u",
-			 (unsigned)release);
-		filters[n++] = release_filter;
-	}
-	if (st->napd_label[0])
-		filters[n++] = st->napd_label;
-	return docker_container_list(listp, np, st->docker, filters, n, all, err, errlen);
+	out->health = info->health ? info->health : "";
+	out->started_unix_ms = info->started_unix_ms;
+	out->announcer = ""; /* the orchestrator, once its check passes */
 }

@@ -29,6 +29,7 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	Nap__ListInstancesReply reply = NAP__LIST_INSTANCES_REPLY__INIT;
 	struct docker_container_summary *list = NULL;
 	Nap__Instance *instances = NULL, **ptrs = NULL;
+	struct docker_container_info **infos = NULL;
 	char err[512];
 	size_t n = 0, k = 0;
 	int r;
@@ -48,7 +49,8 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	if (n > 0) {
 		instances = calloc(n, sizeof *instances);
 		ptrs = calloc(n, sizeof *ptrs);
-		if (!instances || !ptrs) {
+		infos = calloc(n, sizeof *infos);
+		if (!instances || !ptrs || !infos) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -57,29 +59,21 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		const struct docker_container_summary *c = &list[i];
 		const char *app = json_string_value(json_object_get(c->labels, SL_LABEL_APP));
 		Nap__Instance *in = &instances[k];
-		struct docker_container_info *info = NULL;
 
 		if (!nap_app_name_valid(app))
 			continue; /* labelled by someone else: not ours */
+		/* The list has no ports, exit codes or health in our client: ask
+		 * for them. A container removed meanwhile is simply left out. */
+		r = docker_container_inspect(&infos[k], st->docker, c->id, err, sizeof err);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			goto out;
 		nap__instance__init(in);
-		in->app = (char *)app;
-		in->release = sl_label_u32(c, SL_LABEL_RELEASE);
-		in->instance = sl_label_u32(c, SL_LABEL_INSTANCE);
-		in->id = c->id;
-		in->host = st->address;
-		in->state = c->state ? c->state : "unknown";
-		/* The list has no port bindings in our client: ask for them. A
-		 * container removed meanwhile is simply left out. */
-		if (c->state && strcmp(c->state, "running") == 0) {
-			r = docker_container_inspect(&info, st->docker, c->id, err, sizeof err);
-			if (r == -ENOENT)
-				continue;
-			if (r < 0)
-				goto out;
-			in->port = sl_first_port(info);
-			docker_container_info_free(info);
-		}
-		ptrs[k++] = in;
+		sl_instance_fill(in, st, app, sl_label_u32(c, SL_LABEL_RELEASE),
+				 sl_label_u32(c, SL_LABEL_INSTANCE), infos[k]);
+		ptrs[k] = in;
+		k++;
 	}
 	r = 0;
 	if (k > 1)
@@ -93,6 +87,9 @@ out:
 		sl_end_docker(st, call, r, err);
 	else
 		st->host->reply(call, &reply.base);
+	for (size_t i = 0; infos && i < k; i++)
+		docker_container_info_free(infos[i]);
+	free(infos);
 	free(instances);
 	free(ptrs);
 	docker_container_list_free(list, n);

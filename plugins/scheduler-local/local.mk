@@ -11,6 +11,8 @@ plugins_scheduler_local_scheduler_local_la_SOURCES = \
 	plugins/scheduler-local/remove.c \
 	plugins/scheduler-local/list.c \
 	plugins/scheduler-local/logs.c \
+	plugins/scheduler-local/watch.c \
+	plugins/scheduler-local/parallel.c \
 	plugins/scheduler-local/docker_logs.c plugins/scheduler-local/docker_logs.h \
 	plugins/scheduler-local/reconcile.c
 plugins_scheduler_local_scheduler_local_la_CPPFLAGS = $(AM_CPPFLAGS) \
@@ -21,11 +23,13 @@ plugins_scheduler_local_scheduler_local_la_LDFLAGS = $(AM_LDFLAGS) $(NAP_PLUGIN_
 plugins_scheduler_local_scheduler_local_la_LIBADD = plugins/common/libnapplugincommon.la \
 	core/lib/libnap.la $(CURL_LIBS) $(JANSSON_LIBS) $(PROTOBUF_C_LIBS) -lpthread
 
-# The test: scheduler-local-test.sh starts napd with the plugin and drives it
-# with scheduler-local-call (one Scheduler call per run) and the Docker CLI.
+# The tests: scheduler-local-test.sh (Run, Remove, List, Logs) and
+# scheduler-local-watch.sh (Watch, parallel Run) start napd with the plugin
+# and drive it with scheduler-local-call (one Scheduler call per run) and the
+# Docker CLI.
 check_PROGRAMS += tests/plugins/scheduler-local-call
 tests_plugins_scheduler_local_call_SOURCES = tests/plugins/scheduler-local-call.c
 tests_plugins_scheduler_local_call_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
-TESTS += tests/plugins/scheduler-local-test.sh
-EXTRA_DIST += tests/plugins/scheduler-local-test.sh
+TESTS += tests/plugins/scheduler-local-test.sh tests/plugins/scheduler-local-watch.sh
+EXTRA_DIST += tests/plugins/scheduler-local-test.sh tests/plugins/scheduler-local-watch.sh
 endif

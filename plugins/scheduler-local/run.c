@@ -2,8 +2,10 @@
  * containers named nap-<app>-<release>-<instance>.
  *
  * Run is idempotent: a running container of that name and image is kept.
- * It is all or nothing: if one instance fails, the containers this call
- * started are removed again and the call ends with the first reason. */
+ * The instances start in parallel, SL_RUN_PARALLEL at a time. It is all or
+ * nothing: if one instance fails, no further one is started, the containers
+ * this call started are removed again and the call ends with the reason of
+ * the first instance (in the request's order) that failed. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -19,23 +21,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* More instances than this in one call is a mistake, not a deployment. */
+/* One instance of the request, worked on by one thread at a time. */
+struct run_slot {
+	uint32_t instance;
+	bool tried;
+	int status;                         /* a nap status, once tried */
+	char err[600];                      /* why it failed */
+	char *started;                      /* ID of the container this call created, or NULL */
+	struct docker_container_info *info; /* what runs, on success */
+	bool created;
+	Nap__Instance out;
+};
 
 /* What Run builds up; everything is freed by run_free(), which must not
  * touch req (the host frees it once the call has ended). */
 struct run {
 	const struct sl_state *st;
 	const Nap__RunRequest *req;
-	char **env; /* "KEY=value", n_env of them */
+	nap_plugin_call *call;
+	char **env;   /* "KEY=value", n_env of them */
 	size_t n_env; /* req->n_env, kept: req is freed when the call ends */
 	char release_label[16];
-	char instance_label[16];
-	char **started; /* IDs of the containers this call created */
-	size_t n_started;
-	Nap__Instance *instances; /* the reply, req->n_instances of them */
-	Nap__Instance **instance_ptrs;
-	char **ids; /* instances[i].id, owned */
-	size_t n_done;
+	struct run_slot *slots; /* req->n_instances of them */
+	size_t n_slots;
+	Nap__Instance **instance_ptrs; /* the reply */
 };
 
 static void run_free(struct run *run)
@@ -43,13 +52,11 @@ static void run_free(struct run *run)
 	for (size_t i = 0; run->env && i < run->n_env; i++)
 		free(run->env[i]);
 	free(run->env);
-	for (size_t i = 0; i < run->n_started; i++)
-		free(run->started[i]);
-	free(run->started);
-	for (size_t i = 0; i < run->n_done; i++)
-		free(run->ids[i]);
-	free(run->ids);
-	free(run->instances);
+	for (size_t i = 0; run->slots && i < run->n_slots; i++) {
+		free(run->slots[i].started);
+		docker_container_info_free(run->slots[i].info);
+	}
+	free(run->slots);
 	free(run->instance_ptrs);
 }
 
@@ -74,12 +81,13 @@ static int run_prepare(struct run *run)
 
 	snprintf(run->release_label, sizeof run->release_label, "%u", (unsigned)req->release);
 	run->env = calloc(req->n_env ? req->n_env : 1, sizeof *run->env);
-	run->started = calloc(n, sizeof *run->started);
-	run->instances = calloc(n, sizeof *run->instances);
+	run->slots = calloc(n, sizeof *run->slots);
 	run->instance_ptrs = calloc(n, sizeof *run->instance_ptrs);
-	run->ids = calloc(n, sizeof *run->ids);
-	if (!run->env || !run->started || !run->instances || !run->instance_ptrs || !run->ids)
+	if (!run->env || !run->slots || !run->instance_ptrs)
 		return -ENOMEM;
+	run->n_slots = n;
+	for (size_t i = 0; i < n; i++)
+		run->slots[i].instance = req->instances[i];
 	for (size_t i = 0; i < req->n_env; i++) {
 		const Nap__EnvVar *e = req->env[i];
 		size_t kl = strlen(e->key), vl = strlen(e->value);
@@ -95,19 +103,27 @@ static int run_prepare(struct run *run)
 	return 0;
 }
 
-/* Removes what this call started (after a failure). */
+/* Removes one container this call started (after a failure). */
+static bool rollback_one(void *ctx, size_t i)
+{
+	struct run *run = ctx;
+	const char *id = run->slots[i].started;
+	char err[512];
+	int r;
+
+	if (!id)
+		return true;
+	r = docker_container_remove(run->st->docker, id, err, sizeof err);
+	if (r < 0 && r != -ENOENT)
+		run->st->host->log(NAP_LOG_WARNING, "scheduler-local: cannot remove %.12s: %s", id,
+				   err);
+	return true;
+}
+
+/* Removes what this call started (after a failure), in parallel too. */
 static void run_rollback(struct run *run)
 {
-	const nap_host *host = run->st->host;
-	char err[512];
-
-	for (size_t i = 0; i < run->n_started; i++) {
-		int r = docker_container_remove(run->st->docker, run->started[i], err, sizeof err);
-
-		if (r < 0 && r != -ENOENT)
-			host->log(NAP_LOG_WARNING, "scheduler-local: cannot remove %.12s: %s",
-				  run->started[i], err);
-	}
+	sl_parallel(run->n_slots, SL_RUN_PARALLEL, rollback_one, run);
 }
 
 /* A container that already runs as we would start it, or NULL: the one
@@ -135,28 +151,33 @@ static int run_existing(struct docker_container_info **infop, struct run *run, c
 	return r == -ENOENT ? 0 : r;
 }
 
-/* Starts (or finds) one instance; on failure returns a nap status with the
- * reason in err. */
-static int run_instance(struct run *run, uint32_t instance, char *err, size_t errlen)
+/* Starts (or finds) one instance into slot; on failure returns a nap
+ * status with the reason in slot->err. Runs beside other instances' calls:
+ * it touches its slot only. */
+static int run_instance(struct run *run, struct run_slot *slot)
 {
 	const Nap__RunRequest *req = run->req;
 	const struct sl_state *st = run->st;
+	uint32_t instance = slot->instance;
 	struct docker_container_info *info = NULL;
-	char name[SL_NAME_MAX], msg[512];
-	struct docker_kv labels[4];
+	char name[SL_NAME_MAX], msg[512], instance_label[16];
+	struct docker_kv labels[5];
+	size_t n_labels = 0;
 	char *id = NULL;
-	bool created = false;
-	uint32_t port;
 	int r;
 
 	sl_container_name(name, sizeof name, req->app, req->release, instance);
-	snprintf(run->instance_label, sizeof run->instance_label, "%u", (unsigned)instance);
-	labels[0] = (struct docker_kv){SL_LABEL_APP, req->app};
-	labels[1] = (struct docker_kv){SL_LABEL_RELEASE, run->release_label};
-	labels[2] = (struct docker_kv){SL_LABEL_INSTANCE, run->instance_label};
+	snprintf(instance_label, sizeof instance_label, "%u", (unsigned)instance);
+	labels[n_labels++] = (struct docker_kv){SL_LABEL_APP, req->app};
+	labels[n_labels++] = (struct docker_kv){SL_LABEL_RELEASE, run->release_label};
+	labels[n_labels++] = (struct docker_kv){SL_LABEL_INSTANCE, instance_label};
+	/* Discovery leaves announcing it to the orchestrator (readiness first). */
+	labels[n_labels++] = (struct docker_kv){SL_LABEL_ANNOUNCED_BY,
+						SL_ANNOUNCED_BY_ORCHESTRATOR};
 	/* "nap.napd=<id>" split into the label's key and value. */
-	labels[3] = (struct docker_kv){SL_LABEL_NAPD,
-				       st->napd_label[0] ? st->napd_label + strlen(SL_LABEL_NAPD "=") : ""};
+	if (st->napd_label[0])
+		labels[n_labels++] = (struct docker_kv){SL_LABEL_NAPD,
+							st->napd_label + strlen(SL_LABEL_NAPD "=")};
 
 	r = run_existing(&info, run, name, msg, sizeof msg);
 	if (r < 0)
@@ -166,16 +187,19 @@ static int run_instance(struct run *run, uint32_t instance, char *err, size_t er
 			.image = req->image,
 			.name = name,
 			.env = (const char *const *)run->env,
-			.n_env = req->n_env,
+			.n_env = run->n_env,
 			.labels = labels,
-			.n_labels = st->napd_label[0] ? 4 : 3,
+			.n_labels = n_labels,
 			.memory = (int64_t)req->memory_bytes,
 		};
 
+		/* No restart policy (see docker_container_run()): the
+		 * orchestrator restarts a dead instance, with back-off. */
 		r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
 		if (r == -ENOENT) {
-			snprintf(err, errlen, "image %s not found: build and push it first (%s)",
-				 req->image, msg);
+			snprintf(slot->err, sizeof slot->err,
+				 "image %s not found: build and push it first (%s)", req->image,
+				 msg);
 			return NAP_NOT_FOUND;
 		}
 		if (r == -EEXIST) /* another Run of the same instance won the race */
@@ -183,65 +207,70 @@ static int run_instance(struct run *run, uint32_t instance, char *err, size_t er
 		if (r < 0)
 			goto docker_failed;
 		if (id) {
-			run->started[run->n_started++] = id;
-			created = true;
+			slot->started = id;
+			slot->created = true;
 			r = docker_container_inspect(&info, st->docker, id, msg, sizeof msg);
 			if (r < 0)
 				goto docker_failed;
 		} else if (!info) {
-			snprintf(err, errlen, "%s was started and removed by another call at once",
-				 name);
+			snprintf(slot->err, sizeof slot->err,
+				 "%s was started and removed by another call at once", name);
 			return NAP_ABORTED;
 		}
 	}
 
 	if (!info->running) {
-		snprintf(err, errlen,
+		snprintf(slot->err, sizeof slot->err,
 			 "instance %u of %s stopped at once (%s, exit code %d): see its logs",
 			 (unsigned)instance, req->app, info->state ? info->state : "?",
 			 info->exit_code);
 		docker_container_info_free(info);
 		return NAP_FAILED_PRECONDITION;
 	}
-	port = sl_first_port(info);
-	if (port == 0) {
-		snprintf(err, errlen, "image %s exposes no port: add EXPOSE to the Dockerfile",
-			 req->image);
+	if (sl_first_port(info) == 0) {
+		snprintf(slot->err, sizeof slot->err,
+			 "image %s exposes no port: add EXPOSE to the Dockerfile", req->image);
 		docker_container_info_free(info);
 		return NAP_FAILED_PRECONDITION;
 	}
-
-	Nap__Instance *out = &run->instances[run->n_done];
-	nap__instance__init(out);
-	run->ids[run->n_done] = info->id;
-	info->id = NULL; /* now owned by run->ids */
-	out->app = (char *)req->app;
-	out->release = req->release;
-	out->instance = instance;
-	out->id = run->ids[run->n_done];
-	out->host = st->address;
-	out->port = port;
-	out->state = "running";
-	run->instance_ptrs[run->n_done] = out;
-	run->n_done++;
+	slot->info = info;
+	nap__instance__init(&slot->out);
+	sl_instance_fill(&slot->out, st, req->app, req->release, instance, info);
 	st->host->log(NAP_LOG_INFO, "scheduler-local: %s %s (%.12s) on %s:%u",
-		      created ? "started" : "kept", name, out->id, st->address, (unsigned)port);
-	docker_container_info_free(info);
+		      slot->created ? "started" : "kept", name, info->id, st->address,
+		      (unsigned)slot->out.port);
 	return NAP_OK;
 
 docker_failed:
-	snprintf(err, errlen, "instance %u of %s: %s", (unsigned)instance, req->app, msg);
+	snprintf(slot->err, sizeof slot->err, "instance %u of %s: %s", (unsigned)instance, req->app,
+		 msg);
 	return sl_status(r);
+}
+
+/* One worker's turn: the next instance, unless the caller has gone. */
+static bool run_one(void *ctx, size_t i)
+{
+	struct run *run = ctx;
+	struct run_slot *slot = &run->slots[i];
+
+	slot->tried = true;
+	if (run->st->host->cancelled(run->call)) {
+		slot->status = NAP_CANCELLED;
+		return false;
+	}
+	slot->status = run_instance(run, slot);
+	return slot->status == NAP_OK;
 }
 
 void sl_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 {
 	const struct sl_state *st = state;
 	const Nap__RunRequest *req = (const Nap__RunRequest *)request;
-	struct run run = {.st = st, .req = req};
+	struct run run = {.st = st, .req = req, .call = call};
+	const struct run_slot *failed = NULL;
 	const char *why;
 	char buf[600];
-	int status = NAP_OK;
+	size_t n_ok = 0;
 
 	why = run_check(req, buf, sizeof buf);
 	if (why) {
@@ -253,16 +282,24 @@ void sl_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 		st->host->end(call, NAP_RESOURCE_EXHAUSTED, "scheduler-local: out of memory");
 		return;
 	}
-	for (size_t i = 0; i < req->n_instances && status == NAP_OK; i++) {
-		if (st->host->cancelled(call)) {
-			status = NAP_CANCELLED;
-			snprintf(buf, sizeof buf, "run of %s cancelled after %zu of %zu instances",
-				 req->app, i, req->n_instances);
-			break;
-		}
-		status = run_instance(&run, req->instances[i], buf, sizeof buf);
+	sl_parallel(run.n_slots, SL_RUN_PARALLEL, run_one, &run);
+	for (size_t i = 0; i < run.n_slots; i++) {
+		const struct run_slot *slot = &run.slots[i];
+
+		if (slot->tried && slot->status == NAP_OK)
+			run.instance_ptrs[n_ok++] = (Nap__Instance *)&slot->out;
+		else if (slot->tried && !failed)
+			failed = slot;
 	}
-	if (status != NAP_OK) {
+	if (failed || n_ok < run.n_slots) {
+		int status = failed ? failed->status : NAP_INTERNAL;
+
+		if (status == NAP_CANCELLED)
+			snprintf(buf, sizeof buf, "run of %s cancelled after %zu of %zu instances",
+				 req->app, n_ok, run.n_slots);
+		else
+			snprintf(buf, sizeof buf, "%s",
+				 failed ? failed->err : "an instance was not started");
 		run_rollback(&run);
 		st->host->log(NAP_LOG_WARNING, "scheduler-local: run of %s release %u failed: %s",
 			      req->app, (unsigned)req->release, buf);
@@ -270,7 +307,7 @@ void sl_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	} else {
 		Nap__RunReply reply = NAP__RUN_REPLY__INIT;
 
-		reply.n_instances = run.n_done;
+		reply.n_instances = n_ok;
 		reply.instances = run.instance_ptrs;
 		st->host->reply(call, &reply.base);
 	}

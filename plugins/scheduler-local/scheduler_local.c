@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void sl_state_free(struct sl_state *st)
 {
@@ -101,11 +102,20 @@ static void sl_shutdown(void *state)
 {
 	struct sl_state *st = state;
 
-	if (st && st->reconcile_started) {
-		atomic_store(&st->stopping, true);
+	if (!st)
+		return;
+	atomic_store(&st->stopping, true);
+	if (st->reconcile_started)
 		pthread_join(st->reconcile_thread, NULL);
+	/* Watches see stopping within a second (Docker's stream looks at its
+	 * cancel flag that often); they use the state until they end. */
+	for (int i = 0; i < 30 && atomic_load(&st->watches) > 0; i++) {
+		struct timespec ts = {0, 100 * 1000000L};
+
+		nanosleep(&ts, NULL);
 	}
-	sl_state_free(st);
+	if (atomic_load(&st->watches) == 0)
+		sl_state_free(st);
 }
 
 static const struct nap_plugin_method sl_methods[] = {
@@ -113,6 +123,7 @@ static const struct nap_plugin_method sl_methods[] = {
 	{"Remove", sl_remove, 0},
 	{"List", sl_list, 0},
 	{"Logs", sl_logs, 0},
+	{"Watch", sl_watch, 0},
 	{NULL, NULL, 0},
 };
 

@@ -2,8 +2,9 @@
  *
  * The plugin runs nap.Scheduler on this host through the Docker Engine API.
  * Every container it owns is named nap-<app>-<release>-<instance> and carries
- * the labels nap.app, nap.release and nap.instance: Docker is the only record
- * of what runs (List and Remove ask it, never a cache of ours). */
+ * the labels nap.app, nap.release, nap.instance, nap.napd and
+ * nap.announced-by=orchestrator: Docker is the only record of what runs
+ * (List, Remove and Watch ask it, never a cache of ours). */
 #ifndef NAP_SCHEDULER_LOCAL_H
 #define NAP_SCHEDULER_LOCAL_H
 
@@ -23,6 +24,13 @@
 #define SL_LABEL_RELEASE "nap.release"
 #define SL_LABEL_INSTANCE "nap.instance"
 #define SL_LABEL_NAPD "nap.napd"
+/* Who announces the container in discovery: the orchestrator, once its
+ * readiness check passes (discovery-etcd then only withdraws it when the
+ * container stops; docs/protocol.md, "Container labels"). */
+#define SL_LABEL_ANNOUNCED_BY "nap.announced-by"
+#define SL_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
+/* Containers a Run creates and starts at once (threads of its own). */
+#define SL_RUN_PARALLEL 8
 /* Seconds a container gets to stop before it is killed. */
 #define SL_DEFAULT_STOP_GRACE_S 10
 /* Longest container name: "nap-" app(63) "-" u32 "-" u32. */
@@ -43,7 +51,8 @@ struct sl_state {
 	char napd_label[400];
 	pthread_t reconcile_thread;
 	bool reconcile_started;
-	atomic_bool stopping; /* set by shutdown: reconciling gives up */
+	atomic_bool stopping; /* set by shutdown: reconciling and Watch give up */
+	atomic_int watches;   /* Watch calls running (shutdown waits for them) */
 };
 
 /* ---- errors.c ---- */
@@ -63,17 +72,40 @@ void sl_container_name(char *buf, size_t len, const char *app, uint32_t release,
 uint32_t sl_first_port(const struct docker_container_info *info);
 /* Reads a numeric label (nap.release, nap.instance); 0 if absent or bad. */
 uint32_t sl_label_u32(const struct docker_container_summary *s, const char *key);
+/* The label filters of the containers of app (NULL or "": of every nap app)
+ * and release (0: any) of our napd. */
+struct sl_filters {
+	char app[128], release[64];
+	const char *v[3];
+	size_t n;
+};
+void sl_filters_init(struct sl_filters *f, const struct sl_state *st, const char *app,
+		     uint32_t release);
 /* Lists the containers of app (NULL or "": of every nap app), of release
  * (0: any), stopped ones too. As docker_container_list(). */
 int sl_list_containers(struct docker_container_summary **listp, size_t *np,
 		       const struct sl_state *st, const char *app, uint32_t release, bool all,
 		       char *err, size_t errlen);
+/* Fills out (initialised by the caller) with what info says of instance of
+ * release of app: id, host, port (when running), state, exit_code and
+ * oom_killed (when not running), health, started_unix_ms; announcer "" (the
+ * orchestrator). Strings are borrowed from app, info and st. */
+void sl_instance_fill(Nap__Instance *out, const struct sl_state *st, const char *app,
+		      uint32_t release, uint32_t instance, const struct docker_container_info *info);
 
-/* ---- the handlers (run.c, remove.c, list.c, logs.c) ---- */
+/* ---- parallel.c ---- */
+
+/* Calls work(ctx, i) for every i in [0, n), on up to max threads at once
+ * (the caller's among them). work returns false to stop: no further i is
+ * started (those running finish). Returns once every call has returned. */
+void sl_parallel(size_t n, unsigned max, bool (*work)(void *ctx, size_t i), void *ctx);
+
+/* ---- the handlers (run.c, remove.c, list.c, logs.c, watch.c) ---- */
 void sl_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 void sl_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 void sl_logs(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void sl_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 /* ---- reconcile.c ---- */
 

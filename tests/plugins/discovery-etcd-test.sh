@@ -4,7 +4,9 @@
 # once when killed; a stale key is removed when the plugin starts; a lost
 # lease is re-granted and everything re-announced; Resolve, Watch (with
 # min_instances), Announce/Withdraw, the /nap/ records with refused keys,
-# and UNAVAILABLE naming the address when etcd cannot be reached. Measures
+# and UNAVAILABLE naming the address when etcd cannot be reached; containers
+# labelled nap.announced-by=orchestrator are withdrawn when they stop but
+# never announced, =sidekick neither. Measures
 # the announce and withdraw latency (Docker's event → key seen by a watcher).
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -158,6 +160,75 @@ ann=$(awk '/^ANNOUNCE/ {print $2}' "$WORK/probe.out")
 wd=$(awk '/^WITHDRAW/ {print $3}' "$WORK/probe.out")
 ok "announce latency median ${ann} ms is under 50 ms" awk -v v="$ann" 'BEGIN { exit !(v != "" && v < 50) }'
 ok "withdraw latency max ${wd} ms is under 1000 ms" awk -v v="$wd" 'BEGIN { exit !(v != "" && v < 1000) }'
+
+# ---- nap.announced-by=orchestrator: withdrawn, never announced ----
+run_labelled() { # run_labelled INSTANCE RELEASE ANNOUNCED_BY: as run_instance, with the label
+	docker run -d -P --init --label "nap.app=$APP" --label "nap.release=$2" \
+		--label "nap.instance=$1" --label "nap.napd=$(napd_id)" --label "nap.announced-by=$3" "$IMAGE"
+}
+O1=$(run_labelled 21 1 orchestrator)
+P21=$(host_port "$O1")
+# Docker's events come in order: once instance 30 (ours) is announced, the
+# start of instance 21 has been seen too.
+S1=$(run_instance 30)
+wait_until 2 has_key "$HOSTKEY:30"
+ok "an orchestrator-labelled container is not announced when it starts" no_key "$HOSTKEY:21"
+dc announce "$APP" 127.0.0.1 "$P21" 21 1 >/dev/null
+ok "... the orchestrator's Announce puts it" has_key "$HOSTKEY:21"
+t0=$(date +%s%N)
+docker kill "$O1" >/dev/null
+wait_until 2 no_key "$HOSTKEY:21"
+t1=$(date +%s%N)
+ok "... and docker kill withdraws it within 1 s (took $(((t1 - t0) / 1000000)) ms)" \
+	bash -c "[ -z \"\$(etcdctl get --print-value-only '$HOSTKEY:21')\" ] && [ $(((t1 - t0) / 1000000)) -lt 1000 ]"
+
+O2=$(run_labelled 22 1 orchestrator)
+dc announce "$APP" 127.0.0.1 "$(host_port "$O2")" 22 2 >/dev/null
+docker kill "$O2" >/dev/null
+docker kill "$S1" >/dev/null
+wait_until 2 no_key "$HOSTKEY:30"
+ok "the death of release 1 leaves release 2's announcement of the instance alone" \
+	bash -c "etcdctl get --print-value-only '$HOSTKEY:22' | grep -q '\"release\":2}'"
+
+# A replacement of the same instance runs and is announced before the old
+# container's events are seen (they lag, or it is removed late).
+O3=$(run_labelled 23 1 orchestrator)
+O3B=$(run_labelled 23 1 orchestrator)
+dc announce "$APP" 127.0.0.1 "$(host_port "$O3B")" 23 1 >/dev/null
+docker rm -f "$O3" >/dev/null
+S1=$(run_instance 30)
+wait_until 2 has_key "$HOSTKEY:30"
+ok "the old container's death leaves its running replacement's announcement alone" has_key "$HOSTKEY:23"
+O4=$(run_labelled 24 1 orchestrator)
+dc announce "$APP" 127.0.0.1 "$(host_port "$O4")" 24 1 >/dev/null
+docker stop -t 1 "$O4" >/dev/null
+ok "docker stop withdraws an orchestrator-labelled container" wait_until 2 no_key "$HOSTKEY:24"
+
+K1=$(run_labelled 25 1 sidekick)
+etcdctl put "$HOSTKEY:25" '{"host":"127.0.0.1","port":1,"instance":25,"release":1}' >/dev/null
+docker kill "$K1" >/dev/null
+docker kill "$S1" >/dev/null
+wait_until 2 no_key "$HOSTKEY:30"
+ok "a sidekick-labelled container's key is left to its sidekick" has_key "$HOSTKEY:25"
+etcdctl del "$HOSTKEY:25" >/dev/null
+dc withdraw "$APP" 2 22 >/dev/null
+
+# At start-up: a running one's key is live, a stopped one's is stale, and
+# a running one without a key is not announced.
+docker rm -f "$O1" "$O2" "$O4" "$K1" >/dev/null
+O5=$(run_labelled 26 1 orchestrator)
+O6=$(run_labelled 27 1 orchestrator)
+docker kill "$O6" >/dev/null
+O7=$(run_labelled 28 1 orchestrator)
+stop_napd
+etcdctl put "$HOSTKEY:26" "{\"host\":\"127.0.0.1\",\"port\":$(host_port "$O5"),\"instance\":26,\"release\":1}" >/dev/null
+etcdctl put "$HOSTKEY:27" '{"host":"127.0.0.1","port":1,"instance":27,"release":1}' >/dev/null
+start_napd
+ok "at start-up, a stopped orchestrator-labelled container's key is stale" wait_until 10 no_key "$HOSTKEY:27"
+ok "... a running one's key is live" has_key "$HOSTKEY:26"
+ok "... and a running one is not announced" no_key "$HOSTKEY:28"
+docker rm -f "$O3B" "$O5" "$O6" "$O7" "$S1" >/dev/null
+etcdctl del --prefix "$HOSTKEY:" >/dev/null
 
 # ---- etcd unreachable ----
 stop_napd

@@ -3,13 +3,17 @@
  *
  *   scheduler-local-call -s SOCK run APP RELEASE IMAGE INSTANCES [-m BYTES] [KEY=VALUE...]
  *   scheduler-local-call -s SOCK remove APP RELEASE [INSTANCE...]
- *   scheduler-local-call -s SOCK list [APP]
+ *   scheduler-local-call -s SOCK list [-v] [APP]
  *   scheduler-local-call -s SOCK logs APP [-f] [-n TAIL] [-c CANCEL_AFTER_MS]
+ *   scheduler-local-call -s SOCK watch [-c CANCEL_AFTER_MS] [APP]
  *
  * INSTANCES is a comma-separated list ("1,2"). Prints one line per result:
- * "INSTANCE app release instance id host port state", "REMOVED n",
- * "LOG instance line", and last "END STATUS message". Exit status: the
- * call's nap status (0-16), 100 if napd cannot be reached, 2 on bad usage. */
+ * "INSTANCE app release instance id host port state" (with -v followed by
+ * " exit=N oom=0|1 health=H started=MS announcer=A"),
+ * "REMOVED n", "LOG instance line", "EVENT kind" followed by the instance
+ * as with -v (when the event has one), and last "END STATUS message".
+ * Exit status: the call's nap status (0-16), 100 if napd cannot be reached,
+ * 2 on bad usage. */
 #include "config.h"
 
 #include <getopt.h>
@@ -22,12 +26,25 @@
 
 #define TIMEOUT_MS 120000u
 
+static bool verbose;
+
+static void print_instance(const Nap__Instance *in)
+{
+	printf("%s %u %u %s %s %u %s", in->app, (unsigned)in->release, (unsigned)in->instance,
+	       in->id, in->host, (unsigned)in->port, in->state);
+	if (verbose)
+		printf(" exit=%d oom=%d health=%s started=%llu announcer=%s", (int)in->exit_code,
+		       (int)in->oom_killed, in->health,
+		       (unsigned long long)in->started_unix_ms, in->announcer);
+}
+
 static void print_instances(Nap__Instance **v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		printf("INSTANCE %s %u %u %s %s %u %s\n", v[i]->app, (unsigned)v[i]->release,
-		       (unsigned)v[i]->instance, v[i]->id, v[i]->host, (unsigned)v[i]->port,
-		       v[i]->state);
+	for (size_t i = 0; i < n; i++) {
+		printf("INSTANCE ");
+		print_instance(v[i]);
+		printf("\n");
+	}
 }
 
 static int unary(nap_conn *conn, const char *method, const ProtobufCMessage *req,
@@ -124,6 +141,10 @@ static int do_list(nap_conn *conn, int argc, char **argv)
 	ProtobufCMessage *reply;
 	int r;
 
+	if (argc > 0 && strcmp(argv[0], "-v") == 0) {
+		verbose = true;
+		argc--, argv++;
+	}
 	req.app = argc > 0 ? argv[0] : "";
 	r = unary(conn, "List", &req.base, &nap__list_instances_reply__descriptor, &reply);
 	if (r == 0) {
@@ -207,6 +228,74 @@ static int do_logs(nap_conn *conn, int argc, char **argv)
 	return s.status;
 }
 
+static void on_event(nap_call *call, const nap_reply *r, void *ud)
+{
+	struct stream_state *s = ud;
+
+	(void)call;
+	if (!r->end) {
+		Nap__InstanceEvent *m =
+			nap__instance_event__unpack(NULL, r->payload_len, r->payload);
+
+		if (m) {
+			printf("EVENT %s", m->kind);
+			if (m->instance) {
+				printf(" ");
+				print_instance(m->instance);
+			}
+			printf("\n");
+			nap__instance_event__free_unpacked(m, NULL);
+		} else {
+			printf("UNDECODABLE\n");
+		}
+	} else {
+		printf("END %s %s\n", nap_status_name(r->status), r->message);
+		s->done = true;
+		s->status = r->status;
+	}
+	fflush(stdout);
+}
+
+static int do_watch(nap_conn *conn, int argc, char **argv)
+{
+	Nap__ListInstancesRequest req = NAP__LIST_INSTANCES_REQUEST__INIT;
+	struct stream_state s = {0};
+	long cancel_after = 0;
+	nap_call *call;
+	uint64_t start;
+	int c, r;
+
+	optind = 1;
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		switch (c) {
+		case 'c': cancel_after = atol(optarg); break;
+		default: return 2;
+		}
+	}
+	req.app = optind < argc ? argv[optind] : "";
+	verbose = true;
+	r = nap_call_start(&call, conn, nap__scheduler__descriptor.name,
+			   (uint32_t)nap_method_index(&nap__scheduler__descriptor, "Watch"),
+			   &req.base, 0, on_event, &s);
+	if (r < 0) {
+		printf("END UNAVAILABLE %s\n", nap_strerror(r));
+		return 14;
+	}
+	start = nap_now_usec();
+	while (!s.done) {
+		if (cancel_after && nap_now_usec() - start >= (uint64_t)cancel_after * 1000u) {
+			nap_call_cancel(call);
+			printf("CANCELLED\n");
+			return 1;
+		}
+		if (nap_conn_wait(conn, 50) < 0 && !s.done) {
+			printf("END UNAVAILABLE connection lost\n");
+			return 14;
+		}
+	}
+	return s.status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = NULL;
@@ -219,7 +308,7 @@ int main(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: scheduler-local-call [-s SOCK] run|remove|list|logs ...\n");
+		fprintf(stderr, "usage: scheduler-local-call [-s SOCK] run|remove|list|logs|watch ...\n");
 		return 2;
 	}
 	r = nap_conn_connect(&conn, sock, "scheduler-local-call");
@@ -235,6 +324,8 @@ int main(int argc, char **argv)
 		r = do_list(conn, argc - 2, argv + 2);
 	else if (strcmp(argv[1], "logs") == 0)
 		r = do_logs(conn, argc - 1, argv + 1);
+	else if (strcmp(argv[1], "watch") == 0)
+		r = do_watch(conn, argc - 1, argv + 1);
 	else
 		r = 2;
 	fflush(stdout);

@@ -3,7 +3,8 @@
 # of examples/hello (built here by hand), serve pages from the reported
 # ports, labels/names/env in Docker, List, Remove one then all, a missing
 # image, a bad app name, an image without EXPOSE, Logs (with and without
-# follow), and the start-up reconcile removing an exited leftover.
+# follow; of containers that wrote nothing: OK, no lines), and the start-up
+# reconcile removing an exited leftover.
 # Skipped (77) when dockerd does not answer.
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -96,6 +97,11 @@ slc list "$APP" >"$WORK/list.out"
 ok "List shows both instances running with their ports" bash -c "
 	grep -q '^INSTANCE $APP 1 1 $id1 127.0.0.1 $port1 running$' '$WORK/list.out' &&
 	grep -q '^INSTANCE $APP 1 2 [0-9a-f]* 127.0.0.1 $port2 running$' '$WORK/list.out'"
+slc logs "$APP" >"$WORK/quiet.out"
+ok "Logs of containers that wrote nothing yet ends OK" bash -c "[ $? -eq 0 ] && grep -qx 'END OK ' '$WORK/quiet.out'"
+ok "... with no lines" test "$(grep -c '^LOG' "$WORK/quiet.out")" -eq 0
+slc logs -n 5 "$APP" >"$WORK/quiet-tail.out"
+ok "... with a tail too" bash -c "[ $? -eq 0 ] && grep -qx 'END OK ' '$WORK/quiet-tail.out'"
 slc list >"$WORK/listall.out"
 ok "List of every app includes them" grep -q "^INSTANCE $APP 1 2 " "$WORK/listall.out"
 
