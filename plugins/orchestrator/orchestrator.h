@@ -134,6 +134,9 @@ const char *phase_name(enum slot_phase phase);
 /* Applies an Instance the scheduler reports (kind: present, started, died,
  * health, removed). */
 void state_apply(const char *kind, const void *instance);
+/* Marks the slots the record wants (slot.wanted), creating missing ones:
+ * after any change of the record, before reading slot.wanted. */
+void state_mark_wanted(struct app *a);
 /* Before a fresh list from the scheduler: forget what it said. */
 void state_unsee_all(void);
 

@@ -93,32 +93,6 @@ void rollout_fail(struct app *a, const char *stage, const char *fmt, ...)
 	orch_changed(a);
 }
 
-/* Which slots the record wants, marked on the slots (created as needed). */
-static void mark_wanted(struct app *a)
-{
-	json_t *rec = a->rec, *ro = rec ? rec_rollout(rec) : NULL;
-	bool running = rec && rec_running(rec);
-	uint32_t target = rec ? rec_u32(rec, "release") : 0, from = rec_u32(ro, "from");
-	for (size_t i = 0; i < a->nslots; i++)
-		a->slots[i].wanted = false;
-	if (!running)
-		return;
-	size_t i;
-	json_t *v;
-	json_array_foreach(json_object_get(rec, "slots"), i, v)
-	{
-		struct slot *s = slot_get(a, target, (uint32_t)json_integer_value(v));
-		if (s)
-			s->wanted = true;
-	}
-	json_array_foreach(json_object_get(ro, "from_slots"), i, v)
-	{
-		struct slot *s = from ? slot_get(a, from, (uint32_t)json_integer_value(v)) : NULL;
-		if (s)
-			s->wanted = true;
-	}
-}
-
 /* An instance that exited or turned unhealthy: counted once, withdrawn,
  * removed, and started again after its back-off. */
 static void plan_replace(struct app *a, struct slot *s, struct plan *p, bool exited)
@@ -226,7 +200,7 @@ static void plan_app(struct app *a, struct plan *p)
 	snprintf(p->app, sizeof(p->app), "%s", a->name);
 	if (a->damaged)
 		return; /* an operator's to mend; nothing of it is touched */
-	mark_wanted(a);
+	state_mark_wanted(a);
 	for (size_t i = 0; i < a->nslots; i++)
 		plan_slot(a, &a->slots[i], p, now);
 	if (a->rec)
@@ -319,7 +293,7 @@ static void act(struct plan *p)
 			for (size_t i = 0; i < a->nslots; i++)
 				if (a->slots[i].release == p->from)
 					a->slots[i].announced = false;
-			mark_wanted(a);
+			state_mark_wanted(a);
 			for (size_t i = 0; i < a->nslots; i++)
 				if (!a->slots[i].wanted && a->slots[i].exists)
 					ids_add(p->remove, &p->nremove, 4, a->slots[i].release,

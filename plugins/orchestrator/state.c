@@ -96,6 +96,32 @@ void slot_phase(struct slot *s, enum slot_phase phase)
 	s->since_ms = wall_ms();
 }
 
+/* Which slots the record wants, marked on the slots (created as needed). */
+void state_mark_wanted(struct app *a)
+{
+	json_t *rec = a->rec, *ro = rec ? rec_rollout(rec) : NULL;
+	bool running = rec && rec_running(rec);
+	uint32_t target = rec ? rec_u32(rec, "release") : 0, from = rec_u32(ro, "from");
+	for (size_t i = 0; i < a->nslots; i++)
+		a->slots[i].wanted = false;
+	if (!running)
+		return;
+	size_t i;
+	json_t *v;
+	json_array_foreach(json_object_get(rec, "slots"), i, v)
+	{
+		struct slot *s = slot_get(a, target, (uint32_t)json_integer_value(v));
+		if (s)
+			s->wanted = true;
+	}
+	json_array_foreach(json_object_get(ro, "from_slots"), i, v)
+	{
+		struct slot *s = from ? slot_get(a, from, (uint32_t)json_integer_value(v)) : NULL;
+		if (s)
+			s->wanted = true;
+	}
+}
+
 void state_unsee_all(void)
 {
 	for (struct app *a = O.apps; a; a = a->next)

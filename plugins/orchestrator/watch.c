@@ -87,11 +87,13 @@ void *watch_main(void *arg)
 			r = O.host->call_stream("nap.Scheduler", (uint32_t)idx, &req.base,
 						&nap__instance_event__descriptor, 0, NULL, on_event,
 						NULL, &e);
-			if (r < 0 && e.status == NAP_UNIMPLEMENTED) {
+			/* UNIMPLEMENTED also means "no scheduler (yet)": only a
+			 * scheduler that answers List but not Watch is polled. */
+			if (r < 0 && e.status == NAP_UNIMPLEMENTED && poll_once(&e) == 0) {
 				O.host->log(NAP_LOG_NOTICE,
 					    "orchestrator: the scheduler has no Watch (%s): listing "
 					    "its instances every %u ms instead",
-					    e.message, POLL_MS);
+					    "it answered UNIMPLEMENTED", POLL_MS);
 				polling = true;
 				continue;
 			}
