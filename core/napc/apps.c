@@ -35,89 +35,6 @@ static uint32_t method(const char *name)
 	return (uint32_t)nap_method_index(&nap__control__descriptor, name);
 }
 
-static json_t *endpoint_json(const Nap__Endpoint *e)
-{
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "app", e->app ? e->app : "", "host",
-			 e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
-			 (json_int_t)e->instance, "release", (json_int_t)e->release, "url",
-			 e->url ? e->url : "");
-}
-
-static json_t *endpoints_json(Nap__Endpoint **eps, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, endpoint_json(eps[i]));
-	return a;
-}
-
-static void print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_COMPACT);
-	if (s)
-		puts(s);
-	free(s);
-	json_decref(j);
-	fflush(stdout);
-}
-
-static void print_endpoints(Nap__Endpoint **eps, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		char url[300];
-		if (eps[i]->url && *eps[i]->url)
-			snprintf(url, sizeof(url), "%s", eps[i]->url);
-		else
-			snprintf(url, sizeof(url), "http://%s:%u", eps[i]->host, eps[i]->port);
-		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance, eps[i]->release);
-	}
-}
-
-static json_t *status_json(const Nap__AppStatus *s)
-{
-	json_t *rels = json_array();
-	for (size_t i = 0; i < s->n_releases; i++)
-		json_array_append_new(rels, json_integer(s->releases[i]));
-	json_t *env = json_array(); /* keys only, as in the text output */
-	for (size_t i = 0; i < s->n_env; i++)
-		json_array_append_new(env, json_string(s->env[i]->key));
-	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o}", "app", s->app,
-			 "release", (json_int_t)s->release, "image", s->image, "instances",
-			 (json_int_t)s->instances, "memory_bytes", (json_int_t)s->memory_bytes,
-			 "state", s->state, "updated", (json_int_t)s->updated_unix, "releases", rels,
-			 "env", env, "endpoints", endpoints_json(s->endpoints, s->n_endpoints));
-}
-
-static void print_status(const struct napc *n, const Nap__AppStatus *s)
-{
-	if (n->json) {
-		print_json(status_json(s));
-		return;
-	}
-	printf("%s: %s, release %u, %u instance%s\n", s->app, s->state, s->release, s->instances,
-	       s->instances == 1 ? "" : "s");
-	if (s->image && *s->image)
-		printf("  image %s\n", s->image);
-	if (s->memory_bytes)
-		printf("  memory %llu MiB per instance\n",
-		       (unsigned long long)(s->memory_bytes >> 20));
-	if (s->n_releases) {
-		printf("  releases");
-		for (size_t i = 0; i < s->n_releases; i++)
-			printf(" %u", s->releases[i]);
-		printf("\n");
-	}
-	/* Keys only: values may be secrets, and status output ends up in
-	 * terminals, CI logs and bug reports ('napc env APP' shows values). */
-	if (s->n_env) {
-		printf("  env");
-		for (size_t i = 0; i < s->n_env; i++)
-			printf(" %s", s->env[i]->key);
-		printf("\n");
-	}
-	print_endpoints(s->endpoints, s->n_endpoints);
-}
-
 /* A unary call returning AppStatus, printed. */
 /* Scale, stop, start, env and rollback wait for instances to start and be
  * announced, which napd bounds by its deploy_timeout: napc waits as long
@@ -136,7 +53,7 @@ static int app_call(struct napc *n, const char *name, const ProtobufCMessage *re
 			   &nap__app_status__descriptor, timeout_ms, &err);
 	if (r < 0)
 		return napc_fail(n, &err, r);
-	print_status(n, st);
+	napc_print_status(n, st);
 	nap__app_status__free_unpacked(st, NULL);
 	return NAPC_EXIT_OK;
 }
@@ -202,14 +119,14 @@ static void deploy_event(struct stream *s, const uint8_t *data, size_t len)
 				      (json_int_t)ev->steps, "release", (json_int_t)ev->release);
 		if (ev->n_endpoints)
 			json_object_set_new(j, "endpoints",
-					    endpoints_json(ev->endpoints, ev->n_endpoints));
-		print_json(j);
+					    napc_endpoints_json(ev->endpoints, ev->n_endpoints));
+		napc_print_json(j);
 	} else if (strcmp(ev->stage, "done") == 0) {
 		if (s->progress_line)
 			fputc('\n', stdout);
 		s->progress_line = false;
 		printf("%s:\n", ev->message);
-		print_endpoints(ev->endpoints, ev->n_endpoints);
+		napc_print_endpoints(ev->endpoints, ev->n_endpoints);
 	} else if (s->tty) {
 		/* One live line: the stage and build step n of m. */
 		char line[160];
@@ -312,17 +229,72 @@ static int check_env_list(Nap__EnvVar **vars, size_t n)
 	return 0;
 }
 
+/* --check-http PATH (c), --ready-timeout SECONDS (r), --interval MS (i),
+ * --failures N (f) into check; 0 or a usage error. */
+static int parse_check_option(Nap__Check *check, int c, const char *arg)
+{
+	if (c == 'c') {
+		size_t len = strlen(arg);
+		bool ok = len >= 1 && len <= NAP_CHECK_PATH_MAX && arg[0] == '/';
+		for (size_t i = 0; ok && i < len; i++)
+			ok = arg[i] > 0x20 && arg[i] < 0x7f;
+		if (!ok) {
+			fprintf(stderr, "napc: the check path must start with '/' and be 1 to %u "
+					"printable characters without spaces\n",
+				NAP_CHECK_PATH_MAX);
+			return NAPC_EXIT_USAGE;
+		}
+		check->http_path = (char *)arg;
+		return 0;
+	}
+	static const struct {
+		int c;
+		const char *name;
+		unsigned long min, max;
+	} nums[] = {{'r', "--ready-timeout (seconds)", 1, 86400},
+		    {'i', "--interval (milliseconds)", 100, 3600000},
+		    {'f', "--failures", 1, 100}};
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		if (nums[k].c != c)
+			continue;
+		char *end;
+		errno = 0;
+		unsigned long v = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || v < nums[k].min || v > nums[k].max) {
+			fprintf(stderr, "napc: %s is a whole number from %lu to %lu\n", nums[k].name,
+				nums[k].min, nums[k].max);
+			return NAPC_EXIT_USAGE;
+		}
+		if (c == 'r')
+			check->ready_timeout_s = (uint32_t)v;
+		else if (c == 'i')
+			check->interval_ms = (uint32_t)v;
+		else
+			check->failures = (uint32_t)v;
+	}
+	return 0;
+}
+
 /* vars and ptrs have room for argc entries; the caller frees them. */
 static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		       Nap__EnvVar **ptrs)
 {
-	static const struct option lo[] = {
-		{"instances", 1, 0, 'i'}, {"env", 1, 0, 'e'}, {"memory", 1, 0, 'm'}, {0, 0, 0, 0}};
+	static const struct option lo[] = {{"instances", 1, 0, 'i'},
+					   {"env", 1, 0, 'e'},
+					   {"memory", 1, 0, 'm'},
+					   {"check-http", 1, 0, 'c'},
+					   {"ready-timeout", 1, 0, 'r'},
+					   {0, 0, 0, 0}};
 	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
+	Nap__Check check = NAP__CHECK__INIT;
 	int c, r = 0;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "i:e:m:", lo, NULL)) != -1) {
-		if (c == 'm') {
+		if (c == 'c' || c == 'r') {
+			if ((r = parse_check_option(&check, c, optarg)))
+				return r;
+			req.check = &check;
+		} else if (c == 'm') {
 			if (parse_size(&req.memory_bytes, optarg) < 0) {
 				fprintf(stderr, "napc: --memory is a size like 256M or 1G\n");
 				return NAPC_EXIT_USAGE;
@@ -346,7 +318,7 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 	}
 	if (optind >= argc || argc - optind > 2) {
 		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--memory SIZE] "
-				"[--env K=V]...\n");
+				"[--env K=V]... [--check-http PATH] [--ready-timeout SECONDS]\n");
 		return NAPC_EXIT_USAGE;
 	}
 	req.app = argv[optind];
@@ -427,7 +399,7 @@ int napc_cmd_destroy(struct napc *n, int argc, char **argv)
 	if (r < 0)
 		return napc_fail(n, &err, r);
 	if (n->json)
-		print_json(json_pack("{s:s, s:b}", "app", req.app, "destroyed", 1));
+		napc_print_json(json_pack("{s:s, s:b}", "app", req.app, "destroyed", 1));
 	else
 		printf("%s destroyed\n", req.app);
 	nap__destroy_reply__free_unpacked(rep, NULL);
@@ -515,7 +487,7 @@ static int env_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Na
 			json_t *env = json_object();
 			for (size_t i = 0; i < st->n_env; i++)
 				json_object_set_new(env, st->env[i]->key, json_string(st->env[i]->value));
-			print_json(env);
+			napc_print_json(env);
 		} else {
 			for (size_t i = 0; i < st->n_env; i++)
 				printf("%s=%s\n", st->env[i]->key, st->env[i]->value);
@@ -584,15 +556,23 @@ int napc_cmd_ls(struct napc *n, int argc, char **argv)
 	if (n->json) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < rep->n_apps; i++)
-			json_array_append_new(a, status_json(rep->apps[i]));
-		print_json(a);
+			json_array_append_new(a, napc_status_json(rep->apps[i]));
+		napc_print_json(a);
 	} else if (rep->n_apps == 0) {
 		printf("no apps yet: 'napc deploy APP DIR' deploys one\n");
 	} else {
-		printf("%-24s %-9s %-8s %s\n", "APP", "STATE", "RELEASE", "INSTANCES");
-		for (size_t i = 0; i < rep->n_apps; i++)
-			printf("%-24s %-9s %-8u %u\n", rep->apps[i]->app, rep->apps[i]->state,
-			       rep->apps[i]->release, rep->apps[i]->instances);
+		printf("%-24s %-14s %-8s %-9s %s\n", "APP", "STATE", "RELEASE", "INSTANCES",
+		       "RESTARTS");
+		for (size_t i = 0; i < rep->n_apps; i++) {
+			/* the first words of the state: "deploying (...)" is long */
+			char state[64];
+			snprintf(state, sizeof(state), "%s", rep->apps[i]->state);
+			char *paren = strstr(state, " (");
+			if (paren)
+				*paren = '\0';
+			printf("%-24s %-14s %-8u %-9u %u\n", rep->apps[i]->app, state,
+			       rep->apps[i]->release, rep->apps[i]->instances, rep->apps[i]->restarts);
+		}
 	}
 	nap__list_apps_reply__free_unpacked(rep, NULL);
 	return NAPC_EXIT_OK;
@@ -604,11 +584,11 @@ static void endpoints_event(struct stream *s, const uint8_t *data, size_t len)
 	if (!l)
 		return;
 	if (s->n->json) {
-		print_json(json_pack("{s:s, s:o}", "app", l->app ? l->app : "", "endpoints",
-				     endpoints_json(l->endpoints, l->n_endpoints)));
+		napc_print_json(json_pack("{s:s, s:o}", "app", l->app ? l->app : "", "endpoints",
+				     napc_endpoints_json(l->endpoints, l->n_endpoints)));
 	} else {
 		printf("%s: %zu endpoint%s\n", l->app, l->n_endpoints, l->n_endpoints == 1 ? "" : "s");
-		print_endpoints(l->endpoints, l->n_endpoints);
+		napc_print_endpoints(l->endpoints, l->n_endpoints);
 	}
 	fflush(stdout);
 	nap__endpoint_list__free_unpacked(l, NULL);
@@ -648,7 +628,7 @@ int napc_cmd_endpoints(struct napc *n, int argc, char **argv)
 	if (r < 0)
 		return napc_fail(n, &err, r);
 	if (n->json) {
-		print_json(endpoints_json(l->endpoints, l->n_endpoints));
+		napc_print_json(napc_endpoints_json(l->endpoints, l->n_endpoints));
 	} else {
 		for (size_t i = 0; i < l->n_endpoints; i++)
 			printf("%s\n", l->endpoints[i]->url);
@@ -666,7 +646,7 @@ static void log_line(struct stream *s, const uint8_t *data, size_t len)
 	while (ll && l->line[ll - 1] == '\n')
 		ll--;
 	if (s->n->json)
-		print_json(json_pack("{s:i, s:s#}", "instance", (json_int_t)l->instance, "line",
+		napc_print_json(json_pack("{s:i, s:s#}", "instance", (json_int_t)l->instance, "line",
 				     l->line, ll));
 	else
 		printf("[%u] %.*s\n", l->instance, (int)ll, l->line);
@@ -697,4 +677,42 @@ int napc_cmd_logs(struct napc *n, int argc, char **argv)
 		return r;
 	struct stream s = {.n = n, .on_msg = log_line};
 	return run_stream(&s, "Logs", &req.base, req.follow ? 0 : n->timeout_ms);
+}
+
+/* napc check APP [--http PATH | --tcp] [--interval MS] [--failures N]
+ * [--ready-timeout SECONDS]: the readiness and liveness check kept with the
+ * app; without options it shows it. */
+int napc_cmd_check(struct napc *n, int argc, char **argv)
+{
+	static const struct option lo[] = {{"http", 1, 0, 'c'},	    {"tcp", 0, 0, 't'},
+					   {"interval", 1, 0, 'i'}, {"failures", 1, 0, 'f'},
+					   {"ready-timeout", 1, 0, 'r'}, {0, 0, 0, 0}};
+	Nap__Check check = NAP__CHECK__INIT;
+	bool change = false;
+	int c, r;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (c == '?')
+			return NAPC_EXIT_USAGE;
+		change = true;
+		if (c != 't' && (r = parse_check_option(&check, c, optarg)))
+			return r;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: napc check APP [--http PATH | --tcp] [--interval MS] "
+				"[--failures N] [--ready-timeout SECONDS]\n");
+		return NAPC_EXIT_USAGE;
+	}
+	const char *app = argv[optind];
+	if ((r = check_app(app)))
+		return r;
+	if (!change) {
+		Nap__AppRequest req = NAP__APP_REQUEST__INIT;
+		req.app = (char *)app;
+		return app_call(n, "GetApp", &req.base);
+	}
+	Nap__SetCheckRequest req = NAP__SET_CHECK_REQUEST__INIT;
+	req.app = (char *)app;
+	req.check = &check;
+	return app_call(n, "SetCheck", &req.base);
 }

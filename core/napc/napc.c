@@ -23,9 +23,11 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n"
 		"  deploy APP [DIR] [--instances N] [--memory SIZE] [--env K=V]...\n"
+		"         [--check-http PATH] [--ready-timeout SECONDS]\n"
 		"                  build DIR's Dockerfile (default .) and run it; prints the endpoints\n"
+		"                  once every instance is ready (its port answers, or PATH 2xx/3xx)\n"
 		"  ls              list the apps\n"
-		"  status APP      an app's state, releases, environment and endpoints\n"
+		"  status APP      an app's state, each instance's, releases, env keys, endpoints\n"
 		"  endpoints APP [--watch]\n"
 		"                  the app's endpoints; --watch prints them again on every change\n"
 		"  scale APP N     run N instances\n"
@@ -38,6 +40,9 @@ static void usage(FILE *out)
 		"  stop APP        stop every instance (the app is kept)\n"
 		"  start APP       start a stopped app again\n"
 		"  destroy APP     stop the app and forget it: instances, images, records\n"
+		"  check APP [--http PATH | --tcp] [--interval MS] [--failures N]\n"
+		"        [--ready-timeout SECONDS]\n"
+		"                  show or change when an instance is ready and when unhealthy\n"
 		"  ping            check that napd answers; prints its version and round trip\n"
 		"  plugins         list napd's plugins, their state and services\n"
 		"  help            show this help\n"
@@ -235,6 +240,7 @@ static const struct {
 	{"stop", napc_cmd_stop},
 	{"start", napc_cmd_start},
 	{"destroy", napc_cmd_destroy},
+	{"check", napc_cmd_check},
 	{"ping", cmd_ping},
 	{"plugins", cmd_plugins},
 	{"help", cmd_help},

@@ -5,7 +5,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include <nap/bus.h>
+#include <nap/control.pb-c.h>
 
 /* Exit codes scripts can rely on (napc(1)). */
 enum napc_exit {
@@ -43,5 +46,13 @@ int napc_cmd_logs(struct napc *n, int argc, char **argv);
 int napc_cmd_stop(struct napc *n, int argc, char **argv);
 int napc_cmd_start(struct napc *n, int argc, char **argv);
 int napc_cmd_destroy(struct napc *n, int argc, char **argv);
+int napc_cmd_check(struct napc *n, int argc, char **argv);
+
+/* Output (show.c). */
+json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n);
+json_t *napc_status_json(const Nap__AppStatus *s);
+void napc_print_json(json_t *j); /* and frees it */
+void napc_print_endpoints(Nap__Endpoint **eps, size_t n);
+void napc_print_status(const struct napc *n, const Nap__AppStatus *s);
 
 #endif
