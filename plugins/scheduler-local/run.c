@@ -219,15 +219,10 @@ static int run_instance(struct run *run, struct run_slot *slot)
 		}
 	}
 
-	if (!info->running) {
-		snprintf(slot->err, sizeof slot->err,
-			 "instance %u of %s stopped at once (%s, exit code %d): see its logs",
-			 (unsigned)instance, req->app, info->state ? info->state : "?",
-			 info->exit_code);
-		docker_container_info_free(info);
-		return NAP_FAILED_PRECONDITION;
-	}
-	if (sl_first_port(info) == 0) {
+	/* A container that already stopped is reported as it is ("exited"):
+	 * whether an instance is ready is the orchestrator's to judge (its
+	 * deploy then fails at "ready" naming the exit code). */
+	if (info->running && sl_first_port(info) == 0) {
 		snprintf(slot->err, sizeof slot->err,
 			 "image %s exposes no port: add EXPOSE to the Dockerfile", req->image);
 		docker_container_info_free(info);
