@@ -25,6 +25,7 @@
 
 #define PROXY_GRACE_MS 50
 #define TICK_MS 1000u
+#define PROBE_THREADS 16 /* checks run at once: 40 starting instances take one round */
 
 struct probe {
 	char app[64];
@@ -236,6 +237,36 @@ static void apply(const struct probe *p)
 	}
 }
 
+struct batch {
+	struct probe *probes;
+	size_t n;
+	atomic_size_t next;
+};
+
+static void *probe_worker(void *arg)
+{
+	struct batch *b = arg;
+	for (size_t i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+		run_probe(&b->probes[i]);
+	return NULL;
+}
+
+/* Runs the probes on up to PROBE_THREADS threads (each may wait up to its
+ * timeout, and a TCP check waits PROXY_GRACE_MS). */
+static void run_all(struct probe *probes, size_t n)
+{
+	struct batch b = {.probes = probes, .n = n};
+	pthread_t t[PROBE_THREADS];
+	size_t started = 0;
+	atomic_init(&b.next, 0);
+	for (; started + 1 < n && started < PROBE_THREADS; started++)
+		if (pthread_create(&t[started], NULL, probe_worker, &b) != 0)
+			break;
+	probe_worker(&b);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+}
+
 void *check_main(void *arg)
 {
 	(void)arg;
@@ -250,8 +281,7 @@ void *check_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&O.lock);
-		for (size_t i = 0; i < n; i++)
-			run_probe(&probes[i]);
+		run_all(probes, n);
 		pthread_mutex_lock(&O.lock);
 		for (size_t i = 0; i < n; i++)
 			apply(&probes[i]);

@@ -29,10 +29,10 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 	if (!op_loaded(call))
 		return NULL;
 	pthread_mutex_lock(&O.lock);
-	bool said = false;
+	bool said = false, checked = false;
 	for (;;) {
 		struct app *a = create ? app_get(name) : app_find(name);
-		if (!a || (!a->rec && !create)) {
+		if (!a || (!a->rec && !create && !a->owner[0])) {
 			pthread_mutex_unlock(&O.lock);
 			O.host->end(call, NAP_NOT_FOUND,
 				    "no app %s has been deployed ('napc ls' lists the apps)", name);
@@ -43,6 +43,36 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 			O.host->end(call, NAP_DATA_LOSS,
 				    "the record of %s in /nap/apps/%s/app is damaged: restore it "
 				    "(napc destroy %s removes it)", name, name, name);
+			return NULL;
+		}
+		if (!a->busy && (!a->rec || a->owner[0]) && create && !checked) {
+			/* A new app here: another napd may have made it since we
+			 * read the records. */
+			char owner[sizeof(a->owner)], err[512];
+			a->busy = true;
+			pthread_mutex_unlock(&O.lock);
+			int r = store_owner(name, owner, sizeof(owner), err, sizeof(err));
+			pthread_mutex_lock(&O.lock);
+			a->busy = false;
+			if (r < 0) {
+				pthread_mutex_unlock(&O.lock);
+				O.host->end(call, NAP_UNAVAILABLE, "%s", err);
+				return NULL;
+			}
+			/* set, or cleared when the other napd destroyed it */
+			snprintf(a->owner, sizeof(a->owner), "%s",
+				 *owner && strcmp(owner, O.napd_id) != 0 ? owner : "");
+			checked = true;
+			continue;
+		}
+		if (a->owner[0]) {
+			char owner[sizeof(a->owner)];
+			snprintf(owner, sizeof(owner), "%s", a->owner);
+			pthread_mutex_unlock(&O.lock);
+			O.host->end(call, NAP_FAILED_PRECONDITION,
+				    "app %s belongs to the napd at %s (several napds share this "
+				    "etcd): use that napd, or another app name",
+				    name, owner);
 			return NULL;
 		}
 		if (!a->busy) {

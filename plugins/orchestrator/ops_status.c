@@ -22,7 +22,7 @@ void ops_get_app(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 	Nap__AppStatus st;
 	pthread_mutex_lock(&O.lock);
 	struct app *a = app_find(r->app);
-	if (!a || !a->rec) {
+	if (!a || !a->rec || a->owner[0]) {
 		pthread_mutex_unlock(&O.lock);
 		O.host->end(call, NAP_NOT_FOUND, "no app %s ('napc ls' lists the apps)", r->app);
 		return;

@@ -85,6 +85,7 @@ struct app {
 	bool busy;	 /* an operation that changes the app runs */
 	bool save;	 /* the record changed here: the reconciler writes it */
 	bool damaged;	 /* its record could not be read: left alone */
+	char owner[400]; /* another napd's app (its napd.id): left alone */
 	uint64_t resolved_ms; /* monotonic: discovery last compared */
 	uint64_t version; /* bumped on every change of the app */
 	struct app *next;
@@ -96,6 +97,7 @@ struct check_defaults {
 
 struct orch {
 	const nap_host *host;
+	char napd_id[400]; /* "host:socket" of our napd; "" from a napd before 0.2 */
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* broadcast on any change */
 	pthread_mutex_t save_lock; /* orders record writes */
@@ -144,6 +146,8 @@ void state_unsee_all(void);
 #define APP_RELEASES_KEPT 10
 #define NAP_SEEN_MAX 128 /* instances one deploy reports on */
 json_t *record_new(const char *app);
+/* The napd a record belongs to ("" when it names none: nap 0.1's). */
+const char *rec_owner(json_t *rec);
 json_t *record_parse(const uint8_t *data, size_t len);
 uint32_t rec_u32(json_t *obj, const char *key);
 json_t *rec_release(json_t *rec, uint32_t n); /* n 0 = the target release */
@@ -164,6 +168,9 @@ json_t *check_to_json(const Nap__Check *c);
 int store_save(struct app *a, char *err, size_t errlen);
 int store_load_all(char *err, size_t errlen); /* fills O.apps */
 int store_delete(const char *app, char *err, size_t errlen);
+/* The owner of app's stored record into owner ("" when there is no record or
+ * it names none); -errno when the records cannot be read. */
+int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen);
 
 /* ---- bus.c: calls to the other plugins (no lock held) ---- */
 /* service.method by name; the reply (if replyp) is unpacked with the

@@ -198,8 +198,8 @@ static void plan_app(struct app *a, struct plan *p)
 	uint64_t now = wall_ms();
 	memset(p, 0, sizeof(*p));
 	snprintf(p->app, sizeof(p->app), "%s", a->name);
-	if (a->damaged)
-		return; /* an operator's to mend; nothing of it is touched */
+	if (a->damaged || a->owner[0])
+		return; /* an operator's to mend, or another napd's: not touched */
 	state_mark_wanted(a);
 	for (size_t i = 0; i < a->nslots; i++)
 		plan_slot(a, &a->slots[i], p, now);

@@ -5,7 +5,11 @@
  *    "check":{"http_path":"/health","interval_ms":2000,...},
  *    "releases":[{"release":3,"image":"…","env":{…},"created":1764100000},…],
  *    "rollout":{"from":2,"from_slots":[3,4],"deadline_ms":…,"op":"deploy"},
- *    "failure":{"release":4,"stage":"ready","reason":"…","at_ms":…}}
+ *    "failure":{"release":4,"stage":"ready","reason":"…","at_ms":…},
+ *    "napd":"host:/run/nap/napd.sock"}
+ * "napd" names the napd whose orchestrator keeps the app: several napds may
+ * share one etcd, and each reconciles only its own apps (a record without
+ * it, written by nap 0.1, is adopted by the first napd that loads it).
  * "release" and "slots" are the target: what should run. "rollout" is there
  * while the target replaces release "from", whose instances "from_slots"
  * serve until every target instance is ready. "state" is "running",
@@ -21,8 +25,14 @@
 
 json_t *record_new(const char *app)
 {
-	return json_pack("{s:s, s:i, s:s, s:i, s:[], s:[]}", "app", app, "release", 0, "state",
-			 "new", "instances", 0, "slots", "releases");
+	return json_pack("{s:s, s:s, s:i, s:s, s:i, s:[], s:[]}", "app", app, "napd", O.napd_id,
+			 "release", 0, "state", "new", "instances", 0, "slots", "releases");
+}
+
+const char *rec_owner(json_t *rec)
+{
+	const char *o = json_string_value(json_object_get(rec, "napd"));
+	return o ? o : "";
 }
 
 json_t *record_parse(const uint8_t *data, size_t len)

@@ -93,6 +93,17 @@ int store_load_all(char *err, size_t errlen)
 			json_decref(j);
 			continue;
 		}
+		const char *owner = rec_owner(j);
+		if (*owner && strcmp(owner, O.napd_id) != 0) {
+			/* another napd's: not ours to run, show or change */
+			snprintf(a->owner, sizeof(a->owner), "%s", owner);
+			json_decref(j);
+			continue;
+		}
+		if (!*owner) {
+			json_object_set_new(j, "napd", json_string(O.napd_id));
+			a->save = true; /* adopted */
+		}
 		json_decref(a->rec);
 		a->rec = j;
 		orch_changed(a);
@@ -100,6 +111,32 @@ int store_load_all(char *err, size_t errlen)
 	O.loaded = true;
 	orch_changed(NULL);
 	pthread_mutex_unlock(&O.lock);
+	protobuf_c_message_free_unpacked(reply, NULL);
+	return 0;
+}
+
+int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen)
+{
+	char prefix[128], key[128];
+	snprintf(prefix, sizeof(prefix), "apps/%s/", app);
+	snprintf(key, sizeof(key), "apps/%s/app", app);
+	Nap__GetRecordsRequest req = NAP__GET_RECORDS_REQUEST__INIT;
+	req.prefix = prefix;
+	ProtobufCMessage *reply = NULL;
+	nap_error e = {0};
+	int r = bus_call(&reply, &nap__discovery__descriptor, "GetRecords", &req.base,
+			 RECORD_TIMEOUT_MS, &e);
+	if (r < 0)
+		return call_failed(r, &e, "read the app's record", err, errlen);
+	const Nap__GetRecordsReply *rep = (const Nap__GetRecordsReply *)reply;
+	owner[0] = '\0';
+	for (size_t i = 0; i < rep->n_records; i++) {
+		if (strcmp(rep->records[i]->key, key) != 0)
+			continue;
+		json_t *j = record_parse(rep->records[i]->value.data, rep->records[i]->value.len);
+		snprintf(owner, n, "%s", j ? rec_owner(j) : "");
+		json_decref(j);
+	}
 	protobuf_c_message_free_unpacked(reply, NULL);
 	return 0;
 }

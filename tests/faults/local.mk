@@ -9,7 +9,7 @@ FAULT_TESTS = \
 	tests/faults/test-plugin-crash.sh \
 	tests/faults/test-etcd-restart.sh \
 	tests/faults/test-registry-full.sh \
-	tests/faults/test-foreign-marker.sh \
+	tests/faults/test-foreign-app.sh \
 	tests/faults/test-two-napds.sh
 SERIAL_TESTS = \
 	tests/faults/test-dockerd-restart.sh

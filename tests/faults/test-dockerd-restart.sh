@@ -4,8 +4,10 @@
 # runs with live-restore (scripts/servers starts it so): the containers
 # keep running while it is down. One of the two instances dies while
 # dockerd is down; once it is back, discovery-etcd follows Docker's events
-# again and reconciles: the dead instance's entry leaves etcd, the living
-# one stays announced and serves, and the next deploy works.
+# again and withdraws it, and the orchestrator replaces it: two instances
+# announced and serving, without a user command. Then dockerd restarts
+# without live-restore, as on a host reboot: every container dies with it,
+# and every instance comes back by itself.
 . "$(dirname "$0")/lib.sh"
 
 SERVERS="$top_srcdir/scripts/servers"
@@ -49,10 +51,21 @@ if page_ok "$url1"; then echo "# the living instance answered while dockerd was 
 ok "dockerd starts again" "$SERVERS" start dockerd
 ok "discovery-etcd follows Docker's events again" \
 	wait_until 60 bash -c "tail -n +$from '$WORK/napd.log' | grep -q \"following Docker's events again\""
-ok "the dead instance's entry leaves etcd, the living one stays" \
-	wait_until 60 bash -c "[ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 1 ] && etcdctl --endpoints=$ETCD get --prefix --print-value-only /services/$APP/ | grep -q '\"instance\":1'"
-ok "napc endpoints lists the living one" bash -c "[ \"\$('$NAPC' --socket '$SOCK' endpoints $APP)\" = '$url1' ]"
+ok "the dead instance is replaced and both are announced again" \
+	wait_until 60 bash -c "[ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ] && [ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ]"
+ok "napc endpoints still lists the living one" bash -c "'$NAPC' --socket '$SOCK' endpoints $APP | grep -qx '$url1'"
 ok "... which serves" page_ok "$url1"
+ok "status counts the restart of instance 2" bash -c "'$NAPC' --socket '$SOCK' --json status $APP | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [i for i in d[\"instance_states\"] if i[\"instance\"] == 2][0][\"restarts\"] >= 1'"
+
+# A host reboot, as far as the containers know: dockerd without
+# live-restore takes them down with it.
+ok "dockerd stops" "$SERVERS" stop dockerd
+ok "dockerd starts without live-restore" env NAP_DOCKERD_LIVE_RESTORE=false "$SERVERS" start dockerd
+ok "... and stops again, taking the containers with it" "$SERVERS" stop dockerd
+ok "dockerd starts again (live-restore back on)" "$SERVERS" start dockerd
+ok "both instances come back, announced, without a user command" \
+	wait_until 90 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ]"
+ok "... and serve" wait_until 30 serves "$APP" "nap"
 
 echo "<p>nap release 2</p>" >>"$WORK/hello/index.html"
 napc --timeout 300 deploy "$APP" "$WORK/hello" >"$WORK/deploy2.out" 2>&1
