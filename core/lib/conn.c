@@ -48,6 +48,7 @@ struct nap_conn {
 	uint64_t in_since; /* when the unfinished frame in `in` began, 0 = none */
 	nap_buf out;
 	size_t out_left; /* bytes of the frame at the head of `out` not yet sent */
+	bool closing;    /* dead, but the END call id 0 is still being written */
 	uint64_t next_id;
 	nap_idmap calls;
 	size_t ndeadlines;
@@ -96,6 +97,7 @@ int nap_method_index(const ProtobufCServiceDescriptor *service, const char *name
 /* --- output --- */
 
 static void conn_fail(nap_conn *c, int err, int status, const char *message);
+static void closing_flush(nap_conn *c);
 static int end_frame(nap_conn *c, uint64_t id, int status, const char *message,
 		     const uint8_t *payload, size_t len, const ProtobufCMessage *msg);
 
@@ -128,9 +130,7 @@ static void out_overflow(nap_conn *c)
 		 NAP_OUTPUT_MAX >> 20);
 	c->out.len = c->out_left;
 	(void)end_frame(c, 0, NAP_RESOURCE_EXHAUSTED, msg, NULL, 0, NULL);
-	(void)nap_conn_flush(c);
-	if (!c->dead)
-		shutdown(c->fd, SHUT_WR);
+	closing_flush(c);
 	conn_fail(c, -ENOBUFS, NAP_RESOURCE_EXHAUSTED, msg);
 }
 
@@ -165,7 +165,7 @@ static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMes
 
 int nap_conn_flush(nap_conn *c)
 {
-	if (c->dead)
+	if (c->dead && !c->closing)
 		return -ENOTCONN;
 	while (c->out.len > 0) {
 		ssize_t w = send(c->fd, nap_buf_head(&c->out), c->out.len,
@@ -176,16 +176,37 @@ int nap_conn_flush(nap_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			int err = -errno;
+			c->closing = false;
+			nap_buf_consume(&c->out, c->out.len);
 			conn_fail(c, err, NAP_UNAVAILABLE, "connection lost");
 			return err;
 		}
 		out_consume(c, (size_t)w);
 	}
+	if (c->closing) {
+		/* The END call id 0 is out: now the peer may see EOF. */
+		shutdown(c->fd, SHUT_WR);
+		c->closing = false;
+	}
 	return 0;
+}
+
+/* Writes what it can of a closing connection's last frames (the END call
+ * id 0 last). What does not fit now stays queued: the connection is dead
+ * but its owner may go on flushing it (nap_conn_pending() > 0) before it
+ * frees it, so that a slow reader still learns why. */
+static void closing_flush(nap_conn *c)
+{
+	if (c->dead)
+		return;
+	c->closing = true;
+	(void)nap_conn_flush(c);
 }
 
 size_t nap_conn_pending(const nap_conn *c)
 {
+	if (c->dead && !c->closing)
+		return 0;
 	return c->out.len;
 }
 
@@ -417,10 +438,7 @@ int nap_conn_abort(nap_conn *c, int status, const char *fmt, ...)
 	if (c->dead)
 		return -ENOTCONN;
 	int r = end_frame(c, 0, status, msg, NULL, 0, NULL);
-	(void)nap_conn_flush(c);
-	/* Let the peer read the END before it sees the connection go. */
-	if (!c->dead)
-		shutdown(c->fd, SHUT_WR);
+	closing_flush(c);
 	conn_fail(c, -ECONNABORTED, status, msg);
 	return r;
 }

@@ -35,6 +35,7 @@ static void peer_gone(struct peer *p, int err, int status, const char *why)
 	if (p->dead)
 		return;
 	p->dead = true;
+	p->dead_at = nap_now_usec();
 	char text[NAP_MESSAGE_MAX];
 	if (err == -ESHUTDOWN)
 		/* The peer ended the connection with END call id 0 and said why. */
@@ -119,9 +120,12 @@ static void on_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 static void on_io(void *ud, uint32_t events)
 {
 	struct peer *p = ud;
-	if (p->dead)
-		return;
 	(void)events;
+	if (p->dead) {
+		/* Closing: its last frames are still going out. */
+		nap_conn_flush(p->conn);
+		return;
+	}
 	nap_conn_process(p->conn);
 	account_input(p);
 	if (p->dead)
@@ -194,6 +198,14 @@ void peers_idle(void)
 				continue;
 			}
 		}
+		/* A peer being told why it is cut off gets NAP_FRAME_TIMEOUT_MS
+		 * to read the rest; napd waits for it to be writable only. */
+		if (nap_conn_pending(p->conn) > 0 &&
+		    now < p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull) {
+			loop_mod(&p->io, EPOLLOUT);
+			pp = &p->next;
+			continue;
+		}
 		/* Freed here, after the round of events, so that no event still
 		 * in the round points at it. */
 		*pp = p->next;
@@ -211,8 +223,12 @@ uint64_t peers_next_deadline(void)
 {
 	uint64_t next = 0, t;
 	for (struct peer *p = peers; p; p = p->next) {
-		if (p->dead)
+		if (p->dead) {
+			t = p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull;
+			if (nap_conn_pending(p->conn) > 0 && (!next || t < next))
+				next = t;
 			continue;
+		}
 		if (nap_conn_get_timeout(p->conn, &t) == 0 && (!next || t < next))
 			next = t;
 		if (p->held && nap_conn_unfinished(p->conn, &t) && t) {

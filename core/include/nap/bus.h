@@ -92,7 +92,10 @@ int nap_conn_get_timeout(const nap_conn *conn, uint64_t *usec);
 int nap_conn_process(nap_conn *conn);
 /* Writes queued output without blocking; 0, or a negative errno. */
 int nap_conn_flush(nap_conn *conn);
-/* Bytes queued for writing. */
+/* Bytes queued for writing. After nap_conn_abort() (or the peer's not
+ * reading) the connection is dead but its last frames, ending with the END
+ * call id 0, may still be queued: an owner that can wait flushes them when
+ * the socket is writable, until this is 0, then frees the connection. */
 size_t nap_conn_pending(const nap_conn *conn);
 /* Blocks up to timeout_ms (-1: forever) for something to do, then processes. */
 int nap_conn_wait(nap_conn *conn, int timeout_ms);
