@@ -69,10 +69,6 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		why_set(why, whylen, "message (field 7) is not UTF-8");
 		return -EBADMSG;
 	}
-	if (f->service && !nap_utf8_valid(f->service)) {
-		why_set(why, whylen, "service (field 3) is not UTF-8");
-		return -EBADMSG;
-	}
 	switch (f->kind) {
 	case NAP__BUS__KIND__HELLO:
 	case NAP__BUS__KIND__END:
@@ -81,6 +77,10 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		size_t sl = f->service ? strlen(f->service) : 0;
 		if (sl == 0 || sl > NAP_NAME_MAX) {
 			why_set(why, whylen, "CALL without a valid service name");
+			return -EBADMSG;
+		}
+		if (!nap_utf8_valid(f->service)) {
+			why_set(why, whylen, "service (field 3) is not UTF-8");
 			return -EBADMSG;
 		}
 	}
