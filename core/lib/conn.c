@@ -78,22 +78,6 @@ const char *nap_socket_path(const char *path)
 	return NAP_DEFAULT_SOCKET;
 }
 
-const ProtobufCMethodDescriptor *nap_method_get(const ProtobufCServiceDescriptor *service,
-						uint32_t method)
-{
-	if (!service || method >= service->n_methods)
-		return NULL;
-	return &service->methods[method];
-}
-
-int nap_method_index(const ProtobufCServiceDescriptor *service, const char *name)
-{
-	for (unsigned i = 0; i < service->n_methods; i++)
-		if (strcmp(service->methods[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* --- output --- */
 
 static void conn_fail(nap_conn *c, int err, int status, const char *message);
@@ -108,9 +92,9 @@ static void out_consume(nap_conn *c, size_t n)
 	const uint8_t *p = nap_buf_head(&c->out);
 	for (size_t off = 0; off < n;) {
 		if (c->out_left == 0)
-			c->out_left = NAP_FRAME_HEADER_SIZE + ((size_t)p[off] << 24 |
-							       (size_t)p[off + 1] << 16 |
-							       (size_t)p[off + 2] << 8 | p[off + 3]);
+			c->out_left = NAP_FRAME_HEADER_SIZE +
+				      ((size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
+				       (size_t)p[off + 2] << 8 | p[off + 3]);
 		size_t take = c->out_left < n - off ? c->out_left : n - off;
 		c->out_left -= take;
 		off += take;

@@ -7,6 +7,7 @@ core_lib_libnap_la_SOURCES = \
 	core/lib/frame.c \
 	core/lib/conn.c \
 	core/lib/unary.c \
+	core/lib/service.c \
 	core/lib/status.c \
 	core/lib/names.c \
 	core/lib/env.c

@@ -43,10 +43,9 @@ static void unary_done(nap_call *call, const nap_reply *r, void *ud)
 	}
 }
 
-int nap_call_unary(ProtobufCMessage **replyp, nap_conn *c, const char *service,
-		   uint32_t method, const ProtobufCMessage *request,
-		   const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
-		   nap_error *err)
+int nap_call_unary(ProtobufCMessage **replyp, nap_conn *c, const char *service, uint32_t method,
+		   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+		   uint32_t timeout_ms, nap_error *err)
 {
 	struct unary_state s = {.err = err, .desc = reply_desc};
 	int r = nap_call_start(NULL, c, service, method, request, timeout_ms, unary_done, &s);

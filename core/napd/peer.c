@@ -102,9 +102,9 @@ static void on_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 	if (f->kind == NAP__BUS__KIND__CALL && nap_conn_peer_ready(conn) &&
 	    strcmp(f->service, NAP_CONTROL_SERVICE) == 0)
 		md = nap_method_get(router_known_service(f->service), f->method);
-	ProtobufCMessage *req =
-		md ? protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data)
-		   : NULL;
+	ProtobufCMessage *req = NULL;
+	if (md)
+		req = protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data);
 	char why[160];
 	int bad = req ? nap_message_utf8_check(req, why, sizeof(why)) : 0;
 	if (req)
