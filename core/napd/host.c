@@ -96,9 +96,12 @@ static void refuse(int exit_code, int status, const char *fmt, ...)
 		struct pollfd p = {.fd = nap_conn_get_fd(H.conn), .events = POLLIN};
 		char sink[4096];
 		uint64_t until = nap_now_usec() + 2000000u;
-		while (nap_now_usec() < until && poll(&p, 1, 100) >= 0)
+		while (nap_now_usec() < until && poll(&p, 1, 100) >= 0) {
+			/* What did not fit at once (the END last) goes out now. */
+			(void)nap_conn_flush(H.conn);
 			if ((p.revents & POLLIN) && read(p.fd, sink, sizeof(sink)) <= 0)
 				break;
+		}
 	}
 	_exit(exit_code);
 }

@@ -181,10 +181,8 @@ void peers_idle(void)
 		struct peer *p = *pp;
 		/* Calls napd made whose deadline passed end now, not at the next
 		 * frame from that peer. */
-		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && t <= now) {
-			nap_conn_process(p->conn);
-			account_input(p);
-		}
+		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && t <= now)
+			on_io(p, 0);
 		if (!p->dead)
 			check_frame_timeout(p, now);
 		if (!p->dead) {
