@@ -18,12 +18,14 @@ int nap_buf_reserve(nap_buf *b, size_t n)
 		if (nap_buf_room(b) >= n)
 			return 0;
 	}
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap - b->len < n) {
-		if (cap > SIZE_MAX / 2)
-			return -ENOMEM;
-		cap *= 2;
-	}
+	/* Doubling keeps appends cheap; a big reservation (a large frame's
+	 * whole body) gets exactly what it asks for. */
+	if (n > SIZE_MAX - b->len)
+		return -ENOMEM;
+	size_t cap = b->cap ? b->cap : 2048;
+	cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+	if (cap < b->len + n)
+		cap = b->len + n;
 	uint8_t *p = realloc(b->data, cap);
 	if (!p)
 		return -ENOMEM;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <nap/bus.h>
+#include <nap/env.h>
 #include <nap/frame.h>
 
 #include "buf.h"
@@ -26,25 +27,28 @@
 #define READ_BUDGET (1024u * 1024u)
 /* Queued output past this is written at once rather than at the next flush. */
 #define OUT_HIGH_WATER (256u * 1024u)
-/* A peer that lets this much output pile up is not reading: it is cut off
- * rather than allowed to grow the other side's memory without bound. */
-#define OUT_LIMIT (64u * 1024u * 1024u)
+/* An empty input buffer larger than this is given back (it held a big frame). */
+#define IN_KEEP (2u * READ_CHUNK)
 
 struct nap_call {
 	nap_conn *conn;
 	uint64_t id;
 	uint64_t deadline; /* CLOCK_MONOTONIC usec, 0 = none */
 	uint32_t timeout_ms;
+	uint32_t method;
 	nap_call_fn fn;
 	void *userdata;
-	char *what; /* "service/method" for messages */
+	char *service; /* for the deadline message */
 };
 
 struct nap_conn {
 	int fd;
 	bool dead;
 	nap_buf in;
+	uint64_t in_since; /* when the unfinished frame in `in` began, 0 = none */
 	nap_buf out;
+	size_t out_left; /* bytes of the frame at the head of `out` not yet sent */
+	bool closing;    /* dead, but the END call id 0 is still being written */
 	uint64_t next_id;
 	nap_idmap calls;
 	size_t ndeadlines;
@@ -74,36 +78,64 @@ const char *nap_socket_path(const char *path)
 	return NAP_DEFAULT_SOCKET;
 }
 
-const ProtobufCMethodDescriptor *nap_method_get(const ProtobufCServiceDescriptor *service,
-						uint32_t method)
-{
-	if (!service || method >= service->n_methods)
-		return NULL;
-	return &service->methods[method];
-}
-
-int nap_method_index(const ProtobufCServiceDescriptor *service, const char *name)
-{
-	for (unsigned i = 0; i < service->n_methods; i++)
-		if (strcmp(service->methods[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* --- output --- */
 
 static void conn_fail(nap_conn *c, int err, int status, const char *message);
+static void closing_flush(nap_conn *c);
+static int end_frame(nap_conn *c, uint64_t id, int status, const char *message,
+		     const uint8_t *payload, size_t len, const ProtobufCMessage *msg);
+
+/* Drops n sent bytes from the front of the output, keeping track of where
+ * the frame being sent ends (frames in `out` are always whole). */
+static void out_consume(nap_conn *c, size_t n)
+{
+	const uint8_t *p = nap_buf_head(&c->out);
+	for (size_t off = 0; off < n;) {
+		if (c->out_left == 0)
+			c->out_left = NAP_FRAME_HEADER_SIZE +
+				      ((size_t)p[off] << 24 | (size_t)p[off + 1] << 16 |
+				       (size_t)p[off + 2] << 8 | p[off + 3]);
+		size_t take = c->out_left < n - off ? c->out_left : n - off;
+		c->out_left -= take;
+		off += take;
+	}
+	nap_buf_consume(&c->out, n);
+}
+
+/* The peer does not read: NAP_OUTPUT_MAX is queued. What it will never get
+ * is dropped (all but the rest of the frame it is in the middle of), an END
+ * call id 0 says why in its place, and the connection ends. */
+static void out_overflow(nap_conn *c)
+{
+	char msg[NAP_MESSAGE_MAX];
+	snprintf(msg, sizeof(msg),
+		 "the peer does not read what it is sent: %u MiB of output queued "
+		 "(NAP_OUTPUT_MAX); connection closed",
+		 NAP_OUTPUT_MAX >> 20);
+	c->out.len = c->out_left;
+	(void)end_frame(c, 0, NAP_RESOURCE_EXHAUSTED, msg, NULL, 0, NULL);
+	closing_flush(c);
+	conn_fail(c, -ENOBUFS, NAP_RESOURCE_EXHAUSTED, msg);
+}
 
 static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
 {
 	if (c->dead)
 		return -ENOTCONN;
+	char why[160];
+	if (msg && nap_message_utf8_check(msg, why, sizeof(why)) < 0) {
+		/* Never send what a conforming decoder refuses: the call ends
+		 * with INTERNAL instead (later frames for it are ignored). */
+		if (f->call_id)
+			(void)nap_conn_end(c, f->call_id, NAP_INTERNAL,
+					   "reply not sent: %s (a bug of the callee)", why);
+		return -EILSEQ;
+	}
 	size_t n = nap_frame_size(f, msg);
 	if (n - NAP_FRAME_HEADER_SIZE > NAP_FRAME_MAX)
 		return -EMSGSIZE;
-	if (c->out.len + n > OUT_LIMIT) {
-		conn_fail(c, -ENOBUFS, NAP_RESOURCE_EXHAUSTED,
-			  "the peer does not read: more than 64 MiB of output queued");
+	if (c->out.len + n > NAP_OUTPUT_MAX) {
+		out_overflow(c);
 		return -ENOBUFS;
 	}
 	int r = nap_buf_reserve(&c->out, n);
@@ -117,7 +149,7 @@ static int queue_frame(nap_conn *c, const Nap__Bus__Frame *f, const ProtobufCMes
 
 int nap_conn_flush(nap_conn *c)
 {
-	if (c->dead)
+	if (c->dead && !c->closing)
 		return -ENOTCONN;
 	while (c->out.len > 0) {
 		ssize_t w = send(c->fd, nap_buf_head(&c->out), c->out.len,
@@ -128,16 +160,37 @@ int nap_conn_flush(nap_conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			int err = -errno;
+			c->closing = false;
+			nap_buf_consume(&c->out, c->out.len);
 			conn_fail(c, err, NAP_UNAVAILABLE, "connection lost");
 			return err;
 		}
-		nap_buf_consume(&c->out, (size_t)w);
+		out_consume(c, (size_t)w);
+	}
+	if (c->closing) {
+		/* The END call id 0 is out: now the peer may see EOF. */
+		shutdown(c->fd, SHUT_WR);
+		c->closing = false;
 	}
 	return 0;
 }
 
+/* Writes what it can of a closing connection's last frames (the END call
+ * id 0 last). What does not fit now stays queued: the connection is dead
+ * but its owner may go on flushing it (nap_conn_pending() > 0) before it
+ * frees it, so that a slow reader still learns why. */
+static void closing_flush(nap_conn *c)
+{
+	if (c->dead)
+		return;
+	c->closing = true;
+	(void)nap_conn_flush(c);
+}
+
 size_t nap_conn_pending(const nap_conn *c)
 {
+	if (c->dead && !c->closing)
+		return 0;
 	return c->out.len;
 }
 
@@ -162,7 +215,7 @@ static int send_hello(nap_conn *c, const char *peer_name)
 
 static void call_free(nap_call *call)
 {
-	free(call->what);
+	free(call->service);
 	free(call);
 }
 
@@ -244,8 +297,8 @@ int nap_call_start_raw(nap_call **callp, nap_conn *c, const char *service, uint3
 		call->deadline = nap_now_usec() + (uint64_t)timeout_ms * 1000u;
 		if (c->ndeadlines++ == 0 || call->deadline < c->earliest)
 			c->earliest = call->deadline;
-		if (asprintf(&call->what, "%s method %u", service, method) < 0)
-			call->what = NULL;
+		call->method = method;
+		call->service = strdup(service);
 	}
 	if (callp)
 		*callp = call;
@@ -341,9 +394,12 @@ int nap_conn_send_raw(nap_conn *c, uint64_t id, const uint8_t *payload, size_t l
 	return queue_frame(c, &f, NULL);
 }
 
+/* Messages quote what peers sent (names, other messages) and may be cut at
+ * NAP_MESSAGE_MAX in the middle of a character: what goes out is UTF-8. */
 static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
 {
 	vsnprintf(buf, n, fmt, ap);
+	nap_utf8_repair(buf);
 }
 
 int nap_conn_end(nap_conn *c, uint64_t id, int status, const char *fmt, ...)
@@ -366,10 +422,7 @@ int nap_conn_abort(nap_conn *c, int status, const char *fmt, ...)
 	if (c->dead)
 		return -ENOTCONN;
 	int r = end_frame(c, 0, status, msg, NULL, 0, NULL);
-	(void)nap_conn_flush(c);
-	/* Let the peer read the END before it sees the connection go. */
-	if (!c->dead)
-		shutdown(c->fd, SHUT_WR);
+	closing_flush(c);
 	conn_fail(c, -ECONNABORTED, status, msg);
 	return r;
 }
@@ -392,6 +445,12 @@ static void take_hello(nap_conn *c, const Nap__Bus__Frame *f)
 	Nap__Bus__Hello *h = nap__bus__hello__unpack(NULL, f->payload.len, f->payload.data);
 	if (!h) {
 		nap_conn_abort(c, NAP_INVALID_ARGUMENT, "HELLO payload is not a nap.bus.Hello");
+		return;
+	}
+	char why[160];
+	if (nap_message_utf8_check(&h->base, why, sizeof(why)) < 0) {
+		nap_conn_abort(c, NAP_INVALID_ARGUMENT, "HELLO refused: %s", why);
+		nap__bus__hello__free_unpacked(h, NULL);
 		return;
 	}
 	if (h->protocol_major != NAP_PROTOCOL_MAJOR) {
@@ -437,7 +496,7 @@ static void dispatch(nap_conn *c, const Nap__Bus__Frame *f)
 	case NAP__BUS__KIND__END:
 		if (f->call_id == 0) {
 			/* The peer ends the whole connection and says why. */
-			conn_fail(c, -ECONNABORTED, f->status, f->message);
+			conn_fail(c, -ESHUTDOWN, f->status, f->message);
 			return;
 		}
 		nap_call *call = nap_idmap_get(&c->calls, f->call_id);
@@ -451,14 +510,30 @@ static void dispatch(nap_conn *c, const Nap__Bus__Frame *f)
 
 static void expire_deadlines(nap_conn *c, uint64_t now);
 
+/* Room to read into: a chunk, or once a frame's length is known, the rest
+ * of that frame, so that a big frame's buffer is the frame's size (not the
+ * next power of two) and is allocated once. */
+static size_t in_want(nap_conn *c)
+{
+	if (c->in.len < NAP_FRAME_HEADER_SIZE)
+		return READ_CHUNK;
+	const uint8_t *p = nap_buf_head(&c->in);
+	size_t n = NAP_FRAME_HEADER_SIZE +
+		   ((size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3]);
+	if (n > NAP_FRAME_HEADER_SIZE + NAP_FRAME_MAX || n <= c->in.len)
+		return READ_CHUNK;
+	return n > READ_CHUNK ? n - c->in.len : READ_CHUNK;
+}
+
 int nap_conn_process(nap_conn *c)
 {
 	if (c->dead)
 		return -ENOTCONN;
 	size_t budget = READ_BUDGET;
 	bool eof = false;
+	bool took = false;
 	while (budget > 0 && !c->dead) {
-		if (nap_buf_reserve(&c->in, READ_CHUNK) < 0) {
+		if (nap_buf_reserve(&c->in, in_want(c)) < 0) {
 			conn_fail(c, -ENOMEM, NAP_RESOURCE_EXHAUSTED, "out of memory");
 			break;
 		}
@@ -492,6 +567,7 @@ int nap_conn_process(nap_conn *c)
 				break;
 			}
 			nap_buf_consume(&c->in, used);
+			took = true;
 			dispatch(c, f);
 			nap_frame_free(f);
 			if (c->dead)
@@ -500,6 +576,10 @@ int nap_conn_process(nap_conn *c)
 		if ((size_t)r < READ_CHUNK)
 			break; /* drained */
 	}
+	if (!c->dead && (took || !c->in_since))
+		c->in_since = c->in.len ? nap_now_usec() : 0;
+	if (!c->dead && c->in.len == 0 && c->in.cap > IN_KEEP)
+		nap_buf_release(&c->in); /* it held a big frame: give it back */
 	if (!c->dead && c->ndeadlines > 0) {
 		uint64_t now = nap_now_usec();
 		if (now >= c->earliest)
@@ -546,8 +626,8 @@ static void expire_deadlines(nap_conn *c, uint64_t now)
 		}
 		nap_call *call = e.expired;
 		char msg[NAP_MESSAGE_MAX];
-		snprintf(msg, sizeof(msg), "deadline of %u ms exceeded (%s)", call->timeout_ms,
-			 call->what ? call->what : "call");
+		snprintf(msg, sizeof(msg), NAP_DEADLINE_MESSAGE, call->timeout_ms,
+			 call->service ? call->service : "?", call->method);
 		send_cancel(c, call->id);
 		call_finish(call, NAP_DEADLINE_EXCEEDED, msg, NULL, 0);
 		if (c->dead)
@@ -661,6 +741,20 @@ int nap_conn_get_timeout(const nap_conn *c, uint64_t *usec)
 	return 0;
 }
 
+bool nap_conn_closed(const nap_conn *c)
+{
+	return c->dead;
+}
+
+size_t nap_conn_unfinished(const nap_conn *c, uint64_t *since)
+{
+	if (c->dead || c->in.len == 0)
+		return 0;
+	if (since)
+		*since = c->in_since;
+	return c->in.cap;
+}
+
 bool nap_conn_peer_ready(const nap_conn *c)
 {
 	return c->peer_hello != NULL;
@@ -692,67 +786,4 @@ int nap_conn_wait(nap_conn *c, int timeout_ms)
 	if (r < 0 && errno != EINTR)
 		return -errno;
 	return nap_conn_process(c);
-}
-
-/* --- blocking unary --- */
-
-struct unary_state {
-	bool done;
-	int status;
-	nap_error *err;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *reply;
-};
-
-static void set_error(nap_error *err, int status, const char *message)
-{
-	if (!err)
-		return;
-	err->status = status;
-	snprintf(err->message, sizeof(err->message), "%s", message ? message : "");
-}
-
-static void unary_done(nap_call *call, const nap_reply *r, void *ud)
-{
-	(void)call;
-	struct unary_state *s = ud;
-	if (!r->end)
-		return; /* a unary method sends no MESSAGE frames; ignore strays */
-	s->done = true;
-	s->status = r->status;
-	if (r->status != NAP_OK) {
-		set_error(s->err, r->status, r->message);
-		return;
-	}
-	s->reply = protobuf_c_message_unpack(s->desc, NULL, r->payload_len, r->payload);
-	if (!s->reply) {
-		s->status = NAP_INTERNAL;
-		set_error(s->err, NAP_INTERNAL, "reply could not be decoded");
-	}
-}
-
-int nap_call_unary(ProtobufCMessage **replyp, nap_conn *c, const char *service,
-		   uint32_t method, const ProtobufCMessage *request,
-		   const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
-		   nap_error *err)
-{
-	struct unary_state s = {.err = err, .desc = reply_desc};
-	int r = nap_call_start(NULL, c, service, method, request, timeout_ms, unary_done, &s);
-	if (r < 0) {
-		set_error(err, NAP_UNAVAILABLE, nap_strerror(r));
-		return r;
-	}
-	while (!s.done) {
-		r = nap_conn_wait(c, -1);
-		if (r < 0 && !s.done) {
-			set_error(err, NAP_UNAVAILABLE, nap_strerror(r));
-			return r;
-		}
-	}
-	if (s.status != NAP_OK)
-		/* The peer's answer, or the connection's end: callers tell
-		 * "it failed" from "it went away". */
-		return c->dead ? -ECONNRESET : -EPROTO;
-	*replyp = s.reply;
-	return 0;
 }

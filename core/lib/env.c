@@ -9,36 +9,59 @@
 #include <nap/limits.h>
 #include <nap/names.h>
 
+/* Bytes of the UTF-8 sequence at p (1 to 4), or 0 if p does not start one:
+ * overlong forms, surrogates and values past Unicode are not UTF-8. */
+static size_t utf8_seq(const unsigned char *p)
+{
+	unsigned c = *p, need, min;
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if ((c & 0xe0) == 0xc0)
+		need = 1, min = 0x80, cp = c & 0x1f;
+	else if ((c & 0xf0) == 0xe0)
+		need = 2, min = 0x800, cp = c & 0x0f;
+	else if ((c & 0xf8) == 0xf0)
+		need = 3, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i <= need; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0; /* also stops at the NUL */
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return need + 1;
+}
+
 bool nap_utf8_valid(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
 	if (!s)
 		return false;
-	while (*p) {
-		unsigned c = *p++, need, min;
-		unsigned long cp;
-
-		if (c < 0x80)
-			continue;
-		if ((c & 0xe0) == 0xc0)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if ((c & 0xf0) == 0xe0)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if ((c & 0xf8) == 0xf0)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t n = utf8_seq(p);
+		if (n == 0)
 			return false;
-		for (; need > 0; need--, p++) {
-			if ((*p & 0xc0) != 0x80)
-				return false; /* also stops at the NUL */
-			cp = (cp << 6) | (*p & 0x3f);
-		}
-		/* Overlong forms, surrogates and values past Unicode are not UTF-8. */
-		if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return false;
+		p += n;
 	}
 	return true;
+}
+
+size_t nap_utf8_repair(char *s)
+{
+	size_t fixed = 0;
+	for (unsigned char *p = (unsigned char *)s; p && *p;) {
+		size_t n = utf8_seq(p);
+		if (n == 0) {
+			*p++ = '?';
+			fixed++;
+		} else {
+			p += n;
+		}
+	}
+	return fixed;
 }
 
 void nap_env_key_why(const char *k, char *why, size_t whylen)

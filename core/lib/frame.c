@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <nap/env.h>
 #include <nap/frame.h>
 
 #define FRAME_PAYLOAD_TAG 0x42 /* field 8, wire type 2 (length-delimited) */
@@ -62,6 +63,12 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		why_set(why, whylen, "message longer than %u bytes", NAP_MESSAGE_MAX);
 		return -EBADMSG;
 	}
+	/* protobuf-c does not check UTF-8; a conforming decoder refuses the
+	 * frame, so nothing that is not UTF-8 gets in (or is echoed back). */
+	if (f->message && !nap_utf8_valid(f->message)) {
+		why_set(why, whylen, "message (field 7) is not UTF-8");
+		return -EBADMSG;
+	}
 	switch (f->kind) {
 	case NAP__BUS__KIND__HELLO:
 	case NAP__BUS__KIND__END:
@@ -70,6 +77,10 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		size_t sl = f->service ? strlen(f->service) : 0;
 		if (sl == 0 || sl > NAP_NAME_MAX) {
 			why_set(why, whylen, "CALL without a valid service name");
+			return -EBADMSG;
+		}
+		if (!nap_utf8_valid(f->service)) {
+			why_set(why, whylen, "service (field 3) is not UTF-8");
 			return -EBADMSG;
 		}
 	}
@@ -146,4 +157,39 @@ size_t nap_frame_pack(const Nap__Bus__Frame *f, const ProtobufCMessage *msg, uin
 	out[2] = (uint8_t)(body >> 8);
 	out[3] = (uint8_t)body;
 	return (size_t)(p - out);
+}
+
+int nap_message_utf8_check(const ProtobufCMessage *m, char *why, size_t whylen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd = &d->fields[i];
+		if (fd->type != PROTOBUF_C_TYPE_STRING && fd->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		const char *base = (const char *)m;
+		size_t n = 1;
+		const void *const *vals = (const void *const *)(base + fd->offset);
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(base + fd->quantifier_offset);
+			vals = *(const void *const *const *)(base + fd->offset);
+		} else if (fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			if (*(const uint32_t *)(base + fd->quantifier_offset) != fd->id)
+				continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			const void *v = vals[k];
+			if (!v)
+				continue;
+			if (fd->type == PROTOBUF_C_TYPE_STRING && !nap_utf8_valid(v)) {
+				why_set(why, whylen, "%s.%s is not UTF-8", d->name, fd->name);
+				return -EILSEQ;
+			}
+			if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+				int r = nap_message_utf8_check(v, why, whylen);
+				if (r < 0)
+					return r;
+			}
+		}
+	}
+	return 0;
 }

@@ -6,6 +6,8 @@ core_lib_libnap_la_SOURCES = \
 	core/lib/idmap.c core/lib/idmap.h \
 	core/lib/frame.c \
 	core/lib/conn.c \
+	core/lib/unary.c \
+	core/lib/service.c \
 	core/lib/status.c \
 	core/lib/names.c \
 	core/lib/env.c

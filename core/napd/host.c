@@ -21,6 +21,7 @@
 
 #include <nap/bus.h>
 #include <nap/bus.pb-c.h>
+#include <nap/frame.h>
 #include <nap/plugin.h>
 
 #include "../lib/idmap.h"
@@ -32,6 +33,9 @@ struct nap_plugin_call {
 	const struct nap_plugin_method *method;
 	ProtobufCMessage *request;
 	uint64_t deadline; /* usec, 0 = none */
+	uint32_t timeout_ms;
+	const char *service; /* the descriptor's name, for the deadline message */
+	uint32_t method_index;
 	atomic_bool cancelled;
 	bool answered; /* an END went out (deadline, cancel, or the handler) */
 };
@@ -94,9 +98,12 @@ static void refuse(int exit_code, int status, const char *fmt, ...)
 		struct pollfd p = {.fd = nap_conn_get_fd(H.conn), .events = POLLIN};
 		char sink[4096];
 		uint64_t until = nap_now_usec() + 2000000u;
-		while (nap_now_usec() < until && poll(&p, 1, 100) >= 0)
+		while (nap_now_usec() < until && poll(&p, 1, 100) >= 0) {
+			/* What did not fit at once (the END last) goes out now. */
+			(void)nap_conn_flush(H.conn);
 			if ((p.revents & POLLIN) && read(p.fd, sink, sizeof(sink)) <= 0)
 				break;
+		}
 	}
 	_exit(exit_code);
 }
@@ -146,7 +153,18 @@ static int h_end(nap_plugin_call *call, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	lock();
-	int r = call->answered ? -ECANCELED : nap_conn_end(H.conn, call->id, status, "%s", msg);
+	int r;
+	if (call->answered)
+		r = -ECANCELED;
+	else if (status == NAP_CANCELLED && !atomic_load(&call->cancelled) && call->deadline &&
+		 nap_now_usec() >= call->deadline)
+		/* The handler stopped because host->cancelled() turned true at
+		 * the deadline, before the loop thread's check: the caller did
+		 * not cancel, the deadline passed (docs/protocol.md section 6). */
+		r = nap_conn_end(H.conn, call->id, NAP_DEADLINE_EXCEEDED, NAP_DEADLINE_MESSAGE,
+				 call->timeout_ms, call->service, call->method_index);
+	else
+		r = nap_conn_end(H.conn, call->id, status, "%s", msg);
 	flush_if_off_loop(r);
 	call_done(call);
 	unlock();
@@ -458,6 +476,14 @@ static void incoming_call(const Nap__Bus__Frame *f)
 			     md->input->name);
 		return;
 	}
+	char why[160];
+	if (nap_message_utf8_check(req, why, sizeof(why)) < 0) {
+		protobuf_c_message_free_unpacked(req, NULL);
+		nap_conn_end(H.conn, f->call_id, NAP_INVALID_ARGUMENT,
+			     "%s.%s: %s: strings are UTF-8 (docs/protocol.md section 12)",
+			     f->service, md->name, why);
+		return;
+	}
 	nap_plugin_call *call = calloc(1, sizeof(*call));
 	if (!call || nap_idmap_put(&H.calls, f->call_id, call) < 0) {
 		free(call);
@@ -469,6 +495,9 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	call->id = f->call_id;
 	call->method = bs->by_index[f->method];
 	call->request = req;
+	call->timeout_ms = f->timeout_ms;
+	call->service = bs->desc->name;
+	call->method_index = f->method;
 	if (f->timeout_ms)
 		call->deadline = nap_now_usec() + (uint64_t)f->timeout_ms * 1000u;
 	if (call->method->flags & NAP_METHOD_INLINE) {
@@ -517,7 +546,8 @@ static void expire_one(uint64_t id, void *value, void *ud)
 		return;
 	atomic_store(&call->cancelled, true);
 	call->answered = true;
-	nap_conn_end(H.conn, id, NAP_DEADLINE_EXCEEDED, "plugin %s: deadline exceeded", H.name);
+	nap_conn_end(H.conn, id, NAP_DEADLINE_EXCEEDED, NAP_DEADLINE_MESSAGE, call->timeout_ms,
+		     call->service, call->method_index);
 }
 
 static int poll_timeout_ms(void)

@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -8,21 +9,111 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <nap/frame.h>
+
 #include "listener.h"
 #include "log.h"
 #include "peer.h"
+
+/* While out of file descriptors napd stops listening this long, when it has
+ * no spare descriptor to refuse connections with. */
+#define ACCEPT_PAUSE_US (100u * 1000u)
 
 static struct {
 	int fd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct napd_config *cfg;
 	struct loop_io io;
-} S = {.fd = -1};
+	/* A descriptor kept in reserve: at the fd limit napd closes it to
+	 * accept one connection, says why on it, and closes it again. */
+	int spare;
+	struct loop_timer resume; /* armed while the listener is paused */
+	bool full;                /* out of descriptors since the line below */
+	unsigned long refused;    /* connections refused while full */
+} S = {.fd = -1, .spare = -1};
+
+static void spare_open(void)
+{
+	if (S.spare < 0)
+		S.spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Refuses one pending connection through the spare descriptor: 1 if it did,
+ * 0 if none was pending (accept() fails with EMFILE whether or not one is),
+ * -1 without a spare (napd then pauses the listener). */
+static int refuse_one(void)
+{
+	if (S.spare < 0)
+		return -1;
+	close(S.spare);
+	S.spare = -1;
+	int fd = accept4(S.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0) {
+		/* napd's HELLO, then END call id 0: small enough for the socket
+		 * buffer of a new connection, so it never blocks. */
+		uint8_t buf[512];
+		Nap__Bus__Hello h = NAP__BUS__HELLO__INIT;
+		h.protocol_major = NAP_PROTOCOL_MAJOR;
+		h.protocol_minor = NAP_PROTOCOL_MINOR;
+		h.peer_name = (char *)"napd";
+		h.peer_version = (char *)PACKAGE_VERSION;
+		Nap__Bus__Frame f = NAP__BUS__FRAME__INIT;
+		f.kind = NAP__BUS__KIND__HELLO;
+		size_t n = nap_frame_pack(&f, &h.base, buf);
+		Nap__Bus__Frame end = NAP__BUS__FRAME__INIT;
+		end.kind = NAP__BUS__KIND__END;
+		end.status = NAP__BUS__STATUS__RESOURCE_EXHAUSTED;
+		end.message = (char *)"napd has no file descriptor left for a new connection "
+				      "(its limit, ulimit -n, is reached): try again later";
+		n += nap_frame_pack(&end, NULL, buf + n);
+		(void)!send(fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		S.refused++;
+	}
+	int err = errno;
+	spare_open();
+	if (fd >= 0)
+		return 1;
+	return err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED ? 0 : -1;
+}
+
+static void on_resume(void *ud)
+{
+	(void)ud;
+	loop_mod(&S.io, EPOLLIN);
+}
+
+/* accept() failed for lack of descriptors: one line when it starts (and one
+ * when it ends, with the count); never a line per connection. */
+static void out_of_fds(int err)
+{
+	if (!S.full) {
+		struct rlimit rl = {0};
+		getrlimit(RLIMIT_NOFILE, &rl);
+		log_warning("accept on %s: %s (limit %llu, %zu connections): refusing new "
+			    "connections until some close",
+			    S.path, strerror(err), (unsigned long long)rl.rlim_cur, peers_count());
+		S.full = true;
+		S.refused = 0;
+	}
+}
+
+static void fds_back(void)
+{
+	if (!S.full)
+		return;
+	log_notice("accepting connections on %s again; %lu refused while out of file "
+		   "descriptors",
+		   S.path, S.refused);
+	S.full = false;
+	spare_open();
+}
 
 static bool uid_in_groups(uid_t uid, gid_t gid, const gid_t *allowed, size_t n)
 {
@@ -64,12 +155,27 @@ static void on_accept(void *ud, uint32_t events)
 	for (;;) {
 		int fd = accept4(S.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
-			if (errno == EINTR)
+			int err = errno;
+			if (err == EINTR || err == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warning("accept on %s: %s", S.path, strerror(errno));
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+				out_of_fds(err);
+				int r = refuse_one();
+				if (r > 0)
+					continue;
+				if (r == 0)
+					return;
+				/* No spare: stop listening for a while rather than
+				 * wake up for the same connection again and again. */
+				loop_mod(&S.io, 0);
+				loop_timer_arm(&S.resume, ACCEPT_PAUSE_US);
+				return;
+			}
+			if (err != EAGAIN && err != EWOULDBLOCK)
+				log_warning("accept on %s: %s", S.path, strerror(err));
 			return;
 		}
+		fds_back();
 		struct ucred cr;
 		socklen_t len = sizeof(cr);
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
@@ -180,6 +286,8 @@ int listener_open(const char *path, const struct napd_config *cfg, char *err, si
 	}
 	snprintf(S.path, sizeof(S.path), "%s", path);
 	S.io = (struct loop_io){.fd = S.fd, .events = EPOLLIN, .fn = on_accept};
+	S.resume = (struct loop_timer){.fn = on_resume};
+	spare_open();
 	return loop_add(&S.io);
 }
 
@@ -188,7 +296,11 @@ void listener_close(void)
 	if (S.fd < 0)
 		return;
 	loop_del(&S.io);
+	loop_timer_disarm(&S.resume);
 	close(S.fd);
 	S.fd = -1;
+	if (S.spare >= 0)
+		close(S.spare);
+	S.spare = -1;
 	unlink(S.path);
 }

@@ -7,6 +7,9 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <nap/frame.h>
+
+#include "control.h"
 #include "log.h"
 #include "peer.h"
 #include "router.h"
@@ -14,15 +17,36 @@
 
 static struct peer *peers;
 static size_t npeers;
+/* Memory held for unfinished frames, all peers together (p->held summed). */
+static size_t held_total;
 
-static void peer_gone(struct peer *p, int status, const char *why)
+/* What a peer said, fit for one log line: control characters become '?'. */
+static const char *loggable(const char *s, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", s ? s : "");
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return buf;
+}
+
+static void peer_gone(struct peer *p, int err, int status, const char *why)
 {
 	if (p->dead)
 		return;
 	p->dead = true;
-	/* A peer that broke the protocol is worth an operator's look. */
-	if (status == NAP_INVALID_ARGUMENT || status == NAP_FAILED_PRECONDITION)
+	p->dead_at = nap_now_usec();
+	char text[NAP_MESSAGE_MAX];
+	if (err == -ESHUTDOWN)
+		/* The peer ended the connection with END call id 0 and said why. */
+		log_info("%s: closed the connection: %s: %s", p->name, nap_status_name(status),
+			 loggable(why, text, sizeof(text)));
+	else if (status == NAP_INVALID_ARGUMENT || status == NAP_FAILED_PRECONDITION)
+		/* A peer that broke the protocol is worth an operator's look. */
 		log_warning("%s: connection closed: %s", p->name, why);
+	else if (status == NAP_RESOURCE_EXHAUSTED || status == NAP_DEADLINE_EXCEEDED)
+		/* It went past a limit of section 12 of docs/protocol.md. */
+		log_notice("%s: connection closed: %s", p->name, why);
 	else
 		log_debug("%s: disconnected (%s)", p->name, why);
 	router_peer_gone(p);
@@ -33,17 +57,79 @@ static void peer_gone(struct peer *p, int status, const char *why)
 static void on_close(nap_conn *conn, int err, int status, const char *message, void *ud)
 {
 	(void)conn;
-	(void)err;
-	peer_gone(ud, status, message);
+	peer_gone(ud, err, status, message);
+}
+
+/* Accounts for what p holds of an unfinished frame; past the limit for all
+ * connections together, the peer that grew gets RESOURCE_EXHAUSTED. */
+static void account_input(struct peer *p)
+{
+	/* Plugin hosts are napd's own children: the limits are for clients. */
+	size_t held = p->dead || p->plugin ? 0 : nap_conn_unfinished(p->conn, NULL);
+	held_total = held_total - p->held + held;
+	p->held = held;
+	if (held == 0 || held_total <= NAP_INPUT_TOTAL_MAX)
+		return;
+	nap_conn_abort(p->conn, NAP_RESOURCE_EXHAUSTED,
+		       "napd holds %zu MiB of unfinished frames for all its connections, over "
+		       "the limit of %u MiB (NAP_INPUT_TOTAL_MAX): a frame of yours was refused; "
+		       "send each frame whole, and try again",
+		       held_total >> 20, NAP_INPUT_TOTAL_MAX >> 20);
+	held_total -= p->held;
+	p->held = 0;
+}
+
+/* A peer whose frame stopped arriving NAP_FRAME_TIMEOUT_MS ago is cut off. */
+static void check_frame_timeout(struct peer *p, uint64_t now)
+{
+	uint64_t since = 0;
+	size_t held = p->plugin ? 0 : nap_conn_unfinished(p->conn, &since);
+	if (!held || !since || now < since + NAP_FRAME_TIMEOUT_MS * 1000ull)
+		return;
+	nap_conn_abort(p->conn, NAP_DEADLINE_EXCEEDED,
+		       "a frame was not whole %u ms after its first byte (NAP_FRAME_TIMEOUT_MS): "
+		       "send each frame whole",
+		       NAP_FRAME_TIMEOUT_MS);
+	account_input(p);
+}
+
+/* Strings in a request are UTF-8, as protobuf requires: a nap.Control
+ * request is checked here, where it arrives (the plugin hosts check what
+ * they serve), so that napd never echoes anything else. */
+static void on_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
+{
+	const ProtobufCMethodDescriptor *md = NULL;
+	if (f->kind == NAP__BUS__KIND__CALL && nap_conn_peer_ready(conn) &&
+	    strcmp(f->service, NAP_CONTROL_SERVICE) == 0)
+		md = nap_method_get(router_known_service(f->service), f->method);
+	ProtobufCMessage *req = NULL;
+	if (md)
+		req = protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data);
+	char why[160];
+	int bad = req ? nap_message_utf8_check(req, why, sizeof(why)) : 0;
+	if (req)
+		protobuf_c_message_free_unpacked(req, NULL);
+	if (bad < 0)
+		nap_conn_end(conn, f->call_id, NAP_INVALID_ARGUMENT,
+			     "%s.%s: %s: strings are UTF-8 (docs/protocol.md section 12)",
+			     f->service, md->name, why);
+	else
+		router_incoming(conn, f, ud);
 }
 
 static void on_io(void *ud, uint32_t events)
 {
 	struct peer *p = ud;
+	(void)events;
+	if (p->dead) {
+		/* Closing: its last frames are still going out. */
+		nap_conn_flush(p->conn);
+		return;
+	}
+	nap_conn_process(p->conn);
+	account_input(p);
 	if (p->dead)
 		return;
-	(void)events;
-	nap_conn_process(p->conn);
 	if (!p->dead && p->plugin && p->plugin->state == PLUGIN_STARTING &&
 	    nap_conn_peer_ready(p->conn))
 		supervisor_hello(p->plugin, p);
@@ -67,7 +153,7 @@ int peer_new(struct peer **pp, int fd, const char *name, struct plugin *plugin)
 	p->plugin = plugin;
 	p->io = (struct loop_io){.fd = fd, .events = EPOLLIN, .fn = on_io, .ud = p};
 	nap_conn_set_userdata(p->conn, p);
-	nap_conn_set_incoming(p->conn, router_incoming, p);
+	nap_conn_set_incoming(p->conn, on_incoming, p);
 	nap_conn_set_close(p->conn, on_close, p);
 	r = loop_add(&p->io);
 	if (r < 0) {
@@ -84,14 +170,21 @@ int peer_new(struct peer **pp, int fd, const char *name, struct plugin *plugin)
 
 void peer_kill(struct peer *p, const char *why)
 {
-	peer_gone(p, NAP_UNAVAILABLE, why);
+	peer_gone(p, -ECONNABORTED, NAP_UNAVAILABLE, why);
 }
 
 void peers_idle(void)
 {
+	uint64_t now = nap_now_usec(), t;
 	struct peer **pp = &peers;
 	while (*pp) {
 		struct peer *p = *pp;
+		/* Calls napd made whose deadline passed end now, not at the next
+		 * frame from that peer. */
+		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && t <= now)
+			on_io(p, 0);
+		if (!p->dead)
+			check_frame_timeout(p, now);
 		if (!p->dead) {
 			if (nap_conn_pending(p->conn) > 0)
 				nap_conn_flush(p->conn);
@@ -103,10 +196,19 @@ void peers_idle(void)
 				continue;
 			}
 		}
+		/* A peer being told why it is cut off gets NAP_FRAME_TIMEOUT_MS
+		 * to read the rest; napd waits for it to be writable only. */
+		if (nap_conn_pending(p->conn) > 0 &&
+		    now < p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull) {
+			loop_mod(&p->io, EPOLLOUT);
+			pp = &p->next;
+			continue;
+		}
 		/* Freed here, after the round of events, so that no event still
 		 * in the round points at it. */
 		*pp = p->next;
 		npeers--;
+		held_total -= p->held;
 		loop_del(&p->io);
 		nap_conn_free(p->conn);
 		nap_idmap_release(&p->forwarded);
@@ -118,9 +220,21 @@ void peers_idle(void)
 uint64_t peers_next_deadline(void)
 {
 	uint64_t next = 0, t;
-	for (struct peer *p = peers; p; p = p->next)
-		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && (!next || t < next))
+	for (struct peer *p = peers; p; p = p->next) {
+		if (p->dead) {
+			t = p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull;
+			if (nap_conn_pending(p->conn) > 0 && (!next || t < next))
+				next = t;
+			continue;
+		}
+		if (nap_conn_get_timeout(p->conn, &t) == 0 && (!next || t < next))
 			next = t;
+		if (p->held && nap_conn_unfinished(p->conn, &t) && t) {
+			t += NAP_FRAME_TIMEOUT_MS * 1000ull;
+			if (!next || t < next)
+				next = t;
+		}
+	}
 	return next;
 }
 
@@ -132,7 +246,7 @@ void peers_close_all(void)
 			continue;
 		/* Tell clients why before the socket goes. */
 		nap_conn_abort(p->conn, NAP_UNAVAILABLE, "napd is shutting down");
-		peer_gone(p, NAP_UNAVAILABLE, "napd is shutting down");
+		peer_gone(p, -ECONNABORTED, NAP_UNAVAILABLE, "napd is shutting down");
 	}
 	peers_idle();
 }

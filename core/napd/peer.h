@@ -24,8 +24,10 @@ struct peer {
 	nap_idmap forwarded;   /* this peer's call id -> struct forward */
 	nap_idmap served;      /* this peer's call id -> napd-served call state */
 	bool dead;
-	char name[64];         /* for the log: "client pid 123 uid 0" or "plugin builder" */
-	struct peer *next;     /* in the list of all peers */
+	uint64_t dead_at;  /* when it died: a closing peer's flush ends then + timeout */
+	size_t held;       /* memory of an unfinished frame, as last counted */
+	char name[64];     /* for the log: "client pid 123 uid 0" or "plugin builder" */
+	struct peer *next; /* in the list of all peers */
 };
 
 /* Wraps a connected socket; napd sends its HELLO. On error the fd is closed. */

@@ -12,6 +12,7 @@
 
 #include <nap/bus.h>
 #include <nap/echo.pb-c.h>
+#include <nap/env.h>
 #include <nap/frame.h>
 
 #include "testing.h"
@@ -180,6 +181,158 @@ static int read_conn_end(int fd, char *msg, size_t n)
 	return -1;
 }
 
+/* Reads what is there without blocking, appending to *buf. */
+static void drain(int fd, uint8_t **buf, size_t *len, size_t *cap)
+{
+	for (;;) {
+		if (*cap - *len < 65536) {
+			*cap = *cap * 2 + 65536;
+			*buf = realloc(*buf, *cap);
+		}
+		ssize_t r = recv(fd, *buf + *len, *cap - *len, MSG_DONTWAIT);
+		if (r <= 0)
+			return;
+		*len += (size_t)r;
+	}
+}
+
+struct closed {
+	int err, status;
+	char message[NAP_MESSAGE_MAX + 1];
+};
+
+static void on_closed(nap_conn *c, int err, int status, const char *message, void *ud)
+{
+	(void)c;
+	struct closed *cl = ud;
+	cl->err = err;
+	cl->status = status;
+	snprintf(cl->message, sizeof(cl->message), "%s", message);
+}
+
+/* The limits of docs/protocol.md section 12 that libnap applies itself. */
+static void test_limits(void)
+{
+	int sv[2];
+	/* A peer that does not read: NAP_OUTPUT_MAX, then END 0 after the
+	 * frame in progress, flushed while the owner keeps flushing. */
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	nap_conn *c;
+	nap_conn_adopt(&c, sv[1], "writer", false);
+	struct closed cl = {0};
+	nap_conn_set_close(c, on_closed, &cl);
+	size_t mib = 1u << 20;
+	uint8_t *payload = calloc(1, mib);
+	int r = 0, sent = 0;
+	while (sent < 100 && (r = nap_conn_send_raw(c, 1, payload, mib)) == 0)
+		sent++;
+	CHECK(r == -ENOBUFS && sent >= 63 && sent < 65,
+	      "output past NAP_OUTPUT_MAX is refused (%d MiB queued)", sent);
+	CHECK(nap_conn_closed(c) && cl.err == -ENOBUFS && cl.status == NAP_RESOURCE_EXHAUSTED &&
+		      strstr(cl.message, "NAP_OUTPUT_MAX"),
+	      "... and the connection ends, saying why (%s)", cl.message);
+	uint8_t *in = NULL;
+	size_t len = 0, cap = 0;
+	for (int i = 0; i < 1000 && nap_conn_pending(c) > 0; i++) {
+		nap_conn_flush(c);
+		drain(sv[0], &in, &len, &cap);
+	}
+	drain(sv[0], &in, &len, &cap);
+	size_t off = 0, used = 0;
+	int messages = 0, end0 = -1;
+	Nap__Bus__Frame *f;
+	while (nap_frame_take(&f, &used, in + off, len - off, NULL, 0) > 0) {
+		if (f->kind == NAP__BUS__KIND__MESSAGE)
+			messages++;
+		if (f->kind == NAP__BUS__KIND__END && f->call_id == 0)
+			end0 = f->status;
+		nap_frame_free(f);
+		off += used;
+	}
+	CHECK(off == len && end0 == NAP_RESOURCE_EXHAUSTED && messages >= 1,
+	      "the reader gets whole frames (%d), then END 0 RESOURCE_EXHAUSTED", messages);
+	char eof;
+	CHECK(recv(sv[0], &eof, 1, MSG_DONTWAIT) == 0, "... then EOF");
+	nap_conn_free(c);
+	close(sv[0]);
+
+	/* A big frame arriving in parts: held in a buffer of its own size,
+	 * given back once whole. */
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	nap_conn_adopt(&c, sv[1], "reader", false);
+	Nap__Bus__Frame big = NAP__BUS__FRAME__INIT;
+	big.kind = NAP__BUS__KIND__END;
+	big.call_id = 9;
+	big.payload.data = payload;
+	big.payload.len = 3 * mib;
+	payload = realloc(payload, 3 * mib);
+	memset(payload, 0, 3 * mib);
+	big.payload.data = payload;
+	size_t n = nap_frame_size(&big, NULL);
+	uint8_t *wire = malloc(n);
+	nap_frame_pack(&big, NULL, wire);
+	size_t half = n / 2, put = 0;
+	while (put < half) {
+		ssize_t w = send(sv[0], wire + put, half - put, MSG_DONTWAIT);
+		if (w > 0)
+			put += (size_t)w;
+		nap_conn_process(c);
+	}
+	uint64_t since = 0;
+	size_t held = nap_conn_unfinished(c, &since);
+	CHECK(held >= n && held < n + 65536 && since > 0,
+	      "an unfinished %zu-byte frame holds %zu bytes, since it began", n, held);
+	while (put < n) {
+		ssize_t w = send(sv[0], wire + put, n - put, MSG_DONTWAIT);
+		if (w > 0)
+			put += (size_t)w;
+		nap_conn_process(c);
+	}
+	nap_conn_process(c);
+	CHECK(nap_conn_unfinished(c, NULL) == 0 && !nap_conn_closed(c),
+	      "once whole, nothing is held");
+	nap_conn_free(c);
+	close(sv[0]);
+	free(wire);
+	free(payload);
+	free(in);
+
+	/* The peer's END 0: err -ESHUTDOWN with its status and message. */
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	nap_conn_adopt(&c, sv[1], "told", false);
+	nap_conn_set_close(c, on_closed, &cl);
+	Nap__Bus__Frame end = NAP__BUS__FRAME__INIT;
+	end.kind = NAP__BUS__KIND__END;
+	end.status = NAP__BUS__STATUS__ABORTED;
+	end.message = (char *)"bye";
+	uint8_t buf[64];
+	(void)!write(sv[0], buf, nap_frame_pack(&end, NULL, buf));
+	nap_conn_wait(c, 100);
+	CHECK(cl.err == -ESHUTDOWN && cl.status == NAP_ABORTED && strcmp(cl.message, "bye") == 0,
+	      "the peer's END 0 closes with -ESHUTDOWN, its status and message");
+	nap_conn_free(c);
+	close(sv[0]);
+
+	/* What this side quotes is UTF-8, even cut at NAP_MESSAGE_MAX. */
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	nap_conn_adopt(&c, sv[1], "quoting", false);
+	char *quote = malloc(NAP_MESSAGE_MAX + 8);
+	memset(quote, 'a', NAP_MESSAGE_MAX + 7);
+	quote[NAP_MESSAGE_MAX - 2] = '\xc3'; /* an 'é' cut in half by the limit */
+	quote[NAP_MESSAGE_MAX - 1] = '\xa9';
+	quote[10] = '\xff';
+	quote[NAP_MESSAGE_MAX + 7] = '\0';
+	nap_conn_end(c, 3, NAP_NOT_FOUND, "%s", quote);
+	nap_conn_flush(c);
+	f = read_frame(sv[0]);
+	CHECK(f && f->call_id == 3 && nap_utf8_valid(f->message) && f->message[10] == '?',
+	      "a message quoting bytes that are not UTF-8 goes out repaired");
+	nap_frame_free(f);
+	free(quote);
+	nap_conn_free(c);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	int sv[2];
@@ -334,5 +487,6 @@ int main(void)
 	CHECK(r8.ended && r8.status == NAP_UNAVAILABLE && strstr(r8.message, "middle of a frame"),
 	      "a truncated frame at EOF fails the calls (%s)", r8.message);
 	nap_conn_free(cut);
+	test_limits();
 	return DONE();
 }

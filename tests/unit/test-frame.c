@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <nap/echo.pb-c.h>
+#include <nap/env.h>
 #include <nap/frame.h>
 
 #include "testing.h"
@@ -120,6 +121,38 @@ int main(void)
 	put_len(buf, 0);
 	CHECK(nap_frame_take(&got, &used, buf, 4, why, sizeof(why)) == -EBADMSG,
 	      "an empty frame is refused");
+
+	/* Strings are UTF-8 (docs/protocol.md sections 2 and 4). */
+	Nap__Bus__Frame u = NAP__BUS__FRAME__INIT;
+	u.kind = NAP__BUS__KIND__CALL;
+	u.call_id = 1;
+	u.service = (char *)"nap.\xff\xfe";
+	CHECK(nap_frame_check(&u, why, sizeof(why)) == -EBADMSG && strstr(why, "not UTF-8") &&
+		      nap_utf8_valid(why),
+	      "a CALL whose service is not UTF-8 is malformed (%s)", why);
+	u.kind = NAP__BUS__KIND__CANCEL;
+	CHECK(nap_frame_check(&u, why, sizeof(why)) == 0,
+	      "a CANCEL's service is unused, so ignored whatever it holds");
+	u.message = (char *)"caf\xc3";
+	CHECK(nap_frame_check(&u, why, sizeof(why)) == -EBADMSG,
+	      "a message that is not UTF-8 (a character cut short) is malformed in any kind");
+	char fix[] = "ok \xc3\xa9 \xe2\x82 \xed\xa0\x80 \xc0\xaf end";
+	size_t fixed = nap_utf8_repair(fix);
+	CHECK(nap_utf8_valid(fix) && fixed == 7 && strncmp(fix, "ok \xc3\xa9 ", 6) == 0,
+	      "nap_utf8_repair keeps UTF-8 and replaces the rest byte by byte (%zu: %s)", fixed,
+	      fix);
+	Nap__Bus__Hello hb = NAP__BUS__HELLO__INIT;
+	char *svcs[] = {(char *)"nap.Echo", (char *)"nap.\x80"};
+	hb.services = svcs;
+	hb.n_services = 2;
+	CHECK(nap_message_utf8_check(&hb.base, why, sizeof(why)) == -EILSEQ &&
+		      strcmp(why, "nap.bus.Hello.services is not UTF-8") == 0,
+	      "nap_message_utf8_check finds a repeated string that is not UTF-8 (%s)", why);
+	hb.n_services = 1;
+	Nap__EchoMessage em2 = NAP__ECHO_MESSAGE__INIT;
+	CHECK(nap_message_utf8_check(&hb.base, why, sizeof(why)) == 0 &&
+		      nap_message_utf8_check(&em2.base, why, sizeof(why)) == 0,
+	      "... and passes messages whose strings are UTF-8 (bytes are not checked)");
 
 	/* Status names. */
 	CHECK(strcmp(nap_status_name(NAP_UNAVAILABLE), "UNAVAILABLE") == 0 &&

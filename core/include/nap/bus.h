@@ -55,7 +55,10 @@ typedef void (*nap_incoming_fn)(nap_conn *conn, const struct Nap__Bus__Frame *fr
 				void *userdata);
 
 /* Called once when the connection fails or is closed by the peer. err is a
- * negative errno; status/message say why, as a user should read it. */
+ * negative errno: -ESHUTDOWN when the peer ended it with END call id 0 (its
+ * status and message are passed on), -ECONNABORTED when this side did
+ * (nap_conn_abort), -ENOBUFS when the peer stopped reading (NAP_OUTPUT_MAX),
+ * -ECONNRESET at EOF; status/message say why, as a user should read it. */
 typedef void (*nap_close_fn)(nap_conn *conn, int err, int status, const char *message,
 			     void *userdata);
 
@@ -89,13 +92,22 @@ int nap_conn_get_timeout(const nap_conn *conn, uint64_t *usec);
 int nap_conn_process(nap_conn *conn);
 /* Writes queued output without blocking; 0, or a negative errno. */
 int nap_conn_flush(nap_conn *conn);
-/* Bytes queued for writing. */
+/* Bytes queued for writing. After nap_conn_abort() (or the peer's not
+ * reading) the connection is dead but its last frames, ending with the END
+ * call id 0, may still be queued: an owner that can wait flushes them when
+ * the socket is writable, until this is 0, then frees the connection. */
 size_t nap_conn_pending(const nap_conn *conn);
 /* Blocks up to timeout_ms (-1: forever) for something to do, then processes. */
 int nap_conn_wait(nap_conn *conn, int timeout_ms);
 /* Sends a HELLO of one's own making (protocol_major/minor must be set);
  * napd and plugin hosts use it to carry plugin information. */
 int nap_conn_send_hello(nap_conn *conn, const struct Nap__Bus__Hello *hello);
+/* True once the connection failed or was closed (the close callback ran). */
+bool nap_conn_closed(const nap_conn *conn);
+/* Memory held for a frame that has begun to arrive but is not whole yet
+ * (0 if none), and in *since (may be NULL) the CLOCK_MONOTONIC usec when it
+ * began. napd bounds both (NAP_INPUT_TOTAL_MAX, NAP_FRAME_TIMEOUT_MS). */
+size_t nap_conn_unfinished(const nap_conn *conn, uint64_t *since);
 /* True once a HELLO from the peer was accepted. */
 bool nap_conn_peer_ready(const nap_conn *conn);
 /* The peer's name and protocol from its HELLO ("" / 0 before it came). */

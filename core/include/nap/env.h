@@ -17,6 +17,11 @@ extern "C" {
  * nothing past U+10FFFF. */
 bool nap_utf8_valid(const char *s);
 
+/* Makes s UTF-8 in place: each byte that does not start a valid sequence
+ * (a text cut in the middle of a character included) becomes '?'. Returns
+ * how many were replaced. For messages that quote what a peer sent. */
+size_t nap_utf8_repair(char *s);
+
 /* True if n variables (vars[i]->key, vars[i]->value) follow the rules:
  * names nap_env_key_valid(), values UTF-8 of at most NAP_ENV_VALUE_MAX
  * bytes, at most NAP_ENV_COUNT_MAX of them and NAP_ENV_TOTAL_MAX bytes

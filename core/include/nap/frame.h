@@ -27,8 +27,14 @@ int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, s
 
 /* Checks a decoded frame's fields against its kind (call id set, service
  * name present and within NAP_NAME_MAX for a CALL, known kind and status,
- * message within NAP_MESSAGE_MAX). 0, or -EBADMSG with a reason in why. */
+ * message within NAP_MESSAGE_MAX, service and message UTF-8). 0, or -EBADMSG
+ * with a reason in why. */
 int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen);
+
+/* Checks that every string in m (repeated ones and those of nested messages
+ * too) is UTF-8, as protobuf requires and protobuf-c does not check. 0, or
+ * -EILSEQ with the message and field named in why. */
+int nap_message_utf8_check(const ProtobufCMessage *m, char *why, size_t whylen);
 
 void nap_frame_free(Nap__Bus__Frame *f);
 

@@ -32,6 +32,19 @@
 #define NAP_NAME_MAX 255u          /* service, plugin and peer names */
 #define NAP_MESSAGE_MAX 4096u      /* the human message of an END frame */
 
+/* What napd grants one connection, and all of them together (docs/protocol.md
+ * section 12). A peer that goes past one gets END call id 0 saying which. */
+/* A frame whose first byte has arrived must be whole within this. */
+#define NAP_FRAME_TIMEOUT_MS 10000u
+/* Bytes napd holds for unfinished frames, all connections together; one
+ * connection holds at most one frame (NAP_FRAME_MAX) of them. */
+#define NAP_INPUT_TOTAL_MAX (64u * 1024u * 1024u)
+/* Output queued for a peer that does not read it (every libnap side). */
+#define NAP_OUTPUT_MAX (64u * 1024u * 1024u)
+/* The deadline message, the same whoever notices first (section 6):
+ * timeout in ms, service, method index. */
+#define NAP_DEADLINE_MESSAGE "deadline of %u ms exceeded (%s method %u)"
+
 /* Where napd listens unless told otherwise ($NAP_SOCKET overrides). */
 #define NAP_DEFAULT_SOCKET "/run/nap/napd.sock"
 
