@@ -77,6 +77,8 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 		}
 		if (!a->busy) {
 			a->busy = true;
+			if (a->rec && !*rec_owner(a->rec)) /* nap 0.1's: whoever acts on it */
+				json_object_set_new(a->rec, "napd", json_string(O.napd_id));
 			return a;
 		}
 		if (!said)

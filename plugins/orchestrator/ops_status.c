@@ -22,7 +22,7 @@ void ops_get_app(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 	Nap__AppStatus st;
 	pthread_mutex_lock(&O.lock);
 	struct app *a = app_find(r->app);
-	if (!a || !a->rec || a->owner[0]) {
+	if (!a || !a->rec || a->owner[0] || !*rec_owner(a->rec)) {
 		pthread_mutex_unlock(&O.lock);
 		O.host->end(call, NAP_NOT_FOUND, "no app %s ('napc ls' lists the apps)", r->app);
 		return;
@@ -54,8 +54,8 @@ void ops_list_apps(nap_plugin_call *call, const ProtobufCMessage *request, void 
 		n++;
 	out.apps = calloc(n + 1, sizeof(*out.apps));
 	for (struct app *a = O.apps; out.apps && a; a = a->next) {
-		if (!a->rec)
-			continue;
+		if (!a->rec || !*rec_owner(a->rec))
+			continue; /* not ours (yet) */
 		Nap__AppStatus *st = malloc(sizeof(*st));
 		if (!st)
 			break;

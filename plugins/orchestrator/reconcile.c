@@ -200,6 +200,19 @@ static void plan_app(struct app *a, struct plan *p)
 	snprintf(p->app, sizeof(p->app), "%s", a->name);
 	if (a->damaged || a->owner[0])
 		return; /* an operator's to mend, or another napd's: not touched */
+	if (a->rec && !*rec_owner(a->rec)) {
+		/* A record of nap 0.1 names no napd: it is ours only if our
+		 * scheduler runs an instance of it (labelled with our napd). */
+		bool ours = false;
+		for (size_t i = 0; i < a->nslots; i++)
+			ours = ours || a->slots[i].exists;
+		if (!ours)
+			return;
+		json_object_set_new(a->rec, "napd", json_string(O.napd_id));
+		a->save = true;
+		O.host->log(NAP_LOG_NOTICE, "orchestrator: %s: adopted (its record named no napd, "
+			    "its instances run here)", a->name);
+	}
 	state_mark_wanted(a);
 	for (size_t i = 0; i < a->nslots; i++)
 		plan_slot(a, &a->slots[i], p, now);
@@ -270,6 +283,10 @@ static void act(struct plan *p)
 			s->announced = true;
 			orch_changed(a);
 		}
+		if (r == 0)
+			O.host->log(NAP_LOG_DEBUG, "orchestrator: %s instance %u (release %u) announced "
+				    "at %s:%u", p->app, p->announce[i].instance,
+				    p->announce[i].release, p->announce[i].host, p->announce[i].port);
 		pthread_mutex_unlock(&O.lock);
 	}
 	for (size_t i = 0; i < p->nrun; i++) {

@@ -9,7 +9,8 @@
  *    "napd":"host:/run/nap/napd.sock"}
  * "napd" names the napd whose orchestrator keeps the app: several napds may
  * share one etcd, and each reconciles only its own apps (a record without
- * it, written by nap 0.1, is adopted by the first napd that loads it).
+ * it, written by nap 0.1, is adopted by the napd whose scheduler runs its
+ * instances, or by the first operation on it).
  * "release" and "slots" are the target: what should run. "rollout" is there
  * while the target replaces release "from", whose instances "from_slots"
  * serve until every target instance is ready. "state" is "running",

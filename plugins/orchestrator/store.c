@@ -100,10 +100,6 @@ int store_load_all(char *err, size_t errlen)
 			json_decref(j);
 			continue;
 		}
-		if (!*owner) {
-			json_object_set_new(j, "napd", json_string(O.napd_id));
-			a->save = true; /* adopted */
-		}
 		json_decref(a->rec);
 		a->rec = j;
 		orch_changed(a);

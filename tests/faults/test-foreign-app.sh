@@ -4,7 +4,8 @@
 # orchestrator reconciles, lists and changes only its own apps: another
 # napd's app is left exactly as it is (no container started for it, its
 # record untouched), and an operation on it is refused naming that napd. A
-# record that names no napd (written by nap 0.1) is adopted.
+# record that names no napd (written by nap 0.1) is adopted by the napd
+# whose scheduler runs its instances, or by the first operation on it.
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd

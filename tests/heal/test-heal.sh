@@ -153,13 +153,14 @@ ok "a release that serves for 1 s deploys" test $? -eq 0
 since=$(date +%s)
 sleep 12
 starts=$(docker events --since "$since" --until "$(date +%s)" --filter "label=nap.app=$APP" --filter event=start --format '{{.ID}}' | wc -l)
-# Back-off 500 ms doubling to 4 s (and ~1 s of life each): at most 7 starts in 12 s.
-ok "... and then crash-loops with back-off ($starts starts in 12 s)" test "$starts" -ge 3 -a "$starts" -le 7
+# Back-off 500 ms doubling to 4 s (and ~1 s of life each): at most 7 starts
+# in 12 s; at least 2 even when Docker takes seconds to start a container.
+ok "... and then crash-loops with back-off ($starts starts in 12 s)" test "$starts" -ge 2 -a "$starts" -le 7
 ok "... status shows it restarting or crashed, restarts counted, app not running" bash -c "napc --json status $APP | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 i = d[\"instance_states\"][0]
-assert i[\"restarts\"] >= 3 and i[\"last_exit_code\"] == 3, i
+assert i[\"restarts\"] >= 2 and i[\"last_exit_code\"] == 3, i
 assert d[\"state\"] != \"running\" or i[\"state\"] == \"ready\", d[\"state\"]'"
 wait_until 10 bash -c "napc status $APP | grep -q restarting" 
 ok "... with the back-off in napc status" bash -c "napc status $APP | grep -q 'back-off: starts again in'"
