@@ -179,44 +179,46 @@ static int run_instance(struct run *run, struct run_slot *slot)
 		labels[n_labels++] = (struct docker_kv){SL_LABEL_NAPD,
 							st->napd_label + strlen(SL_LABEL_NAPD "=")};
 
-	r = run_existing(&info, run, name, msg, sizeof msg);
-	if (r < 0)
-		goto docker_failed;
-	if (!info) {
-		struct docker_container_spec spec = {
-			.image = req->image,
-			.name = name,
-			.env = (const char *const *)run->env,
-			.n_env = run->n_env,
-			.labels = labels,
-			.n_labels = n_labels,
-			.memory = (int64_t)req->memory_bytes,
-		};
+	struct docker_container_spec spec = {
+		.image = req->image,
+		.name = name,
+		.env = (const char *const *)run->env,
+		.n_env = run->n_env,
+		.labels = labels,
+		.n_labels = n_labels,
+		.memory = (int64_t)req->memory_bytes,
+	};
 
-		/* No restart policy (see docker_container_run()): the
-		 * orchestrator restarts a dead instance, with back-off. */
-		r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
-		if (r == -ENOENT) {
-			snprintf(slot->err, sizeof slot->err,
-				 "image %s not found: build and push it first (%s)", req->image,
-				 msg);
-			return NAP_NOT_FOUND;
-		}
+	/* Create first, look only when the name is taken: a new instance (the
+	 * usual case) costs no extra round trip. No restart policy (see
+	 * docker_container_run()): the orchestrator restarts a dead instance,
+	 * with back-off. */
+	r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
+	if (r == -EEXIST) {
+		/* Ours already (kept), or stale (removed: create it again). */
+		r = run_existing(&info, run, name, msg, sizeof msg);
+		if (r == 0 && !info)
+			r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
 		if (r == -EEXIST) /* another Run of the same instance won the race */
 			r = run_existing(&info, run, name, msg, sizeof msg);
+	}
+	if (r == -ENOENT) {
+		snprintf(slot->err, sizeof slot->err,
+			 "image %s not found: build and push it first (%s)", req->image, msg);
+		return NAP_NOT_FOUND;
+	}
+	if (r < 0)
+		goto docker_failed;
+	if (id) {
+		slot->started = id;
+		slot->created = true;
+		r = docker_container_inspect(&info, st->docker, id, msg, sizeof msg);
 		if (r < 0)
 			goto docker_failed;
-		if (id) {
-			slot->started = id;
-			slot->created = true;
-			r = docker_container_inspect(&info, st->docker, id, msg, sizeof msg);
-			if (r < 0)
-				goto docker_failed;
-		} else if (!info) {
-			snprintf(slot->err, sizeof slot->err,
-				 "%s was started and removed by another call at once", name);
-			return NAP_ABORTED;
-		}
+	} else if (!info) {
+		snprintf(slot->err, sizeof slot->err,
+			 "%s was started and removed by another call at once", name);
+		return NAP_ABORTED;
 	}
 
 	/* A container that already stopped is reported as it is ("exited"):

@@ -102,8 +102,20 @@ ok "List shows the killed instance with its exit code" \
 	grep -q "^INSTANCE $APP 1 2 $id2 127.0.0.1 0 exited exit=137 oom=0 health= started=[1-9]" "$WORK/list.out"
 ok "... and the running one with its port" \
 	grep -q "^INSTANCE $APP 1 1 $id1 127.0.0.1 $port1 running exit=0 oom=0 health= started=$started announcer=\$" "$WORK/list.out"
+# The orchestrator's restart: Run again replaces the dead container.
+slc run "$APP" 1 "$IMG" 1,2 >"$WORK/run3.out"
+id3=$(awk '$1 == "INSTANCE" && $4 == 2 {print $5}' "$WORK/run3.out")
+ok "Run again replaces the dead instance 2 with a new container" \
+	bash -c "grep -qx 'END OK' '$WORK/run3.out' && [ -n '$id3' ] && [ '$id3' != '$id2' ] &&
+		[ \"\$(docker inspect -f '{{.State.Running}}' nap-$APP-1-2)\" = true ]"
+ok "... which Watch reports as removed, then started" wait_until 10 bash -c "
+	grep -n '^EVENT removed $APP 1 2 $id2 127.0.0.1 0 removed ' '$WORK/watch.out' | cut -d: -f1 >'$WORK/l1' &&
+	grep -n '^EVENT started $APP 1 2 $id3 127.0.0.1 [1-9][0-9]* running ' '$WORK/watch.out' | cut -d: -f1 >'$WORK/l2' &&
+	[ -s '$WORK/l1' ] && [ -s '$WORK/l2' ] && [ \$(cat '$WORK/l1') -lt \$(cat '$WORK/l2') ]"
 slc remove "$APP" 1 2 >/dev/null
-ok "Remove gives removed" wait_until 10 grep -q "^EVENT removed $APP 1 2 $id2 127.0.0.1 0 removed " "$WORK/watch.out"
+ok "Remove gives died, then removed" wait_until 10 bash -c "
+	grep -q '^EVENT died $APP 1 2 $id3 127.0.0.1 0 exited ' '$WORK/watch.out' &&
+	grep -q '^EVENT removed $APP 1 2 $id3 127.0.0.1 0 removed ' '$WORK/watch.out'"
 ok "the Watch is still running" kill -0 "$wpid"
 
 slc watch >"$WORK/watchall.out" &
