@@ -174,6 +174,12 @@ ok "... concurrently (a container was created before another had started)" \
 	awk 'NR > 1 && $1 < prev_started { found = 1 } { prev_started = $2 } END { exit !found }' "$WORK/times.out"
 ok "Watch saw 16 started" wait_until 10 bash -c "[ \$(grep -c '^EVENT started $APP 2 ' '$WORK/watch16.out') -eq 16 ]"
 { kill -TERM "$wpid"; wait "$wpid"; } 2>/dev/null
+t0=$(ms)
+slc remove "$APP" 2 >"$WORK/rm16.out"
+t1=$(ms)
+echo "# Remove of 16 instances: $((t1 - t0)) ms"
+ok "Remove of the 16 removes them all" bash -c "grep -qx 'REMOVED 16' '$WORK/rm16.out' &&
+	[ -z \"\$(docker ps -aq --filter label=nap.app=$APP --filter label=nap.release=2)\" ]"
 slc remove "$APP" 0 >/dev/null
 
 slc run "$APP" 3 "$NOPORTIMG" 1,2,3,4,5,6,7,8,9,10 >"$WORK/fail10.out"
