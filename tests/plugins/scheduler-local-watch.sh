@@ -2,7 +2,8 @@
 # scheduler-local's Watch and parallel Run through napd against the real
 # dockerd: "present" then "synced", then "started", "died" (docker kill:
 # exit code 137) and "removed"; a Dockerfile HEALTHCHECK gives "health"
-# events (healthy, then unhealthy); List fills the same fields; a cancelled
+# events (healthy, then unhealthy); a memory limit hit gives "died" with
+# oom_killed; List fills the same fields; a cancelled
 # Watch ends; Docker's stream breaking (a proxy in front of dockerd is
 # killed, as when dockerd restarts) ends the Watch UNAVAILABLE naming the
 # socket; a Run of 16 instances starts them concurrently, and a failed Run
@@ -21,6 +22,7 @@ APP="slw-$$"
 HAPP="slwh-$$"
 IMG="127.0.0.1:5000/slw-$$:1"
 HIMG="127.0.0.1:5000/slw-health-$$:1"
+OOMIMG="127.0.0.1:5000/slw-oom-$$:1"
 NOPORTIMG="127.0.0.1:5000/slw-noport-$$:1"
 PROXY_PID=
 
@@ -33,7 +35,7 @@ cleanup() {
 		ids=$(docker ps -aq --filter "label=nap.app=$a")
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	done
-	docker rmi -f "$IMG" "$HIMG" "$NOPORTIMG" >/dev/null 2>&1
+	docker rmi -f "$IMG" "$HIMG" "$OOMIMG" "$NOPORTIMG" >/dev/null 2>&1
 	stop_napd
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }
@@ -43,7 +45,7 @@ trap cleanup EXIT
 cp -R "$top_srcdir/examples/hello" "$WORK/hello" && chmod -R u+w "$WORK/hello"
 ok "examples/hello prepares" "$WORK/hello/prepare"
 ok "examples/hello builds as $IMG" docker build -q -t "$IMG" "$WORK/hello"
-mkdir -p "$WORK/health" "$WORK/noport"
+mkdir -p "$WORK/health" "$WORK/noport" "$WORK/oom"
 cp "$WORK/hello/busybox" "$WORK/hello/index.html" "$WORK/health/"
 # Healthy while /tmp/ok exists; one failed check makes it unhealthy.
 cat >"$WORK/health/Dockerfile" <<'DOCKERFILE'
@@ -55,6 +57,16 @@ HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD ["/bin/busybox", "test", 
 CMD ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir -p /tmp && /bin/busybox touch /tmp/ok && exec /bin/busybox httpd -f -p 8080 -h /www"]
 DOCKERFILE
 ok "a HEALTHCHECK image builds" docker build -q -t "$HIMG" "$WORK/health"
+cp "$WORK/hello/busybox" "$WORK/hello/index.html" "$WORK/oom/"
+# Serves for 3 s, then its main process asks for more memory than it may have.
+cat >"$WORK/oom/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY busybox /bin/busybox
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["/bin/busybox", "sh", "-c", "/bin/busybox httpd -p 8080 -h /www; /bin/busybox sleep 3; exec /bin/busybox dd if=/dev/zero of=/dev/null bs=200M count=1"]
+DOCKERFILE
+ok "an image that runs out of memory builds" docker build -q -t "$OOMIMG" "$WORK/oom"
 cp "$WORK/hello/busybox" "$WORK/noport/"
 printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "600"]\n' \
 	>"$WORK/noport/Dockerfile"
@@ -149,6 +161,13 @@ ok "... and unhealthy when its check fails" \
 	wait_until 15 grep -q "^EVENT health $HAPP 1 1 $hid .* health=unhealthy " "$WORK/health.out"
 slc list -v "$HAPP" >"$WORK/hlist.out"
 ok "List shows it unhealthy" grep -q "^INSTANCE $HAPP 1 1 $hid .* health=unhealthy " "$WORK/hlist.out"
+slc remove "$HAPP" 0 >/dev/null
+
+# ---- out of memory ----
+slc run "$HAPP" 2 "$OOMIMG" 1 -m 16777216 >"$WORK/oomrun.out"
+oid=$(awk '$1 == "INSTANCE" {print $5}' "$WORK/oomrun.out")
+ok "an instance killed for memory: died with oom_killed" \
+	wait_until 20 grep -q "^EVENT died $HAPP 2 1 $oid 127.0.0.1 0 exited exit=137 oom=1 " "$WORK/health.out"
 { kill -TERM "$wpid"; wait "$wpid"; } 2>/dev/null
 slc remove "$HAPP" 0 >/dev/null
 
