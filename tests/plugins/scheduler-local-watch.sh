@@ -3,11 +3,12 @@
 # dockerd: "present" then "synced", then "started", "died" (docker kill:
 # exit code 137) and "removed"; a Dockerfile HEALTHCHECK gives "health"
 # events (healthy, then unhealthy); a memory limit hit gives "died" with
-# oom_killed; List fills the same fields; a cancelled
-# Watch ends; Docker's stream breaking (a proxy in front of dockerd is
-# killed, as when dockerd restarts) ends the Watch UNAVAILABLE naming the
-# socket; a Run of 16 instances starts them concurrently, and a failed Run
-# of 10 removes all it started. Skipped (77) when dockerd does not answer.
+# oom_killed; List fills the same fields; a cancelled Watch ends; Docker's
+# stream breaking (a proxy in front of dockerd is killed, as when dockerd
+# restarts) ends the Watch UNAVAILABLE naming the socket; a Run of 16
+# instances starts them concurrently, and a failed Run of 10 removes all it
+# started; a container of another napd that holds an instance's name is
+# neither kept nor removed. Skipped (77) when dockerd does not answer.
 . "$(dirname "$0")/../integration/lib.sh"
 
 if ! docker info >/dev/null 2>&1; then
@@ -205,6 +206,16 @@ slc run "$APP" 3 "$NOPORTIMG" 1,2,3,4,5,6,7,8,9,10 >"$WORK/fail10.out"
 ok "a failing Run of 10 ends FAILED_PRECONDITION" test $? -eq 9
 ok "... naming the reason" grep -qF "image $NOPORTIMG exposes no port: add EXPOSE to the Dockerfile" "$WORK/fail10.out"
 ok "... and leaves no container" test -z "$(docker ps -aq --filter "label=nap.app=$APP")"
+
+# ---- a container of that name from another napd is not ours ----
+docker run -d --name "nap-$APP-4-1" --label "nap.app=$APP" --label nap.release=4 \
+	--label nap.instance=1 --label nap.napd=another-napd "$NOPORTIMG" >/dev/null
+slc run "$APP" 4 "$IMG" 1 >"$WORK/foreign.out"
+ok "Run of an instance whose name another napd's container holds ends ALREADY_EXISTS" test $? -eq 6
+ok "... saying so" grep -q "^END ALREADY_EXISTS scheduler-local: instance 1 of $APP: container nap-$APP-4-1 belongs to another napd (another-napd)" "$WORK/foreign.out"
+ok "... and leaves that container alone" bash -c "
+	[ \"\$(docker inspect -f '{{.State.Running}} {{.Config.Image}}' nap-$APP-4-1)\" = 'true $NOPORTIMG' ]"
+docker rm -f "nap-$APP-4-1" >/dev/null
 
 # ---- Docker's stream breaks: UNAVAILABLE, naming the socket ----
 stop_napd
