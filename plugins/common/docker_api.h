@@ -159,6 +159,8 @@ struct docker_container_info {
 	char *health;		  /* State.Health.Status: "starting", "healthy",
 				   * "unhealthy"; "" without a HEALTHCHECK */
 	uint64_t started_unix_ms; /* State.StartedAt; 0 if it never started */
+	json_t *labels;		  /* Config.Labels: label -> string (an object, maybe
+				   * empty); owned by info */
 };
 
 /* GET /containers/<id>/json. On success *infop is the container's state and

@@ -235,6 +235,12 @@ int docker_container_inspect(struct docker_container_info **infop, docker_client
 	if (r == 0)
 		r = docker_strdup(&info->health, json_string_value(json_object_get(
 							 json_object_get(state, "Health"), "Status")));
+	if (r == 0) {
+		json_t *labels = json_object_get(json_object_get(j, "Config"), "Labels");
+
+		info->labels = json_is_object(labels) ? json_incref(labels) : json_object();
+		r = info->labels ? 0 : -ENOMEM;
+	}
 	if (r == 0)
 		r = parse_ports(info,
 				json_object_get(json_object_get(j, "NetworkSettings"), "Ports"));
@@ -255,6 +261,7 @@ struct docker_container_info *docker_container_info_free(struct docker_container
 		free(info->image);
 		free(info->state);
 		free(info->health);
+		json_decref(info->labels);
 		free(info->ports);
 		free(info);
 	}

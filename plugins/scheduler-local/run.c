@@ -126,20 +126,45 @@ static void run_rollback(struct run *run)
 	sl_parallel(run->n_slots, SL_RUN_PARALLEL, rollback_one, run);
 }
 
+/* The napd that a container of ours would carry in SL_LABEL_NAPD, if the
+ * one of info is another ("" when it has none: older than napd ids). */
+static const char *foreign_napd(const struct sl_state *st,
+				const struct docker_container_info *info)
+{
+	const char *ours = st->napd_label + strlen(SL_LABEL_NAPD "=");
+	const char *its = json_string_value(json_object_get(info->labels, SL_LABEL_NAPD));
+
+	if (!st->napd_label[0] || !its || strcmp(its, ours) == 0)
+		return NULL;
+	return its;
+}
+
 /* A container that already runs as we would start it, or NULL: the one
  * named name, if it runs the same image. Others of that name (stopped, or
- * of another image) are removed to make room. */
+ * of another image) are removed to make room, unless they belong to another
+ * napd sharing this Docker host (-EEXIST): its instance is not ours to keep
+ * or remove. */
 static int run_existing(struct docker_container_info **infop, struct run *run, const char *name,
 			char *err, size_t errlen)
 {
 	struct docker_container_info *info = NULL;
 	int r = docker_container_inspect(&info, run->st->docker, name, err, errlen);
+	const char *other;
 
 	*infop = NULL;
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
+	other = foreign_napd(run->st, info);
+	if (other) {
+		snprintf(err, errlen,
+			 "container %s belongs to another napd (%.200s) on this Docker host: "
+			 "give the app another name, or remove that napd's app",
+			 name, other);
+		docker_container_info_free(info);
+		return -EEXIST;
+	}
 	if (info->running && info->image && strcmp(info->image, run->req->image) == 0) {
 		*infop = info;
 		return 0;
@@ -179,44 +204,47 @@ static int run_instance(struct run *run, struct run_slot *slot)
 		labels[n_labels++] = (struct docker_kv){SL_LABEL_NAPD,
 							st->napd_label + strlen(SL_LABEL_NAPD "=")};
 
-	r = run_existing(&info, run, name, msg, sizeof msg);
+	struct docker_container_spec spec = {
+		.image = req->image,
+		.name = name,
+		.env = (const char *const *)run->env,
+		.n_env = run->n_env,
+		.labels = labels,
+		.n_labels = n_labels,
+		.memory = (int64_t)req->memory_bytes,
+	};
+
+	/* Create first, look only when the name is taken: a new instance (the
+	 * usual case) costs no extra round trip. No restart policy (see
+	 * docker_container_run()): the orchestrator restarts a dead instance,
+	 * with back-off. */
+	r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
+	if (r == -EEXIST) {
+		/* Ours already (kept), or stale (removed: create it again). */
+		r = run_existing(&info, run, name, msg, sizeof msg);
+		if (r == 0 && !info) {
+			r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
+			if (r == -EEXIST) /* another Run of the same instance won the race */
+				r = run_existing(&info, run, name, msg, sizeof msg);
+		}
+	}
+	if (r == -ENOENT) {
+		snprintf(slot->err, sizeof slot->err,
+			 "image %s not found: build and push it first (%s)", req->image, msg);
+		return NAP_NOT_FOUND;
+	}
 	if (r < 0)
 		goto docker_failed;
-	if (!info) {
-		struct docker_container_spec spec = {
-			.image = req->image,
-			.name = name,
-			.env = (const char *const *)run->env,
-			.n_env = run->n_env,
-			.labels = labels,
-			.n_labels = n_labels,
-			.memory = (int64_t)req->memory_bytes,
-		};
-
-		/* No restart policy (see docker_container_run()): the
-		 * orchestrator restarts a dead instance, with back-off. */
-		r = docker_container_run(&id, st->docker, &spec, msg, sizeof msg);
-		if (r == -ENOENT) {
-			snprintf(slot->err, sizeof slot->err,
-				 "image %s not found: build and push it first (%s)", req->image,
-				 msg);
-			return NAP_NOT_FOUND;
-		}
-		if (r == -EEXIST) /* another Run of the same instance won the race */
-			r = run_existing(&info, run, name, msg, sizeof msg);
+	if (id) {
+		slot->started = id;
+		slot->created = true;
+		r = docker_container_inspect(&info, st->docker, id, msg, sizeof msg);
 		if (r < 0)
 			goto docker_failed;
-		if (id) {
-			slot->started = id;
-			slot->created = true;
-			r = docker_container_inspect(&info, st->docker, id, msg, sizeof msg);
-			if (r < 0)
-				goto docker_failed;
-		} else if (!info) {
-			snprintf(slot->err, sizeof slot->err,
-				 "%s was started and removed by another call at once", name);
-			return NAP_ABORTED;
-		}
+	} else if (!info) {
+		snprintf(slot->err, sizeof slot->err,
+			 "%s was started and removed by another call at once", name);
+		return NAP_ABORTED;
 	}
 
 	/* A container that already stopped is reported as it is ("exited"):

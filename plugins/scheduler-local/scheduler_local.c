@@ -19,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 
+/* How long shutdown waits for Watch calls to notice it. */
+#define SL_SHUTDOWN_WAIT_MS 3000
+
 static void sl_state_free(struct sl_state *st)
 {
 	if (!st)
@@ -108,9 +111,11 @@ static void sl_shutdown(void *state)
 	if (st->reconcile_started)
 		pthread_join(st->reconcile_thread, NULL);
 	/* Watches see stopping within a second (Docker's stream looks at its
-	 * cancel flag that often); they use the state until they end. */
-	for (int i = 0; i < 30 && atomic_load(&st->watches) > 0; i++) {
-		struct timespec ts = {0, 100 * 1000000L};
+	 * cancel flag that often); they use the state until they end. One
+	 * still running after SL_SHUTDOWN_WAIT_MS keeps it (the process ends
+	 * next). */
+	for (int ms = 0; ms < SL_SHUTDOWN_WAIT_MS && atomic_load(&st->watches) > 0; ms += 50) {
+		struct timespec ts = {0, 50 * 1000000L};
 
 		nanosleep(&ts, NULL);
 	}

@@ -29,7 +29,7 @@
  * container stops; docs/protocol.md, "Container labels"). */
 #define SL_LABEL_ANNOUNCED_BY "nap.announced-by"
 #define SL_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
-/* Containers a Run creates and starts at once (threads of its own). */
+/* Containers a Run starts, or a Remove stops, at once (threads of their own). */
 #define SL_RUN_PARALLEL 8
 /* Seconds a container gets to stop before it is killed. */
 #define SL_DEFAULT_STOP_GRACE_S 10

@@ -28,6 +28,8 @@
 
 /* How often the caller's cancel (and shutdown) is looked at. */
 #define SL_WATCH_POLL_MS 100
+/* Docker's action for a HEALTHCHECK result: this, then the status. */
+#define HEALTH_ACTION "health_status: "
 
 struct watch {
 	const struct sl_state *st;
@@ -125,9 +127,9 @@ static int on_event(void *user, const struct docker_event *ev)
 	if (strcmp(ev->action, "start") == 0)
 		return send_inspected(w, "started", ev->id, app, release, instance, NULL, err,
 				      sizeof err);
-	if (strncmp(ev->action, "health_status: ", 15) == 0)
-		return send_inspected(w, "health", ev->id, app, release, instance, ev->action + 15,
-				      err, sizeof err);
+	if (strncmp(ev->action, HEALTH_ACTION, strlen(HEALTH_ACTION)) == 0)
+		return send_inspected(w, "health", ev->id, app, release, instance,
+				      ev->action + strlen(HEALTH_ACTION), err, sizeof err);
 	if (strcmp(ev->action, "die") == 0) {
 		struct docker_container_info *info = NULL;
 		Nap__Instance in = NAP__INSTANCE__INIT;

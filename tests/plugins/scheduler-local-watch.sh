@@ -2,11 +2,13 @@
 # scheduler-local's Watch and parallel Run through napd against the real
 # dockerd: "present" then "synced", then "started", "died" (docker kill:
 # exit code 137) and "removed"; a Dockerfile HEALTHCHECK gives "health"
-# events (healthy, then unhealthy); List fills the same fields; a cancelled
-# Watch ends; Docker's stream breaking (a proxy in front of dockerd is
-# killed, as when dockerd restarts) ends the Watch UNAVAILABLE naming the
-# socket; a Run of 16 instances starts them concurrently, and a failed Run
-# of 10 removes all it started. Skipped (77) when dockerd does not answer.
+# events (healthy, then unhealthy); a memory limit hit gives "died" with
+# oom_killed; List fills the same fields; a cancelled Watch ends; Docker's
+# stream breaking (a proxy in front of dockerd is killed, as when dockerd
+# restarts) ends the Watch UNAVAILABLE naming the socket; a Run of 16
+# instances starts them concurrently, and a failed Run of 10 removes all it
+# started; a container of another napd that holds an instance's name is
+# neither kept nor removed. Skipped (77) when dockerd does not answer.
 . "$(dirname "$0")/../integration/lib.sh"
 
 if ! docker info >/dev/null 2>&1; then
@@ -21,6 +23,7 @@ APP="slw-$$"
 HAPP="slwh-$$"
 IMG="127.0.0.1:5000/slw-$$:1"
 HIMG="127.0.0.1:5000/slw-health-$$:1"
+OOMIMG="127.0.0.1:5000/slw-oom-$$:1"
 NOPORTIMG="127.0.0.1:5000/slw-noport-$$:1"
 PROXY_PID=
 
@@ -33,7 +36,7 @@ cleanup() {
 		ids=$(docker ps -aq --filter "label=nap.app=$a")
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	done
-	docker rmi -f "$IMG" "$HIMG" "$NOPORTIMG" >/dev/null 2>&1
+	docker rmi -f "$IMG" "$HIMG" "$OOMIMG" "$NOPORTIMG" >/dev/null 2>&1
 	stop_napd
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }
@@ -43,7 +46,7 @@ trap cleanup EXIT
 cp -R "$top_srcdir/examples/hello" "$WORK/hello" && chmod -R u+w "$WORK/hello"
 ok "examples/hello prepares" "$WORK/hello/prepare"
 ok "examples/hello builds as $IMG" docker build -q -t "$IMG" "$WORK/hello"
-mkdir -p "$WORK/health" "$WORK/noport"
+mkdir -p "$WORK/health" "$WORK/noport" "$WORK/oom"
 cp "$WORK/hello/busybox" "$WORK/hello/index.html" "$WORK/health/"
 # Healthy while /tmp/ok exists; one failed check makes it unhealthy.
 cat >"$WORK/health/Dockerfile" <<'DOCKERFILE'
@@ -55,6 +58,16 @@ HEALTHCHECK --interval=1s --timeout=2s --retries=1 CMD ["/bin/busybox", "test", 
 CMD ["/bin/busybox", "sh", "-c", "/bin/busybox mkdir -p /tmp && /bin/busybox touch /tmp/ok && exec /bin/busybox httpd -f -p 8080 -h /www"]
 DOCKERFILE
 ok "a HEALTHCHECK image builds" docker build -q -t "$HIMG" "$WORK/health"
+cp "$WORK/hello/busybox" "$WORK/hello/index.html" "$WORK/oom/"
+# Serves for 3 s, then its main process asks for more memory than it may have.
+cat >"$WORK/oom/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY busybox /bin/busybox
+COPY index.html /www/index.html
+EXPOSE 8080
+CMD ["/bin/busybox", "sh", "-c", "/bin/busybox httpd -p 8080 -h /www; /bin/busybox sleep 3; exec /bin/busybox dd if=/dev/zero of=/dev/null bs=200M count=1"]
+DOCKERFILE
+ok "an image that runs out of memory builds" docker build -q -t "$OOMIMG" "$WORK/oom"
 cp "$WORK/hello/busybox" "$WORK/noport/"
 printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "600"]\n' \
 	>"$WORK/noport/Dockerfile"
@@ -102,8 +115,20 @@ ok "List shows the killed instance with its exit code" \
 	grep -q "^INSTANCE $APP 1 2 $id2 127.0.0.1 0 exited exit=137 oom=0 health= started=[1-9]" "$WORK/list.out"
 ok "... and the running one with its port" \
 	grep -q "^INSTANCE $APP 1 1 $id1 127.0.0.1 $port1 running exit=0 oom=0 health= started=$started announcer=\$" "$WORK/list.out"
+# The orchestrator's restart: Run again replaces the dead container.
+slc run "$APP" 1 "$IMG" 1,2 >"$WORK/run3.out"
+id3=$(awk '$1 == "INSTANCE" && $4 == 2 {print $5}' "$WORK/run3.out")
+ok "Run again replaces the dead instance 2 with a new container" \
+	bash -c "grep -qx 'END OK' '$WORK/run3.out' && [ -n '$id3' ] && [ '$id3' != '$id2' ] &&
+		[ \"\$(docker inspect -f '{{.State.Running}}' nap-$APP-1-2)\" = true ]"
+ok "... which Watch reports as removed, then started" wait_until 10 bash -c "
+	grep -n '^EVENT removed $APP 1 2 $id2 127.0.0.1 0 removed ' '$WORK/watch.out' | cut -d: -f1 >'$WORK/l1' &&
+	grep -n '^EVENT started $APP 1 2 $id3 127.0.0.1 [1-9][0-9]* running ' '$WORK/watch.out' | cut -d: -f1 >'$WORK/l2' &&
+	[ -s '$WORK/l1' ] && [ -s '$WORK/l2' ] && [ \$(cat '$WORK/l1') -lt \$(cat '$WORK/l2') ]"
 slc remove "$APP" 1 2 >/dev/null
-ok "Remove gives removed" wait_until 10 grep -q "^EVENT removed $APP 1 2 $id2 127.0.0.1 0 removed " "$WORK/watch.out"
+ok "Remove gives died, then removed" wait_until 10 bash -c "
+	grep -q '^EVENT died $APP 1 2 $id3 127.0.0.1 0 exited ' '$WORK/watch.out' &&
+	grep -q '^EVENT removed $APP 1 2 $id3 127.0.0.1 0 removed ' '$WORK/watch.out'"
 ok "the Watch is still running" kill -0 "$wpid"
 
 slc watch >"$WORK/watchall.out" &
@@ -137,6 +162,13 @@ ok "... and unhealthy when its check fails" \
 	wait_until 15 grep -q "^EVENT health $HAPP 1 1 $hid .* health=unhealthy " "$WORK/health.out"
 slc list -v "$HAPP" >"$WORK/hlist.out"
 ok "List shows it unhealthy" grep -q "^INSTANCE $HAPP 1 1 $hid .* health=unhealthy " "$WORK/hlist.out"
+slc remove "$HAPP" 0 >/dev/null
+
+# ---- out of memory ----
+slc run "$HAPP" 2 "$OOMIMG" 1 -m 16777216 >"$WORK/oomrun.out"
+oid=$(awk '$1 == "INSTANCE" {print $5}' "$WORK/oomrun.out")
+ok "an instance killed for memory: died with oom_killed" \
+	wait_until 20 grep -q "^EVENT died $HAPP 2 1 $oid 127.0.0.1 0 exited exit=137 oom=1 " "$WORK/health.out"
 { kill -TERM "$wpid"; wait "$wpid"; } 2>/dev/null
 slc remove "$HAPP" 0 >/dev/null
 
@@ -162,12 +194,28 @@ ok "... concurrently (a container was created before another had started)" \
 	awk 'NR > 1 && $1 < prev_started { found = 1 } { prev_started = $2 } END { exit !found }' "$WORK/times.out"
 ok "Watch saw 16 started" wait_until 10 bash -c "[ \$(grep -c '^EVENT started $APP 2 ' '$WORK/watch16.out') -eq 16 ]"
 { kill -TERM "$wpid"; wait "$wpid"; } 2>/dev/null
+t0=$(ms)
+slc remove "$APP" 2 >"$WORK/rm16.out"
+t1=$(ms)
+echo "# Remove of 16 instances: $((t1 - t0)) ms"
+ok "Remove of the 16 removes them all" bash -c "grep -qx 'REMOVED 16' '$WORK/rm16.out' &&
+	[ -z \"\$(docker ps -aq --filter label=nap.app=$APP --filter label=nap.release=2)\" ]"
 slc remove "$APP" 0 >/dev/null
 
 slc run "$APP" 3 "$NOPORTIMG" 1,2,3,4,5,6,7,8,9,10 >"$WORK/fail10.out"
 ok "a failing Run of 10 ends FAILED_PRECONDITION" test $? -eq 9
 ok "... naming the reason" grep -qF "image $NOPORTIMG exposes no port: add EXPOSE to the Dockerfile" "$WORK/fail10.out"
 ok "... and leaves no container" test -z "$(docker ps -aq --filter "label=nap.app=$APP")"
+
+# ---- a container of that name from another napd is not ours ----
+docker run -d --name "nap-$APP-4-1" --label "nap.app=$APP" --label nap.release=4 \
+	--label nap.instance=1 --label nap.napd=another-napd "$NOPORTIMG" >/dev/null
+slc run "$APP" 4 "$IMG" 1 >"$WORK/foreign.out"
+ok "Run of an instance whose name another napd's container holds ends ALREADY_EXISTS" test $? -eq 6
+ok "... saying so" grep -q "^END ALREADY_EXISTS scheduler-local: instance 1 of $APP: container nap-$APP-4-1 belongs to another napd (another-napd)" "$WORK/foreign.out"
+ok "... and leaves that container alone" bash -c "
+	[ \"\$(docker inspect -f '{{.State.Running}} {{.Config.Image}}' nap-$APP-4-1)\" = 'true $NOPORTIMG' ]"
+docker rm -f "nap-$APP-4-1" >/dev/null
 
 # ---- Docker's stream breaks: UNAVAILABLE, naming the socket ----
 stop_napd

@@ -256,6 +256,17 @@ static void test_hello(void)
 			port = info->ports[i].host_port;
 	CHECK(port > 0, "inspect: 8080/tcp is published on IPv4 host port %u (%zu bindings)", port,
 	      r == 0 ? info->n_ports : 0);
+	if (r == 0) {
+		uint64_t wall_ms = (uint64_t)time(NULL) * 1000u;
+
+		CHECK(info->started_unix_ms + 60000 > wall_ms &&
+			      info->started_unix_ms < wall_ms + 1000,
+		      "inspect: started %llu ms since the epoch (now about %llu)",
+		      (unsigned long long)info->started_unix_ms, (unsigned long long)wall_ms);
+		CHECK(!info->oom_killed && info->health && !*info->health,
+		      "inspect: not OOM-killed, no health without a HEALTHCHECK (\"%s\")",
+		      info->health ? info->health : "(null)");
+	}
 	info = docker_container_info_free(info);
 
 	/* The page, over HTTP: retried for a while, as the server may still be
