@@ -56,3 +56,4 @@ include tests/fleet/local.mk
 include tests/faults/local.mk
 include tests/soak/local.mk
 include tests/limits/local.mk
+include tests/reconciler/local.mk

@@ -1,0 +1,150 @@
+# Helpers for the reconciler's tests: the integration helpers (ok, check,
+# wait_until, start_napd, stop_napd, done_testing, napc, plugin_is from
+# tests/integration/lib.sh), plus a napd of the test's own that runs the
+# fake builder, scheduler and discovery (and the orchestrator plugin once
+# it is built), the fakes' control channels, and bounded waiting.
+#
+# A test script:
+#   . "$top_srcdir/tests/reconciler/lib.sh"
+#   FAKE_BUILDER_SETTINGS=("build_ms = 10")      # optional, before start_fakes
+#   ORCHESTRATOR_SETTINGS=("check_interval_ms = 50")
+#   ok "napd starts with the fakes" start_fakes
+#   sched_ctl kill myapp 1; wait_for 5 app_ready myapp 2; ...
+#   done_testing
+. "$top_srcdir/tests/integration/lib.sh"
+
+RECONCILER_BIN=$top_builddir/tests/reconciler
+FAKES=$RECONCILER_BIN/.libs
+FAKE_CTL=$RECONCILER_BIN/fake-ctl
+FAKE_CALL=$RECONCILER_BIN/fake-call
+ORCHESTRATOR_SO=${ORCHESTRATOR_SO:-$top_builddir/plugins/orchestrator/.libs/orchestrator.so}
+# The orchestrator's section header in napd.conf (a plugin's section).
+ORCHESTRATOR_SECTION=${ORCHESTRATOR_SECTION:-"[plugin orchestrator]"}
+
+SCHED_CTL=$WORK/scheduler.ctl # fake-scheduler's control socket
+DISC_CTL=$WORK/discovery.ctl  # fake-discovery's
+DISC_STATE=$WORK/records.json # fake-discovery's records (kept across crashes)
+
+# Extra lines for napd.conf, set before start_fakes (or fakes_config):
+# global settings, and each plugin's section.
+NAPD_SETTINGS=()
+FAKE_BUILDER_SETTINGS=()
+FAKE_SCHEDULER_SETTINGS=()
+FAKE_DISCOVERY_SETTINGS=()
+ORCHESTRATOR_SETTINGS=()
+
+have_orchestrator() { [ -f "$ORCHESTRATOR_SO" ]; }
+# need_orchestrator: SKIP (exit 77) until plugins/orchestrator is built.
+need_orchestrator() {
+	have_orchestrator || {
+		echo "SKIP: the orchestrator plugin is not built ($ORCHESTRATOR_SO)" >&2
+		exit 77
+	}
+}
+
+# fakes_config: writes $WORK/napd.conf: the three fakes, the orchestrator
+# when its .so exists (else it is left out, section and all), and the
+# *_SETTINGS lines above.
+fakes_config() {
+	local plugins="$FAKES/fake-builder.so $FAKES/fake-scheduler.so $FAKES/fake-discovery.so"
+	local orch=()
+	if have_orchestrator; then
+		plugins="$plugins $ORCHESTRATOR_SO"
+		orch=("$ORCHESTRATOR_SECTION" "${ORCHESTRATOR_SETTINGS[@]}")
+	fi
+	write_config "plugins = $plugins" "${NAPD_SETTINGS[@]}" \
+		"[plugin fake-builder]" "${FAKE_BUILDER_SETTINGS[@]}" \
+		"[plugin fake-scheduler]" "control_socket = $SCHED_CTL" "${FAKE_SCHEDULER_SETTINGS[@]}" \
+		"[plugin fake-discovery]" "control_socket = $DISC_CTL" "state_file = $DISC_STATE" \
+		"${FAKE_DISCOVERY_SETTINGS[@]}" \
+		"${orch[@]}"
+}
+
+# fakes_running: every plugin of the config runs and the control sockets
+# answer.
+fakes_running() {
+	plugin_is fake-builder running && plugin_is fake-scheduler running &&
+		plugin_is fake-discovery running &&
+		{ ! have_orchestrator || plugin_is orchestrator running; } &&
+		sched_ctl list >/dev/null 2>&1 && disc_ctl records >/dev/null 2>&1
+}
+
+# start_fakes [napd options...]: writes the config (unless $WORK/napd.conf
+# exists already: write your own with fakes_config or write_config), starts
+# napd and waits until every plugin runs.
+start_fakes() {
+	[ -f "$WORK/napd.conf" ] || fakes_config
+	start_napd "$@" || return 1
+	wait_for 10 fakes_running || {
+		napc plugins
+		tail -20 "$WORK/napd.log"
+		return 1
+	}
+}
+
+# restart_napd: stops napd and starts it again with the same config (the
+# records stay in $DISC_STATE; the fake instances die with their plugin).
+restart_napd() {
+	stop_napd
+	start_napd && wait_for 10 fakes_running
+}
+
+# The control channels (fake-control.h): data lines on stdout, exit 0 on
+# OK, 1 on ERR (reason on stderr), 2 if the fake does not answer.
+fake_ctl() { "$FAKE_CTL" "$@"; } # fake_ctl SOCKET WORD...
+sched_ctl() { "$FAKE_CTL" "$SCHED_CTL" "$@"; }
+disc_ctl() { "$FAKE_CTL" "$DISC_CTL" "$@"; }
+# fake_call CMD ARG...: one Builder/Scheduler/Discovery call through napd
+# (see fake-call.c for commands and output).
+fake_call() { "$FAKE_CALL" -s "$SOCK" "$@"; }
+
+# wait_for SECONDS COMMAND...: runs COMMAND every 20 ms until it succeeds,
+# for at most SECONDS (fractions allowed: 0.5). On time-out, says what it
+# waited for and shows COMMAND's last output; returns 1.
+wait_for() {
+	local limit=$1
+	shift
+	local end
+	end=$(($(date +%s%N) + $(awk -v s="$limit" 'BEGIN { printf "%d", s * 1000000000 }')))
+	while [ "$(date +%s%N)" -lt "$end" ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.02
+	done
+	"$@" && return 0
+	echo "timed out after ${limit}s waiting for: $*"
+	return 1
+}
+
+# ---- what a test looks at ----
+
+# tcp_open PORT: 127.0.0.1:PORT accepts a TCP connection.
+tcp_open() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
+tcp_closed() { ! tcp_open "$1"; }
+# http_get PORT [PATH]: prints the status line's code and the body.
+http_get() {
+	timeout 2 bash -c 'exec 3<>/dev/tcp/127.0.0.1/$1 || exit 1
+		printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3
+		read -r _ code _ <&3 && echo "$code" && sed "1,/^\r*$/d" <&3' _ "$1" "${2:-/}" 2>/dev/null
+}
+# http_status PORT [PATH]: just the status code.
+http_status() { http_get "$@" | head -1; }
+
+# sched_field APP INSTANCE FIELD: a field (release, state, port, id) of
+# the newest instance INSTANCE of APP in fake-scheduler's list.
+sched_field() {
+	sched_ctl list "$1" | awk -v i="$2" -v f="$3" '
+		$3 == i { r = f == "release" ? $2 : f == "state" ? $4 : f == "port" ? $5 : $6 }
+		END { if (r == "") exit 1; print r }'
+}
+# sched_count APP [STATE]: how many instances of APP (in that state).
+sched_count() { sched_ctl list "$1" | awk -v s="${2:-}" 's == "" || $4 == s' | grep -c . || true; }
+# sched_runs APP: how many instances Run started for APP (since the
+# plugin started).
+sched_runs() { sched_ctl runs "$1" | awk '{ print $1 }'; }
+# disc_count APP: how many endpoints discovery holds for APP.
+disc_count() { disc_ctl endpoints "$1" | grep -c . || true; }
+
+# For `ok "..." bash -c "..."` checks.
+export SOCK WORK FAKE_CTL FAKE_CALL SCHED_CTL DISC_CTL DISC_STATE
+export -f napc plugin_field plugin_is fake_ctl sched_ctl disc_ctl fake_call tcp_open tcp_closed \
+	http_get http_status sched_field sched_count sched_runs disc_count
