@@ -5,7 +5,10 @@
  * made-up digest, waiting `build_ms` (setting; default 50) between events
  * and honouring cancellation. A build context holding a file named
  * FAIL_BUILD ends the call with INTERNAL and one line instead.
- * RemoveImage always succeeds. */
+ * RemoveImage always succeeds.
+ *
+ * Setting control_socket = PATH opens the control channel (fake-control.h):
+ * crash and the fault commands only (crash-on Build, fail Build ...). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -27,6 +30,7 @@
 
 static const nap_host *host;
 static unsigned build_ms = FAKE_BUILD_MS_DEFAULT;
+static struct fake_control *control;
 
 static int fb_init(const nap_host *h, void **statep)
 {
@@ -43,6 +47,14 @@ static int fb_init(const nap_host *h, void **statep)
 			return -EINVAL;
 		}
 		build_ms = (unsigned)n;
+	}
+	if ((v = h->config("control_socket"))) {
+		int r = fake_control_start(&control, "fake-builder", v, NULL, NULL);
+		if (r < 0) {
+			h->log(NAP_LOG_ERROR, "fake-builder: control_socket = %s: %s", v,
+			       strerror(-r));
+			return r == -ENAMETOOLONG ? -EINVAL : r;
+		}
 	}
 	return 0;
 }
@@ -65,6 +77,8 @@ static void fb_build(nap_plugin_call *call, const ProtobufCMessage *request, voi
 	Nap__BuildEvent ev = NAP__BUILD_EVENT__INIT;
 	char line[200], image[128], path[PATH_MAX];
 
+	if (fake_fault_begin(host, call, "Build"))
+		return;
 	if (!nap_app_name_valid(in->app)) {
 		host->end(call, NAP_INVALID_ARGUMENT,
 			  "fake-builder: app name \"%.70s\" is not valid", in->app);
@@ -112,6 +126,7 @@ static void fb_build(nap_plugin_call *call, const ProtobufCMessage *request, voi
 	last.image = image;
 	last.digest = in->push ? digest : "";
 	host->send(call, &last.base);
+	fake_fault_end(host, "Build");
 	host->end(call, NAP_OK, "%s", "");
 	return;
 cancelled:
@@ -122,8 +137,18 @@ static void fb_remove_image(nap_plugin_call *call, const ProtobufCMessage *reque
 {
 	(void)request;
 	(void)state;
+	if (fake_fault_begin(host, call, "RemoveImage"))
+		return;
 	Nap__RemoveImageReply out = NAP__REMOVE_IMAGE_REPLY__INIT;
+	fake_fault_end(host, "RemoveImage");
 	host->reply(call, &out.base);
+}
+
+static void fb_shutdown(void *state)
+{
+	(void)state;
+	fake_control_stop(control);
+	control = NULL;
 }
 
 static const struct nap_plugin_method fb_methods[] = {
@@ -145,6 +170,7 @@ static const struct nap_plugin fb_plugin = {
 	.description = "test fixture: a nap.Builder that builds nothing",
 	.services = fb_services,
 	.init = fb_init,
+	.shutdown = fb_shutdown,
 };
 
 NAP_PLUGIN_DEFINE(fb_plugin)

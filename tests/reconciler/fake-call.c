@@ -16,6 +16,7 @@
  *   put KEY VALUE
  *   get PREFIX                      RECORD KEY VALUE
  *   delete PREFIX
+ *   plugins                         PLUGIN NAME STATE RESTARTS PID
  *
  * Every line is flushed at once (a test can follow a watch as it goes).
  * The end prints "END <STATUS> <message>". -n cancels a stream after that
@@ -31,6 +32,7 @@
 
 #include <nap/builder.pb-c.h>
 #include <nap/bus.h>
+#include <nap/control.pb-c.h>
 #include <nap/discovery.pb-c.h>
 #include <nap/scheduler.pb-c.h>
 
@@ -85,6 +87,11 @@ static void print_message(const ProtobufCMessage *m)
 			printf("ENDPOINT %s %s %u %u %u %s\n", e->app, e->host, e->port,
 			       e->instance, e->release, e->url);
 		}
+	} else if (d == &nap__list_plugins_reply__descriptor) {
+		const Nap__ListPluginsReply *r = (const Nap__ListPluginsReply *)m;
+		for (size_t i = 0; i < r->n_plugins; i++)
+			printf("PLUGIN %s %s %u %d\n", r->plugins[i]->name, r->plugins[i]->state,
+			       r->plugins[i]->restarts, r->plugins[i]->pid);
 	} else if (d == &nap__get_records_reply__descriptor) {
 		const Nap__GetRecordsReply *r = (const Nap__GetRecordsReply *)m;
 		for (size_t i = 0; i < r->n_records; i++)
@@ -149,7 +156,7 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: fake-call [-s SOCKET] [-t MS] [-n MESSAGES] [-c MS] COMMAND ARG...\n"
 		"commands: build run remove list watch announce withdraw resolve dwatch "
-		"put get delete\n");
+		"put get delete plugins\n");
 	return 2;
 }
 
@@ -194,6 +201,7 @@ int main(int argc, char **argv)
 	Nap__ResolveRequest resolve = NAP__RESOLVE_REQUEST__INIT;
 	Nap__Record record = NAP__RECORD__INIT;
 	Nap__GetRecordsRequest records = NAP__GET_RECORDS_REQUEST__INIT;
+	Nap__ListPluginsRequest plugins = NAP__LIST_PLUGINS_REQUEST__INIT;
 	Nap__EnvVar *env = NULL, **envp = NULL;
 	const ProtobufCServiceDescriptor *service;
 	const char *method;
@@ -250,6 +258,8 @@ int main(int argc, char **argv)
 		service = &nap__discovery__descriptor, req = &records.base;
 		method = cmd[0] == 'g' ? "GetRecords" : "DeleteRecords";
 		records.prefix = argv[1];
+	} else if (strcmp(cmd, "plugins") == 0 && argc == 1) {
+		service = &nap__control__descriptor, method = "ListPlugins", req = &plugins.base;
 	} else {
 		return usage();
 	}

@@ -85,7 +85,9 @@ static int run_line(struct fake_control *c, int fd, char *line)
 		write_all(fd, "ERR out of memory\n", 18);
 		return 0;
 	}
-	const char *why = c->fn(argc, argv, out, err, sizeof err, c->ud);
+	const char *why = NULL;
+	if (!fake_faults_command(argc, argv, out, &why))
+		why = c->fn ? c->fn(argc, argv, out, err, sizeof err, c->ud) : "unknown command";
 	if (why)
 		fprintf(out, "ERR %s\n", why);
 	else

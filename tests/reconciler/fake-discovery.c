@@ -69,6 +69,8 @@ static void fd_announce(nap_plugin_call *call, const ProtobufCMessage *request, 
 	const Nap__AnnounceRequest *in = (const Nap__AnnounceRequest *)request;
 	int r = 0;
 
+	if (fake_fault_begin(d->host, call, "Announce"))
+		return;
 	if (in->n_endpoints > NAP_ENDPOINTS_MAX) {
 		d->host->end(call, NAP_INVALID_ARGUMENT,
 			     "%zu endpoints in one call: the limit is %u", in->n_endpoints,
@@ -121,6 +123,7 @@ static void fd_announce(nap_plugin_call *call, const ProtobufCMessage *request, 
 		return;
 	}
 	Nap__AnnounceReply out = NAP__ANNOUNCE_REPLY__INIT;
+	fake_fault_end(d->host, "Announce");
 	d->host->reply(call, &out.base);
 }
 
@@ -130,7 +133,7 @@ static void fd_withdraw(nap_plugin_call *call, const ProtobufCMessage *request, 
 	const Nap__WithdrawRequest *in = (const Nap__WithdrawRequest *)request;
 	size_t kept = 0;
 
-	if (!check_app(d, call, in->app))
+	if (fake_fault_begin(d->host, call, "Withdraw") || !check_app(d, call, in->app))
 		return;
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_eps; i++) {
@@ -151,6 +154,7 @@ static void fd_withdraw(nap_plugin_call *call, const ProtobufCMessage *request, 
 	if (out.removed)
 		changed(d);
 	pthread_mutex_unlock(&d->lock);
+	fake_fault_end(d->host, "Withdraw");
 	d->host->reply(call, &out.base);
 }
 
@@ -229,7 +233,7 @@ static void fd_resolve(nap_plugin_call *call, const ProtobufCMessage *request, v
 	const Nap__ResolveRequest *in = (const Nap__ResolveRequest *)request;
 	struct list_buf b;
 
-	if (!check_app(d, call, in->app))
+	if (fake_fault_begin(d->host, call, "Resolve") || !check_app(d, call, in->app))
 		return;
 	pthread_mutex_lock(&d->lock);
 	int n = list_build(&b, d, in->app, in->release);
@@ -238,6 +242,7 @@ static void fd_resolve(nap_plugin_call *call, const ProtobufCMessage *request, v
 		d->host->end(call, NAP_RESOURCE_EXHAUSTED, "fake-discovery: out of memory");
 		return;
 	}
+	fake_fault_end(d->host, "Resolve");
 	d->host->reply(call, &b.list.base);
 	list_release(&b);
 }
@@ -251,7 +256,7 @@ static void fd_watch(nap_plugin_call *call, const ProtobufCMessage *request, voi
 	bool first = true, cancelled = false;
 	int status = NAP_CANCELLED;
 
-	if (!check_app(d, call, in->app))
+	if (fake_fault_begin(d->host, call, "Watch") || !check_app(d, call, in->app))
 		return;
 	pthread_mutex_lock(&d->lock);
 	uint64_t seen = d->gen;
@@ -342,7 +347,7 @@ static const char *control(int argc, char **argv, FILE *out, char *err, size_t l
 		pthread_mutex_unlock(&d->lock);
 		return NULL;
 	}
-	return "commands: endpoints APP, records [PREFIX], crash";
+	return "commands: endpoints APP, records [PREFIX], crash, and the fault commands";
 }
 
 static int fd_init(const nap_host *h, void **statep)

@@ -219,6 +219,8 @@ void fd_put_record(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	struct fdisc *d = state;
 	const Nap__Record *in = (const Nap__Record *)request;
 
+	if (fake_fault_begin(d->host, call, "PutRecord"))
+		return;
 	if (!key_valid(in->key, false)) {
 		d->host->end(call, NAP_INVALID_ARGUMENT,
 			     "record key \"%.210s\" is not valid: use " KEY_RULE, in->key);
@@ -235,6 +237,7 @@ void fd_put_record(nap_plugin_call *call, const ProtobufCMessage *request, void 
 		return;
 	}
 	Nap__PutRecordReply out = NAP__PUT_RECORD_REPLY__INIT;
+	fake_fault_end(d->host, "PutRecord");
 	d->host->reply(call, &out.base);
 }
 
@@ -244,6 +247,8 @@ void fd_get_records(nap_plugin_call *call, const ProtobufCMessage *request, void
 	const Nap__GetRecordsRequest *in = (const Nap__GetRecordsRequest *)request;
 	Nap__GetRecordsReply out = NAP__GET_RECORDS_REPLY__INIT;
 
+	if (fake_fault_begin(d->host, call, "GetRecords"))
+		return;
 	if (!key_valid(in->prefix, true)) {
 		d->host->end(call, NAP_INVALID_ARGUMENT,
 			     "record prefix \"%.210s\" is not valid: use \"\" or " KEY_RULE,
@@ -266,10 +271,12 @@ void fd_get_records(nap_plugin_call *call, const ProtobufCMessage *request, void
 	}
 	out.records = ptrs;
 	/* Replied under the lock: the records point into the map. */
-	if (recs && ptrs)
+	if (recs && ptrs) {
+		fake_fault_end(d->host, "GetRecords");
 		d->host->reply(call, &out.base);
-	else
+	} else {
 		d->host->end(call, NAP_RESOURCE_EXHAUSTED, "fake-discovery: out of memory");
+	}
 	pthread_mutex_unlock(&d->lock);
 	free(recs);
 	free(ptrs);
@@ -280,6 +287,8 @@ void fd_delete_records(nap_plugin_call *call, const ProtobufCMessage *request, v
 	struct fdisc *d = state;
 	const Nap__GetRecordsRequest *in = (const Nap__GetRecordsRequest *)request;
 
+	if (fake_fault_begin(d->host, call, "DeleteRecords"))
+		return;
 	if (!in->prefix || !*in->prefix) {
 		d->host->end(
 			call, NAP_INVALID_ARGUMENT,
@@ -311,5 +320,6 @@ void fd_delete_records(nap_plugin_call *call, const ProtobufCMessage *request, v
 		return;
 	}
 	Nap__PutRecordReply out = NAP__PUT_RECORD_REPLY__INIT;
+	fake_fault_end(d->host, "DeleteRecords");
 	d->host->reply(call, &out.base);
 }

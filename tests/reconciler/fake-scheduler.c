@@ -19,6 +19,7 @@
  *   kill APP INSTANCE [CODE]  the instance dies (exit code default 137)
  *   unhealthy APP INSTANCE    its listener closes; it stays "running"
  *   healthy APP INSTANCE      its listener opens again, same port
+ *   http APP INSTANCE STATUS  it answers HTTP requests with STATUS now
  *   list [APP]                "APP RELEASE INSTANCE STATE PORT ID" lines
  *   runs APP                  "COUNT T1 T2 ...": instances Run started for
  *                             APP since the plugin started, with their
@@ -114,8 +115,11 @@ static void fs_run(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	const Nap__RunRequest *in = (const Nap__RunRequest *)request;
 	struct fbehaviour b;
 	char err[256];
-	const char *why = run_request_check(in, err, sizeof err);
+	const char *why;
 
+	if (fake_fault_begin(fs->host, call, "Run"))
+		return;
+	why = run_request_check(in, err, sizeof err);
 	if (why || (why = parse_behaviour(&b, in, err, sizeof err))) {
 		fs->host->end(call, NAP_INVALID_ARGUMENT, "%s", why);
 		return;
@@ -164,6 +168,7 @@ static void fs_run(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	Nap__RunReply out = NAP__RUN_REPLY__INIT;
 	out.n_instances = n;
 	out.instances = ptrs;
+	fake_fault_end(fs->host, "Run");
 	fs->host->reply(call, &out.base);
 out:
 	free(snaps);
@@ -190,6 +195,8 @@ static void fs_remove(nap_plugin_call *call, const ProtobufCMessage *request, vo
 	const Nap__RemoveRequest *in = (const Nap__RemoveRequest *)request;
 	uint32_t removed = 0;
 
+	if (fake_fault_begin(fs->host, call, "Remove"))
+		return;
 	if (!nap_app_name_valid(in->app)) {
 		fs->host->end(call, NAP_INVALID_ARGUMENT, "fake-scheduler: app name is not valid");
 		return;
@@ -204,6 +211,7 @@ static void fs_remove(nap_plugin_call *call, const ProtobufCMessage *request, vo
 	pthread_mutex_unlock(&fs->lock);
 	Nap__RemoveReply out = NAP__REMOVE_REPLY__INIT;
 	out.removed = removed;
+	fake_fault_end(fs->host, "Remove");
 	fs->host->reply(call, &out.base);
 }
 
@@ -235,6 +243,8 @@ static void fs_list(nap_plugin_call *call, const ProtobufCMessage *request, void
 	const Nap__ListInstancesRequest *in = (const Nap__ListInstancesRequest *)request;
 	size_t n;
 
+	if (fake_fault_begin(fs->host, call, "List"))
+		return;
 	pthread_mutex_lock(&fs->lock);
 	struct fsnap *v = snapshot(fs, in->app ? in->app : "", &n);
 	pthread_mutex_unlock(&fs->lock);
@@ -250,6 +260,7 @@ static void fs_list(nap_plugin_call *call, const ProtobufCMessage *request, void
 		Nap__ListInstancesReply out = NAP__LIST_INSTANCES_REPLY__INIT;
 		out.n_instances = n;
 		out.instances = ptrs;
+		fake_fault_end(fs->host, "List");
 		fs->host->reply(call, &out.base);
 	}
 	free(v);
@@ -288,6 +299,10 @@ static void fs_watch(nap_plugin_call *call, const ProtobufCMessage *request, voi
 	struct fwatcher *w = calloc(1, sizeof *w);
 	bool cancelled = false;
 
+	if (fake_fault_begin(fs->host, call, "Watch")) {
+		free(w);
+		return;
+	}
 	if (!w) {
 		fs->host->end(call, NAP_RESOURCE_EXHAUSTED, "fake-scheduler: out of memory");
 		return;
@@ -351,6 +366,8 @@ static void fs_logs(nap_plugin_call *call, const ProtobufCMessage *request, void
 	char line[256];
 	size_t n;
 
+	if (fake_fault_begin(fs->host, call, "Logs"))
+		return;
 	pthread_mutex_lock(&fs->lock);
 	struct fsnap *v = snapshot(fs, in->app ? in->app : "", &n);
 	pthread_mutex_unlock(&fs->lock);
@@ -379,26 +396,59 @@ static bool matches(const struct finst *i, const char *app, const char *which)
 	return strcmp(which, num) == 0 || strcmp(which, i->s.id) == 0;
 }
 
+/* What a control command does to the running instances it names. */
+enum act {
+	ACT_NONE,
+	ACT_KILL,
+	ACT_UNHEALTHY,
+	ACT_HEALTHY,
+	ACT_HTTP
+};
+
+static enum act parse_act(int argc, char **argv, long *valuep, const char **whyp)
+{
+	const char *cmd = argv[0];
+
+	*valuep = KILL_EXIT_CODE;
+	if (strcmp(cmd, "kill") == 0 && (argc == 3 || argc == 4)) {
+		if (argc == 4 && !parse_num(valuep, argv[3], -255, 255))
+			*whyp = "kill APP INSTANCE [CODE]: an exit code from -255 to 255";
+		return ACT_KILL;
+	}
+	if (strcmp(cmd, "http") == 0) {
+		if (argc != 4 || !parse_num(valuep, argv[3], 100, 599))
+			*whyp = "http APP INSTANCE STATUS: a status from 100 to 599";
+		return ACT_HTTP;
+	}
+	if (strcmp(cmd, "unhealthy") == 0 && argc == 3)
+		return ACT_UNHEALTHY;
+	if (strcmp(cmd, "healthy") == 0 && argc == 3)
+		return ACT_HEALTHY;
+	return ACT_NONE;
+}
+
 static const char *control(int argc, char **argv, FILE *out, char *err, size_t len, void *ud)
 {
 	struct fsched *fs = ud;
 	const char *cmd = argv[0], *why = NULL;
-	long code = KILL_EXIT_CODE;
+	long value;
 	int hits = 0;
+	enum act act = parse_act(argc, argv, &value, &why);
 
-	if ((strcmp(cmd, "kill") == 0 && (argc == 3 || argc == 4)) ||
-	    ((strcmp(cmd, "unhealthy") == 0 || strcmp(cmd, "healthy") == 0) && argc == 3)) {
-		if (argc == 4 && !parse_num(&code, argv[3], -255, 255))
-			return "give an exit code from -255 to 255";
+	if (why)
+		return why;
+	if (act != ACT_NONE) {
 		pthread_mutex_lock(&fs->lock);
 		for (struct finst *i = fs->insts; i; i = i->next) {
 			if (!matches(i, argv[1], argv[2]) || !i->s.running)
 				continue;
 			hits++;
-			if (cmd[0] == 'k')
-				fs_inst_die(fs, i, (int)code);
+			if (act == ACT_KILL)
+				fs_inst_die(fs, i, (int)value);
+			else if (act == ACT_HTTP)
+				i->b.http_status = (uint32_t)value;
 			else
-				i->unhealthy = cmd[0] == 'u';
+				i->unhealthy = act == ACT_UNHEALTHY;
 		}
 		fs_apply(fs);
 		pthread_mutex_unlock(&fs->lock);
@@ -427,7 +477,8 @@ static const char *control(int argc, char **argv, FILE *out, char *err, size_t l
 		pthread_mutex_unlock(&fs->lock);
 	} else {
 		why = "commands: kill APP INSTANCE [CODE], unhealthy APP INSTANCE, healthy APP "
-		      "INSTANCE, list [APP], runs APP, crash";
+		      "INSTANCE, http APP INSTANCE STATUS, list [APP], runs APP, crash, and the "
+		      "fault commands";
 	}
 	return why;
 }

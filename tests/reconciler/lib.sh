@@ -21,7 +21,8 @@ ORCHESTRATOR_SO=${ORCHESTRATOR_SO:-$top_builddir/plugins/orchestrator/.libs/orch
 # The orchestrator's section header in napd.conf (a plugin's section).
 ORCHESTRATOR_SECTION=${ORCHESTRATOR_SECTION:-"[plugin orchestrator]"}
 
-SCHED_CTL=$WORK/scheduler.ctl # fake-scheduler's control socket
+BUILD_CTL=$WORK/builder.ctl   # fake-builder's control socket
+SCHED_CTL=$WORK/scheduler.ctl # fake-scheduler's
 DISC_CTL=$WORK/discovery.ctl  # fake-discovery's
 DISC_STATE=$WORK/records.json # fake-discovery's records (kept across crashes)
 
@@ -53,7 +54,7 @@ fakes_config() {
 		orch=("$ORCHESTRATOR_SECTION" "${ORCHESTRATOR_SETTINGS[@]}")
 	fi
 	write_config "plugins = $plugins" "${NAPD_SETTINGS[@]}" \
-		"[plugin fake-builder]" "${FAKE_BUILDER_SETTINGS[@]}" \
+		"[plugin fake-builder]" "control_socket = $BUILD_CTL" "${FAKE_BUILDER_SETTINGS[@]}" \
 		"[plugin fake-scheduler]" "control_socket = $SCHED_CTL" "${FAKE_SCHEDULER_SETTINGS[@]}" \
 		"[plugin fake-discovery]" "control_socket = $DISC_CTL" "state_file = $DISC_STATE" \
 		"${FAKE_DISCOVERY_SETTINGS[@]}" \
@@ -63,10 +64,13 @@ fakes_config() {
 # fakes_running: every plugin of the config runs and the control sockets
 # answer.
 fakes_running() {
-	plugin_is fake-builder running && plugin_is fake-scheduler running &&
-		plugin_is fake-discovery running &&
-		{ ! have_orchestrator || plugin_is orchestrator running; } &&
-		sched_ctl list >/dev/null 2>&1 && disc_ctl records >/dev/null 2>&1
+	local p
+	for p in fake-builder fake-scheduler fake-discovery; do
+		[ "$(fake_plugin $p state)" = running ] || return 1
+	done
+	{ ! have_orchestrator || [ "$(fake_plugin orchestrator state)" = running ]; } &&
+		build_ctl faults >/dev/null 2>&1 && sched_ctl list >/dev/null 2>&1 &&
+		disc_ctl records >/dev/null 2>&1
 }
 
 # start_fakes [napd options...]: writes the config (unless $WORK/napd.conf
@@ -82,6 +86,26 @@ start_fakes() {
 	}
 }
 
+# fake_plugin NAME FIELD: state, restarts or pid of plugin NAME (quicker
+# than plugin_field, which starts python).
+fake_plugin() {
+	fake_call plugins | awk -v n="$1" -v f="$2" '
+		$2 == n { print f == "state" ? $3 : f == "restarts" ? $4 : $5; found = 1 }
+		END { exit !found }'
+}
+
+# restarted NAME [TIMES]: plugin NAME was restarted at least TIMES (1)
+# times and runs again, its control socket answering.
+restarted() {
+	[ "$(fake_plugin "$1" restarts)" -ge "${2:-1}" ] &&
+		[ "$(fake_plugin "$1" state)" = running ] || return 1
+	case $1 in
+	fake-builder) build_ctl faults ;;
+	fake-scheduler) sched_ctl list ;;
+	fake-discovery) disc_ctl records ;;
+	esac >/dev/null 2>&1
+}
+
 # restart_napd: stops napd and starts it again with the same config (the
 # records stay in $DISC_STATE; the fake instances die with their plugin).
 restart_napd() {
@@ -92,6 +116,7 @@ restart_napd() {
 # The control channels (fake-control.h): data lines on stdout, exit 0 on
 # OK, 1 on ERR (reason on stderr), 2 if the fake does not answer.
 fake_ctl() { "$FAKE_CTL" "$@"; } # fake_ctl SOCKET WORD...
+build_ctl() { "$FAKE_CTL" "$BUILD_CTL" "$@"; }
 sched_ctl() { "$FAKE_CTL" "$SCHED_CTL" "$@"; }
 disc_ctl() { "$FAKE_CTL" "$DISC_CTL" "$@"; }
 # fake_call CMD ARG...: one Builder/Scheduler/Discovery call through napd
@@ -145,6 +170,6 @@ sched_runs() { sched_ctl runs "$1" | awk '{ print $1 }'; }
 disc_count() { disc_ctl endpoints "$1" | grep -c . || true; }
 
 # For `ok "..." bash -c "..."` checks.
-export SOCK WORK FAKE_CTL FAKE_CALL SCHED_CTL DISC_CTL DISC_STATE
-export -f napc plugin_field plugin_is fake_ctl sched_ctl disc_ctl fake_call tcp_open tcp_closed \
+export SOCK WORK FAKE_CTL FAKE_CALL BUILD_CTL SCHED_CTL DISC_CTL DISC_STATE
+export -f napc plugin_field plugin_is fake_plugin restarted fake_ctl build_ctl sched_ctl disc_ctl fake_call tcp_open tcp_closed \
 	http_get http_status sched_field sched_count sched_runs disc_count

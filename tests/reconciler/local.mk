@@ -12,14 +12,16 @@ FAKE_PLUGIN_LIBADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 check_LTLIBRARIES += tests/reconciler/fake-builder.la tests/reconciler/fake-scheduler.la \
 	tests/reconciler/fake-discovery.la
 tests_reconciler_fake_builder_la_SOURCES = tests/reconciler/fake-builder.c \
-	tests/reconciler/fake-control.c tests/reconciler/fake-control.h
+	tests/reconciler/fake-control.c tests/reconciler/fake-control.h \
+	tests/reconciler/fake-faults.c
 tests_reconciler_fake_builder_la_CFLAGS = $(FAKE_PLUGIN_CFLAGS)
 tests_reconciler_fake_builder_la_LDFLAGS = $(AM_LDFLAGS) $(FIXTURE_FLAGS)
 tests_reconciler_fake_builder_la_LIBADD = $(FAKE_PLUGIN_LIBADD)
 
 tests_reconciler_fake_scheduler_la_SOURCES = tests/reconciler/fake-scheduler.c \
 	tests/reconciler/fake-scheduler.h tests/reconciler/fake-instances.c \
-	tests/reconciler/fake-control.c tests/reconciler/fake-control.h
+	tests/reconciler/fake-control.c tests/reconciler/fake-control.h \
+	tests/reconciler/fake-faults.c
 tests_reconciler_fake_scheduler_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
 tests_reconciler_fake_scheduler_la_CFLAGS = $(FAKE_PLUGIN_CFLAGS)
 tests_reconciler_fake_scheduler_la_LDFLAGS = $(AM_LDFLAGS) $(FIXTURE_FLAGS)
@@ -28,7 +30,8 @@ tests_reconciler_fake_scheduler_la_LIBADD = plugins/common/libnapplugincommon.la
 
 tests_reconciler_fake_discovery_la_SOURCES = tests/reconciler/fake-discovery.c \
 	tests/reconciler/fake-records.c tests/reconciler/fake-discovery.h \
-	tests/reconciler/fake-control.c tests/reconciler/fake-control.h
+	tests/reconciler/fake-control.c tests/reconciler/fake-control.h \
+	tests/reconciler/fake-faults.c
 tests_reconciler_fake_discovery_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
 tests_reconciler_fake_discovery_la_CFLAGS = $(FAKE_PLUGIN_CFLAGS) $(JANSSON_CFLAGS)
 tests_reconciler_fake_discovery_la_LDFLAGS = $(AM_LDFLAGS) $(FIXTURE_FLAGS)

@@ -114,7 +114,7 @@ ok "DeleteRecords apps/other" fake_call delete apps/other
 ok "control records: key value" bash -c "[ \"\$(disc_ctl records apps/ | tr '\n' '|')\" = 'apps/web/app {\"release\":1,\"instances\":2}|apps/web/releases/1 {\"image\":\"fake/web:1\"}|' ]"
 ok "the state file holds them" grep -q '"apps/web/app"' "$DISC_STATE"
 ok "crash the discovery plugin" disc_ctl crash
-ok "napd restarts it" wait_for 10 bash -c "[ \"\$(plugin_field fake-discovery restarts)\" -ge 1 ] && plugin_is fake-discovery running && disc_ctl records >/dev/null"
+ok "napd restarts it" wait_for 10 restarted fake-discovery
 ok "... its records are still there" bash -c "[ \$('$FAKE_CALL' -s '$SOCK' get apps/ | grep -c '^RECORD') -eq 2 ]"
 ok "... its endpoints are gone (as leased keys would be)" test "$(disc_count web)" -eq 0
 
@@ -122,9 +122,36 @@ ok "... its endpoints are gone (as leased keys would be)" test "$(disc_count web
 PSICK=$(awk '/^INSTANCE/ { print $7 }' "$WORK/sick.out")
 ok "crash the scheduler plugin" sched_ctl crash
 ok "its Watch ends (UNAVAILABLE)" wait_for 5 grep -q '^END UNAVAILABLE' "$WORK/watch.out"
-ok "napd restarts it" wait_for 10 bash -c "[ \"\$(plugin_field fake-scheduler restarts)\" -ge 1 ] && plugin_is fake-scheduler running && sched_ctl list >/dev/null"
+ok "napd restarts it" wait_for 10 restarted fake-scheduler
 ok "... with no instances: their ports are closed" \
 	bash -c "[ -z \"\$(sched_ctl list)\" ] && ! (exec 3<>/dev/tcp/127.0.0.1/$PSICK) 2>/dev/null"
+
+# ---- injected faults ----
+ok "fail Run (once)" sched_ctl fail Run
+ok "... the next Run fails UNAVAILABLE" bash -c "fake_call run web 1 1 | grep -q '^END UNAVAILABLE .*as the test asked'"
+ok "... the one after succeeds" bash -c "fake_call run web 1 1 | grep -q '^END OK'"
+ok "calls Run counts both" test "$(sched_ctl calls Run)" = 2
+ok "http web 1 503: HTTP answers 503 now" \
+	bash -c "sched_ctl http web 1 503 && [ \"\$(http_status \$(sched_field web 1 port))\" = 503 ]"
+ok "fail PutRecord 2 INTERNAL, listed by faults" \
+	bash -c "disc_ctl fail PutRecord 2 INTERNAL && disc_ctl faults | grep -qx 'fail PutRecord 2 INTERNAL'"
+ok "... two PutRecords fail INTERNAL, the third succeeds" \
+	bash -c "fake_call put apps/f/1 x | grep -q '^END INTERNAL' && fake_call put apps/f/1 x | grep -q '^END INTERNAL' && fake_call put apps/f/1 x | grep -q '^END OK'"
+ok "delay Resolve 300 1: the next Resolve takes 300 ms" bash -c "
+	disc_ctl delay Resolve 300 1 || exit 1
+	t0=\$(date +%s%N); fake_call resolve web >/dev/null; t1=\$(date +%s%N)
+	fake_call resolve web >/dev/null; t2=\$(date +%s%N)
+	[ \$(((t1 - t0) / 1000000)) -ge 300 ] && [ \$(((t2 - t1) / 1000000)) -lt 300 ]"
+ok "clear PutRecord disarms it" bash -c "disc_ctl fail PutRecord 0 && disc_ctl clear PutRecord && fake_call put apps/f/2 y | grep -q '^END OK'"
+ok "crash-on PutRecord after" disc_ctl crash-on PutRecord after
+ok "... the PutRecord is lost to its caller (UNAVAILABLE)" bash -c "fake_call put apps/f/3 z | grep -q '^END UNAVAILABLE'"
+ok "... the plugin is restarted" wait_for 10 restarted fake-discovery 2
+ok "... and the record was written" bash -c "fake_call get apps/f/3 | grep -q '^RECORD apps/f/3 z'"
+ok "crash-on Build before, after one build" build_ctl crash-on Build before 1
+ok "... the first Build goes through" bash -c "rm -f '$WORK/app/FAIL_BUILD'; fake_call build web 5 '$WORK/app' | grep -q '^END OK'"
+ok "... the second one dies (UNAVAILABLE)" bash -c "fake_call build web 6 '$WORK/app' | grep -q '^END UNAVAILABLE'"
+ok "... and the builder is restarted" wait_for 10 restarted fake-builder
+ok "an unknown command is an error" bash -c "! sched_ctl frobnicate 2>/dev/null"
 
 # ---- napd restarted: records still there ----
 ok "napd restarts" restart_napd
