@@ -285,13 +285,18 @@ static void *net_main(void *arg)
 
 		for (struct finst **pp = &fs->insts; *pp;) {
 			struct finst *i = *pp;
+			bool was = i->listening;
 			if (i->gone) {
 				close_listener(i);
+				if (was)
+					fs_announce_queue(fs, &i->s, false);
 				*pp = i->next;
 				free(i);
 				continue;
 			}
 			tick(fs, i, now);
+			if (was != i->listening)
+				fs_announce_queue(fs, &i->s, i->listening);
 			n += i->listening;
 			pp = &i->next;
 		}

@@ -15,6 +15,11 @@
  *   FAKE_HTTP_STATUS=N     answer HTTP requests with status N (default 200)
  *   FAKE_FLAP_MS=N         close the listener and open it again every N ms
  *
+ * Setting announcer = sidekick makes the fake announce each instance in
+ * nap.Discovery itself while it accepts connections (fake-announcer.c),
+ * as scheduler-fleet's sidekick units do; its instances then say
+ * announcer "sidekick". Without it, announcing is the orchestrator's job.
+ *
  * Setting control_socket = PATH opens the control channel (fake-control.h):
  *   kill APP INSTANCE [CODE]  the instance dies (exit code default 137)
  *   unhealthy APP INSTANCE    its listener closes; it stays "running"
@@ -58,6 +63,7 @@ void fs_snap_to_msg(Nap__Instance *msg, const struct fsnap *s)
 	msg->machine = "fake";
 	msg->exit_code = s->exit_code;
 	msg->started_unix_ms = s->started_ms;
+	msg->announcer = the_fs.sidekick ? "sidekick" : "";
 }
 
 /* Reads a number in [lo, hi] (an optional '-' allowed when lo < 0). */
@@ -486,18 +492,26 @@ static const char *control(int argc, char **argv, FILE *out, char *err, size_t l
 static int fs_init(const nap_host *h, void **statep)
 {
 	struct fsched *fs = &the_fs;
-	const char *path = h->config("control_socket");
+	const char *path = h->config("control_socket"), *ann = h->config("announcer");
 	int r;
 
 	fs->host = h;
-	if ((r = fs_net_start(fs)) < 0) {
-		h->log(NAP_LOG_ERROR, "fake-scheduler: network thread: %s", strerror(-r));
+	if (ann && *ann && strcmp(ann, "sidekick") != 0) {
+		h->log(NAP_LOG_ERROR, "fake-scheduler: announcer = %s: give sidekick, or nothing",
+		       ann);
+		return -EINVAL;
+	}
+	fs->sidekick = ann && *ann;
+	if ((r = fs_announcer_start(fs)) < 0 || (r = fs_net_start(fs)) < 0) {
+		h->log(NAP_LOG_ERROR, "fake-scheduler: starting its threads: %s", strerror(-r));
+		fs_announcer_stop(fs);
 		return r;
 	}
 	if (path && (r = fake_control_start(&fs->control, "fake-scheduler", path, control, fs))) {
 		h->log(NAP_LOG_ERROR, "fake-scheduler: control_socket = %s: %s", path,
 		       strerror(-r));
 		fs_net_stop(fs);
+		fs_announcer_stop(fs);
 		return r == -ENAMETOOLONG ? -EINVAL : r;
 	}
 	*statep = fs;
@@ -512,6 +526,7 @@ static void fs_shutdown(void *state)
 	fake_control_stop(fs->control);
 	fs->control = NULL;
 	fs_net_stop(fs);
+	fs_announcer_stop(fs);
 }
 
 static const struct nap_plugin_method fs_methods[] = {

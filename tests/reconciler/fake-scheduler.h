@@ -75,6 +75,13 @@ struct fwatcher {
 	pthread_cond_t cond;
 };
 
+/* An Announce (or a Withdraw) for the announcer thread to make. */
+struct fjob {
+	struct fjob *next;
+	bool announce;
+	struct fsnap s;
+};
+
 struct fapp_runs {
 	struct fapp_runs *next;
 	char app[64];
@@ -95,6 +102,12 @@ struct fsched {
 	bool stop;
 	pthread_t net;
 	struct fake_control *control;
+	/* Setting announcer = sidekick: fake-announcer.c's queue and thread. */
+	bool sidekick;
+	struct fjob *jobs, *jobs_tail;
+	pthread_cond_t jobs_cond;
+	pthread_t announcer;
+	bool announcer_started;
 };
 
 /* ---- fake-instances.c (call with fs->lock held unless said) ---- */
@@ -116,6 +129,16 @@ void fs_inst_remove(struct fsched *fs, struct finst *i);
 void fs_apply(struct fsched *fs);
 /* Sends kind with snapshot s to every watcher of its app. */
 void fs_emit(struct fsched *fs, const char *kind, const struct fsnap *s);
+
+/* ---- fake-announcer.c ---- */
+
+/* Starts the announcer thread when fs->sidekick (lock not held). */
+int fs_announcer_start(struct fsched *fs);
+/* Stops it; jobs not made yet are dropped (lock not held). */
+void fs_announcer_stop(struct fsched *fs);
+/* With fs->sidekick: the instance began (listening true) or stopped
+ * accepting connections: announce or withdraw it (lock held). */
+void fs_announce_queue(struct fsched *fs, const struct fsnap *s, bool listening);
 
 /* ---- fake-scheduler.c ---- */
 

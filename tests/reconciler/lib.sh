@@ -168,8 +168,12 @@ sched_count() { sched_ctl list "$1" | awk -v s="${2:-}" 's == "" || $4 == s' | g
 sched_runs() { sched_ctl runs "$1" | awk '{ print $1 }'; }
 # disc_count APP: how many endpoints discovery holds for APP.
 disc_count() { disc_ctl endpoints "$1" | grep -c . || true; }
+# For wait_for (which runs a command again and again; "$(...)" in its
+# arguments would be read once): disc_has APP N, sched_has APP N [STATE].
+disc_has() { [ "$(disc_count "$1")" -eq "$2" ]; }
+sched_has() { [ "$(sched_count "$1" "${3:-}")" -eq "$2" ]; }
 
 # For `ok "..." bash -c "..."` checks.
 export SOCK WORK FAKE_CTL FAKE_CALL BUILD_CTL SCHED_CTL DISC_CTL DISC_STATE
 export -f napc plugin_field plugin_is fake_plugin restarted fake_ctl build_ctl sched_ctl disc_ctl fake_call tcp_open tcp_closed \
-	http_get http_status sched_field sched_count sched_runs disc_count
+	http_get http_status sched_field sched_count sched_runs disc_count disc_has sched_has

@@ -20,6 +20,7 @@ tests_reconciler_fake_builder_la_LIBADD = $(FAKE_PLUGIN_LIBADD)
 
 tests_reconciler_fake_scheduler_la_SOURCES = tests/reconciler/fake-scheduler.c \
 	tests/reconciler/fake-scheduler.h tests/reconciler/fake-instances.c \
+	tests/reconciler/fake-announcer.c \
 	tests/reconciler/fake-control.c tests/reconciler/fake-control.h \
 	tests/reconciler/fake-faults.c
 tests_reconciler_fake_scheduler_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
@@ -45,6 +46,6 @@ tests_reconciler_fake_ctl_SOURCES = tests/reconciler/fake-ctl.c
 tests_reconciler_fake_call_SOURCES = tests/reconciler/fake-call.c
 tests_reconciler_fake_call_LDADD = $(TEST_LDADD)
 
-RECONCILER_TESTS = tests/reconciler/test-fakes.sh
+RECONCILER_TESTS = tests/reconciler/test-fakes.sh tests/reconciler/test-sidekick.sh
 TESTS += $(RECONCILER_TESTS)
 EXTRA_DIST += tests/reconciler/lib.sh $(RECONCILER_TESTS)
