@@ -113,6 +113,28 @@ restart_napd() {
 	start_napd && wait_for 10 fakes_running
 }
 
+# all_gone PID...: none of these processes is left.
+all_gone() {
+	local p
+	for p in "$@"; do
+		! kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+# crash_napd: kill -9 napd, wait until its plugin hosts are gone too (they
+# end when its socket closes: the fake instances die with them, as if the
+# machine died), and start it again with the same config. Records stay.
+crash_napd() {
+	local pids
+	pids=$(pgrep -P "$NAPD_PID")
+	kill -KILL "$NAPD_PID"
+	wait "$NAPD_PID" 2>/dev/null
+	NAPD_PID=
+	# shellcheck disable=SC2086 # one word per pid
+	wait_for 10 all_gone $pids || return 1
+	start_napd && wait_for 10 fakes_running
+}
+
 # The control channels (fake-control.h): data lines on stdout, exit 0 on
 # OK, 1 on ERR (reason on stderr), 2 if the fake does not answer.
 fake_ctl() { "$FAKE_CTL" "$@"; } # fake_ctl SOCKET WORD...

@@ -156,6 +156,10 @@ ok "an unknown command is an error" bash -c "! sched_ctl frobnicate 2>/dev/null"
 # ---- napd restarted: records still there ----
 ok "napd restarts" restart_napd
 ok "... the records are still there" bash -c "[ \$('$FAKE_CALL' -s '$SOCK' get apps/web/ | grep -c '^RECORD') -eq 2 ]"
+fake_call run web 1 1,2 >/dev/null
+ok "napd killed -9 and started again" crash_napd
+ok "... the records are still there" bash -c "[ \$('$FAKE_CALL' -s '$SOCK' get apps/web/ | grep -c '^RECORD') -eq 2 ]"
+ok "... the instances died with their plugin" test "$(sched_count web)" -eq 0
 
 kill $WATCH $DWATCH 2>/dev/null
 wait $WATCH $DWATCH 2>/dev/null
