@@ -11,6 +11,10 @@
 #   ok "napd starts with the fakes" start_fakes
 #   sched_ctl kill myapp 1; wait_for 5 app_ready myapp 2; ...
 #   done_testing
+# A temporary directory of these tests' own: a clean-up of /tmp/nap-test.*
+# elsewhere (another tree's tests, by hand) must not take $WORK mid-run.
+export TMPDIR="${TMPDIR:-/tmp}/nap-reconciler"
+mkdir -p "$TMPDIR"
 . "$top_srcdir/tests/integration/lib.sh"
 
 RECONCILER_BIN=$top_builddir/tests/reconciler
@@ -34,7 +38,12 @@ FAKE_SCHEDULER_SETTINGS=()
 FAKE_DISCOVERY_SETTINGS=()
 ORCHESTRATOR_SETTINGS=()
 
-have_orchestrator() { [ -f "$ORCHESTRATOR_SO" ]; }
+# WITH_ORCHESTRATOR=no: a napd with the fakes alone, even once the
+# orchestrator is built (a test of the fakes, whose records and instances
+# the orchestrator would act on). Default: the orchestrator when built.
+WITH_ORCHESTRATOR=${WITH_ORCHESTRATOR:-auto}
+
+have_orchestrator() { [ "$WITH_ORCHESTRATOR" != no ] && [ -f "$ORCHESTRATOR_SO" ]; }
 # need_orchestrator: SKIP (exit 77) until plugins/orchestrator is built.
 need_orchestrator() {
 	have_orchestrator || {
@@ -44,8 +53,8 @@ need_orchestrator() {
 }
 
 # fakes_config: writes $WORK/napd.conf: the three fakes, the orchestrator
-# when its .so exists (else it is left out, section and all), and the
-# *_SETTINGS lines above.
+# when its .so exists and WITH_ORCHESTRATOR is not "no" (else it is left
+# out, section and all), and the *_SETTINGS lines above.
 fakes_config() {
 	local plugins="$FAKES/fake-builder.so $FAKES/fake-scheduler.so $FAKES/fake-discovery.so"
 	local orch=()

@@ -6,6 +6,7 @@
 # records that outlive a crash of the plugin and a restart of napd.
 . "$top_srcdir/tests/reconciler/lib.sh"
 
+WITH_ORCHESTRATOR=no # the fakes alone: the records and instances here are no app's
 FAKE_BUILDER_SETTINGS=("build_ms = 5")
 ok "napd starts with the three fakes" start_fakes
 

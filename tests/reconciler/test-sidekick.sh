@@ -12,6 +12,7 @@
 FAKE_BUILDER_SETTINGS=("build_ms = 5")
 FAKE_SCHEDULER_SETTINGS=("announcer = sidekick")
 NAPD_SETTINGS=("deploy_timeout = 20")
+WITH_ORCHESTRATOR=no # first the sidekick alone: these instances are no app's
 ok "napd starts with the fakes, the scheduler announcing" start_fakes
 
 # ---- the sidekick ----
@@ -31,6 +32,10 @@ ok "Remove side: withdrawn" bash -c "fake_call remove side | grep -q '^REMOVED 2
 ok "... nothing left" wait_for 5 disc_has side 0
 
 # ---- app operations through napc ----
+stop_napd
+rm "$WORK/napd.conf"
+WITH_ORCHESTRATOR=auto
+ok "napd starts again (with the orchestrator, once it is built)" start_fakes
 mkdir -p "$WORK/app"
 echo "FROM scratch" >"$WORK/app/Dockerfile"
 all_pages() { # all_pages APP RELEASE: every endpoint answers 200 naming RELEASE
