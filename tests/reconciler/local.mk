@@ -46,6 +46,7 @@ tests_reconciler_fake_ctl_SOURCES = tests/reconciler/fake-ctl.c
 tests_reconciler_fake_call_SOURCES = tests/reconciler/fake-call.c
 tests_reconciler_fake_call_LDADD = $(TEST_LDADD)
 
-RECONCILER_TESTS = tests/reconciler/test-fakes.sh tests/reconciler/test-sidekick.sh
+RECONCILER_TESTS = tests/reconciler/test-fakes.sh tests/reconciler/test-sidekick.sh \
+	tests/reconciler/test-orchestrator.sh
 TESTS += $(RECONCILER_TESTS)
 EXTRA_DIST += tests/reconciler/lib.sh $(RECONCILER_TESTS)
