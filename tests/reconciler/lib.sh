@@ -204,7 +204,41 @@ disc_count() { disc_ctl endpoints "$1" | grep -c . || true; }
 disc_has() { [ "$(disc_count "$1")" -eq "$2" ]; }
 sched_has() { [ "$(sched_count "$1" "${3:-}")" -eq "$2" ]; }
 
+# ---- what the orchestrator should have reached ----
+
+# serving APP RELEASE N: discovery holds N endpoints of APP, all of RELEASE,
+# each answering HTTP 200 from an instance of that release.
+serving() {
+	local line port n=0
+	while read -r line; do
+		port=${line%% *}
+		port=${port##*:}
+		[ "${line##* }" = "$2" ] || return 1
+		http_get "$port" / | tr -d '\r' | tr '\n' ' ' | grep -q "^200 fake app=$1 release=$2 " ||
+			return 1
+		n=$((n + 1))
+	done < <(disc_ctl endpoints "$1")
+	[ "$n" -eq "$3" ]
+}
+
+# app_release APP: the release `napc status` says APP runs ("" if it does
+# not say "running").
+app_release() {
+	napc status "$1" 2>/dev/null | sed -n 's/^[^:]*: running, release \([0-9]*\),.*/\1/p' | head -1
+}
+
+# converged APP N: APP is "running" one release, with exactly N instances,
+# all of that release, running and serving, and nothing else scheduled.
+converged() {
+	local rel
+	rel=$(app_release "$1")
+	[ -n "$rel" ] && sched_has "$1" "$2" && sched_has "$1" "$2" running &&
+		! sched_ctl list "$1" | awk -v r="$rel" '$2 != r { bad = 1 } END { exit !bad }' &&
+		serving "$1" "$rel" "$2"
+}
+
 # For `ok "..." bash -c "..."` checks.
 export SOCK WORK FAKE_CTL FAKE_CALL BUILD_CTL SCHED_CTL DISC_CTL DISC_STATE
 export -f napc plugin_field plugin_is fake_plugin restarted fake_ctl build_ctl sched_ctl disc_ctl fake_call tcp_open tcp_closed \
-	http_get http_status sched_field sched_count sched_runs disc_count disc_has sched_has
+	http_get http_status sched_field sched_count sched_runs disc_count disc_has sched_has \
+	serving app_release converged

@@ -47,6 +47,6 @@ tests_reconciler_fake_call_SOURCES = tests/reconciler/fake-call.c
 tests_reconciler_fake_call_LDADD = $(TEST_LDADD)
 
 RECONCILER_TESTS = tests/reconciler/test-fakes.sh tests/reconciler/test-sidekick.sh \
-	tests/reconciler/test-orchestrator.sh
+	tests/reconciler/test-orchestrator.sh tests/reconciler/test-crash-steps.sh
 TESTS += $(RECONCILER_TESTS)
 EXTRA_DIST += tests/reconciler/lib.sh $(RECONCILER_TESTS)

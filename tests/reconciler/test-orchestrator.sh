@@ -17,21 +17,6 @@ ok "napd starts with the fakes and the orchestrator" start_fakes
 
 mkdir -p "$WORK/app"
 echo "FROM scratch" >"$WORK/app/Dockerfile"
-# serving APP RELEASE N: discovery holds N endpoints of APP, all of RELEASE,
-# each answering HTTP 200 from an instance of that release.
-serving() {
-	local line port n=0
-	while read -r line; do
-		port=${line%% *}
-		port=${port##*:}
-		[ "${line##* }" = "$2" ] || return 1
-		http_get "$port" / | tr -d '\r' | tr '\n' ' ' | grep -q "^200 fake app=$1 release=$2 " ||
-			return 1
-		n=$((n + 1))
-	done < <(disc_ctl endpoints "$1")
-	[ "$n" -eq "$3" ]
-}
-export -f serving
 
 napc deploy web "$WORK/app" --instances 2 >"$WORK/deploy.out" 2>&1
 ok "napc deploy web: 2 instances" test $? -eq 0
@@ -62,6 +47,24 @@ ok "... and not announced while it does not listen" bash -c "sleep 0.3; disc_has
 ok "... then announced" wait_for 5 serving slow 1 1
 wait $SLOW
 ok "... and its deploy succeeded" test $? -eq 0
+
+# A release whose instances exit at once fails at ready; the previous
+# release keeps serving.
+napc deploy web "$WORK/app" --env FAKE_EXIT_AT_ONCE=3 >"$WORK/crashy.out" 2>&1
+ok "a release exiting at once fails its deploy" test $? -ne 0
+ok "... at ready, saying so" grep -q 'failed at ready: .*exited with code 3' "$WORK/crashy.out"
+ok "... release 3 keeps serving" wait_for 5 bash -c "converged web 1 && [ \"\$(app_release web)\" = 3 ]"
+
+# A flapping instance (its port closed 300 ms, open 300 ms, ...): withdrawn
+# when it fails its checks, replaced, with back-off rather than a storm.
+napc deploy flappy "$WORK/app" --env FAKE_FLAP_MS=300 >"$WORK/flappy.out" 2>&1
+ok "a flapping app deploys (ready in an open half)" test $? -eq 0
+ok "... it is withdrawn when its checks fail" wait_for 5 disc_has flappy 0
+ok "... and replaced" wait_for 5 bash -c "[ \$(sched_runs flappy) -ge 2 ]"
+sleep 2
+ok "... with back-off: at most 10 starts in the first 3 s" \
+	bash -c "sched_ctl runs flappy | awk '{ n = 0; for (i = 2; i <= NF; i++) if (\$i - \$2 <= 3000) n++; exit !(n <= 10) }'"
+ok "napc destroy flappy" napc destroy flappy
 
 # The fakes crash: the orchestrator converges again.
 ok "crash the scheduler (every instance gone)" sched_ctl crash
