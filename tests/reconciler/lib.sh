@@ -9,8 +9,11 @@
 #   FAKE_BUILDER_SETTINGS=("build_ms = 10")      # optional, before start_fakes
 #   ORCHESTRATOR_SETTINGS=("check_interval_ms = 50")
 #   ok "napd starts with the fakes" start_fakes
-#   sched_ctl kill myapp 1; wait_for 5 app_ready myapp 2; ...
+#   napc deploy myapp "$WORK/app" --instances 2
+#   sched_ctl kill myapp 1
+#   ok "healed" wait_for 5 converged myapp 2
 #   done_testing
+
 # A temporary directory of these tests' own: a clean-up of /tmp/nap-test.*
 # elsewhere (another tree's tests, by hand) must not take $WORK mid-run.
 export TMPDIR="${TMPDIR:-/tmp}/nap-reconciler"
