@@ -53,6 +53,7 @@ EXTRA_DIST += tests/integration/lib.sh \
 
 include tests/fuzz/local.mk
 include tests/fleet/local.mk
+include tests/reconciler/local.mk
 include tests/faults/local.mk
 include tests/soak/local.mk
 include tests/limits/local.mk
