@@ -500,6 +500,7 @@ class Runner:
         self.hide_at = None           # DELETE: leaves /state from then on
         self.stop_at = None           # --delete-lag-ms: when the agent acts on it
         self.start_not_before = 0.0   # --stale-failed-ms after a failed run
+        self.stale = False            # reports systemd's failed state from before
         self.want_start = False       # a start job is queued or running
         self.stop_requested = False   # stop the current cycle
         self.explicit_stop = False
@@ -549,7 +550,7 @@ class Runner:
         """Listed in /state: from --state-delay-ms after placement, until
         its unit is deleted (fleet drops the state at once, even while the
         unit still stops; a late agent may publish it again)."""
-        if now - self.placed_at < OPTS.state_delay_ms / 1000.0:
+        if now - self.placed_at < OPTS.state_delay_ms / 1000.0 and not self.stale:
             return False
         if self.hide_at is not None and now >= self.hide_at:
             # a late agent publishes what it still does with a deleted unit
@@ -1208,6 +1209,7 @@ class Fleet:
                         # systemd still has the unit, failed: fleet reports
                         # that first, then starts the new one
                         r.active, r.sub = old
+                        r.stale = True  # the agent reports it at once
                         r.publish()
                         r.start_not_before = now + OPTS.stale_failed_ms / 1000.0
                         r.note("still failed from before (reported %d ms before the "
@@ -1233,6 +1235,8 @@ class Fleet:
                 r.note("the agent acts on the DELETE")
                 r.stop(explicit=True)
             if r.retired and r.stop_at is None and not r.running():
+                r.note("gone from machine %s, leaving systemd's %s/%s" % (
+                    r.machine.name, r.active, r.sub))
                 self.runners.remove(r)
                 self.last_final[(r.machine.id, r.name)] = (r.active, r.sub)
                 CHANGED.notify_all()
@@ -1726,7 +1730,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     OPTS = ap.parse_args()
     fleet = {"placement_delay_ms": 1000, "state_delay_ms": 3000, "current_state_lag_ms": 2000,
-             "delete_lag_ms": 4800, "stale_failed_ms": 1000, "transient_states": False}
+             "delete_lag_ms": 4800, "stale_failed_ms": 2000, "transient_states": False}
     plain = {"placement_delay_ms": 100, "state_delay_ms": 0, "current_state_lag_ms": 0,
              "delete_lag_ms": 0, "stale_failed_ms": 500, "transient_states": True}
     for k, v in (fleet if OPTS.fleet_like else plain).items():
