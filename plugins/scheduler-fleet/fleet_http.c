@@ -16,6 +16,10 @@
 #include "errbuf.h"
 #include "fleet_api.h"
 
+/* A refused connection is retried at most this long (fleetd restarting
+ * under systemd's socket activation does not refuse at all). */
+#define FLEET_REFUSED_RETRY_MS 2000u
+
 /* fleet's answers are small; anything larger is not fleet. */
 #define FLEET_MAX_BODY (32u << 20)
 
@@ -187,7 +191,8 @@ static uint64_t now_ms(void)
 
 /* fleetd answers 503 "unable to communicate with etcd" while it (or its
  * etcd) restarts, and its socket refuses while it is being started again:
- * both are retried for c->retry_ms. Every request fleet_api.c makes can be
+ * 503s are retried for c->retry_ms, refusals for at most
+ * FLEET_REFUSED_RETRY_MS. Every request fleet_api.c makes can be
  * repeated safely (a DELETE that went through answers 404 the second time,
  * which counts as success). */
 int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, const char *method,
@@ -203,7 +208,13 @@ int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, cons
 			     (r == -EIO && (answered == 502 || answered == 503 || answered == 504));
 		struct timespec ts;
 
-		if (!again || now_ms() - start + pause_ms > c->retry_ms)
+		/* A fleetd that refuses is restarting or not there at all: only
+		 * a short wait for the first. */
+		unsigned limit = r == -ECONNREFUSED && c->retry_ms > FLEET_REFUSED_RETRY_MS
+					 ? FLEET_REFUSED_RETRY_MS
+					 : c->retry_ms;
+
+		if (!again || now_ms() - start + pause_ms > limit)
 			return r;
 		ts = (struct timespec){(time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

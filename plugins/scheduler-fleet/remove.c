@@ -130,13 +130,17 @@ int sf_remove_units(uint32_t *removedp, const struct sf_state *st, nap_plugin_ca
 	free(ann);
 	if (removedp)
 		*removedp = removed;
-	if (fleet_r < 0)
+	if (fleet_r < 0 && any)
 		return errbuf_printf(err, errlen, fleet_r,
-				     "%s; %s, but their units stay in fleet until Remove is "
-				     "called again",
-				     fleet_err,
-				     any ? "their want keys are withdrawn so their containers stop"
-					 : "their containers have stopped");
+				     "%s; their want keys are withdrawn, so %s stops by itself, but "
+				     "it has not yet",
+				     fleet_err, which);
+	if (fleet_r < 0) /* nothing runs: the units left in fleet cannot start */
+		st->host->log(NAP_LOG_WARNING,
+			      "scheduler-fleet: remove %s: the containers have stopped, but their "
+			      "units stay in fleet (inert: they cannot start without their want "
+			      "keys) until the app is removed again with fleet reachable",
+			      app);
 	if (any)
 		return errbuf_printf(err, errlen, -ETIMEDOUT,
 				     "the units are deleted from fleet but %s is still stopping",
@@ -232,8 +236,8 @@ void sf_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 							       : st->host->remaining_ms(call) / 2;
 	r = sf_remove_units(&removed, st, call, req->app, rel, ins, n,
 			    sf_now_us() + (uint64_t)wait_ms * 1000u, err, sizeof err);
-	if (r == 0 && list_r < 0) /* units etcd does not know of may be left */
-		r = errbuf_printf(err, sizeof err, list_r, "%s", list_err);
+	/* fleet unreachable: what it runs of ours has want and present keys,
+	 * which sf_remove_units() saw to. */
 	if (r < 0)
 		goto fail;
 	{

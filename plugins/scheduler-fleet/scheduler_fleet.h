@@ -134,8 +134,10 @@ void sf_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
  * container), deletes their units from fleet, waits (until deadline_us,
  * monotonic microseconds) until no present key of theirs is left (each
  * container has stopped) and then removes entries their sidekicks left.
- * *removedp: run units that existed. Fleet unreachable: the units stay in
- * fleet but their containers stop; -ECONNREFUSED/-EIO say so. */
+ * *removedp: run units that existed. With fleet unreachable the units stay
+ * in fleet, inert (they cannot start without their want keys): once their
+ * containers have stopped that counts as removed (logged), before then the
+ * fleet error is returned. */
 int sf_remove_units(uint32_t *removedp, const struct sf_state *st, nap_plugin_call *call,
 		    const char *app, const uint32_t *releases, const uint32_t *instances, size_t n,
 		    uint64_t deadline_us, char *err, size_t errlen);

@@ -526,6 +526,10 @@ class Runner:
         os.makedirs(self.unit_dir, exist_ok=True)
         with open(os.path.join(self.unit_dir, self.name), "w") as f:
             f.write(options_to_unitfile(self.options))
+        # loaded: inactive/dead, or the load error (fleet-like: only a
+        # steady state the unit reaches is published)
+        if self.load == "error" or OPTS.transient_states:
+            self.publish()
 
     # ---- state, as reported in /state ----
     def set_state(self, active, sub):
