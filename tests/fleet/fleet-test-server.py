@@ -568,6 +568,15 @@ class Runner:
                 "systemdActiveState": active, "systemdLoadState": load,
                 "systemdSubState": sub}
 
+    def superseded(self):
+        """A unit of the same name runs on this machine since this one was
+        deleted or replaced: in systemd they are one unit, one after the
+        other, so what this one does no longer reaches the units bound to
+        the name. (Call with LOCK.)"""
+        return self.retired and any(
+            r is not self and not r.retired and r.name == self.name
+            for r in SERVER.runners_on(self.machine))
+
     def starting(self):
         return self.want_start and self.phase in ("idle", "deps", "starting", "restart-wait")
 
@@ -1000,7 +1009,7 @@ class Runner:
         with LOCK:
             deps = [r for r in SERVER.runners_on(self.machine) if r is not self and r.cfg
                     and self.name in (r.cfg.bindsto + r.cfg.requires + r.cfg.partof)
-                    and r.running()]
+                    and r.running()] if not self.superseded() else []
             for r in deps:
                 r.note("stopping: %s is being stopped" % self.name)
                 r.stop(explicit=True)
@@ -1037,6 +1046,8 @@ class Runner:
             bound = [r for r in SERVER.runners_on(self.machine) if r is not self and r.cfg
                      and r.running() and (self.name in r.cfg.bindsto or want_restart and
                                           self.name in r.cfg.requires + r.cfg.partof)]
+            if self.superseded():
+                bound = []
             if not want_restart:
                 if not stopped_on_purpose:   # stop() or restart() already decided
                     self.want_start = False
