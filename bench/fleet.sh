@@ -151,7 +151,8 @@ local_med=$(rounds "$app-local")
 napc destroy "$app-local" >/dev/null
 stop_napd
 
-echo "fleet.test_server: ${BENCH_FLEET_SERVER_ARGS---fleet-like}"
+server_args=${BENCH_FLEET_SERVER_ARGS---fleet-like}
+echo "fleet.test_server: ${server_args:-fast (no options)}"
 echo "fleet.deploy_two_instances.fleet_s: $fleet_med"
 echo "fleet.deploy_two_instances.local_s: $local_med"
 echo "fleet.deploy_two_instances.ratio_fleet_over_local: $(awk "BEGIN {printf \"%.2f\", $fleet_med / $local_med}")"
