@@ -2,7 +2,9 @@
 # bench/fleet.sh BUILD_DIR: the fleet figures of issue 4, measured in one run
 # against the real dockerd, registry and etcd (scripts/servers start) and
 # tests/fleet/fleet-test-server.py (a fleet API v1 test fixture with two
-# simulated machines, which runs the units on this host):
+# simulated machines, which runs the units on this host), by default with a
+# real fleet's delays (--fleet-like: placement 1 s, /state 3 s late, DELETEs
+# acted on 4.8 s late; BENCH_FLEET_SERVER_ARGS="" for the fast server):
 #  - a warm redeploy of examples/hello with two instances, from `napc
 #    deploy` until it returns with both endpoints announced (napc endpoints
 #    then lists two), through scheduler-fleet and the test server, against
@@ -56,8 +58,9 @@ cp -r "$top/examples/hello" "$work/hello"
 chmod -R u+w "$work/hello"
 "$work/hello/prepare" >/dev/null
 
+# shellcheck disable=SC2086 # options, split on purpose
 python3 "$top/tests/fleet/fleet-test-server.py" --listen "unix://$work/fleet.sock" \
-	--machines "m1:role=web m2:role=web" --state-dir "$work/fleet-state" \
+	--machines "m1:role=web m2:role=web" --state-dir "$work/fleet-state" ${BENCH_FLEET_SERVER_ARGS---fleet-like} \
 	>"$work/fleet.out" 2>"$work/fleet.err" &
 FLEET_PID=$!
 for _ in $(seq 1 300); do grep -qs '^listening on' "$work/fleet.out" && break; sleep 0.05; done
@@ -148,6 +151,8 @@ local_med=$(rounds "$app-local")
 napc destroy "$app-local" >/dev/null
 stop_napd
 
+server_args=${BENCH_FLEET_SERVER_ARGS---fleet-like}
+echo "fleet.test_server: ${server_args:-fast (no options)}"
 echo "fleet.deploy_two_instances.fleet_s: $fleet_med"
 echo "fleet.deploy_two_instances.local_s: $local_med"
 echo "fleet.deploy_two_instances.ratio_fleet_over_local: $(awk "BEGIN {printf \"%.2f\", $fleet_med / $local_med}")"

@@ -12,6 +12,7 @@
 #    they run and BENCH_HEAL_SECONDS later (default 60; the issue asks 600).
 set -euo pipefail
 build=$(realpath "$1")
+keep=${BENCH_KEEP:-}
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/nap-bench-heal.XXXXXX)
 sock=$work/napd.sock
@@ -26,7 +27,7 @@ cleanup() {
 	docker rm -f $(docker ps -aq --filter "label=nap.napd=$(hostname):$sock") >/dev/null 2>&1 || true
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /services/hb- >/dev/null 2>&1 || true
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /nap/apps/hb- >/dev/null 2>&1 || true
-	rm -rf "$work"
+	[ -n "$keep" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 

@@ -36,6 +36,7 @@ int fleet_client_new(fleet_client **cp, const char *endpoint, const char *prefix
 	if (!c)
 		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 	c->endpoint = strdup(endpoint);
+	c->retry_ms = FLEET_DEFAULT_RETRY_MS;
 	if (strncmp(endpoint, "unix://", 7) == 0 && endpoint[7] == '/') {
 		c->unix_socket = strdup(endpoint + 7);
 		c->base = malloc(sizeof "http://fleet" + plen);
@@ -74,6 +75,11 @@ void fleet_client_free(fleet_client *c)
 	free(c->unix_socket);
 	free(c->base);
 	free(c);
+}
+
+void fleet_client_set_retry(fleet_client *c, unsigned retry_ms)
+{
+	c->retry_ms = retry_ms;
 }
 
 const char *fleet_client_endpoint(const fleet_client *c)

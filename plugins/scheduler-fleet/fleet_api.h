@@ -30,6 +30,12 @@ typedef struct fleet_client fleet_client;
 int fleet_client_new(fleet_client **cp, const char *endpoint, const char *prefix, char *err,
 		     size_t errlen);
 void fleet_client_free(fleet_client *c);
+/* How long fleet_http retries a fleetd that answers 502/503/504 (it says
+ * "unable to communicate with etcd" while restarting) or refuses
+ * connections: FLEET_DEFAULT_RETRY_MS unless set (0: never). Call before
+ * sharing the client between threads. */
+#define FLEET_DEFAULT_RETRY_MS 10000u
+void fleet_client_set_retry(fleet_client *c, unsigned retry_ms);
 /* The endpoint as configured, for messages. */
 const char *fleet_client_endpoint(const fleet_client *c);
 

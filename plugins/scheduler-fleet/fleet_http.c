@@ -6,13 +6,19 @@
 #include "fleet_http.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "errbuf.h"
 #include "fleet_api.h"
+
+/* A refused connection is retried at most this long (fleetd restarting
+ * under systemd's socket activation does not refuse at all). */
+#define FLEET_REFUSED_RETRY_MS 2000u
 
 /* fleet's answers are small; anything larger is not fleet. */
 #define FLEET_MAX_BODY (32u << 20)
@@ -81,8 +87,10 @@ static int http_error(const struct fleet_client *c, long status, const struct bo
 	return r;
 }
 
-int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, const char *method,
-	       const char *path, const char *body, char *err, size_t errlen)
+/* One attempt; *answeredp gets the HTTP status of any answer (0: none). */
+static int http_once(long *statusp, long *answeredp, json_t **jsonp, const struct fleet_client *c,
+		     const char *method, const char *path, const char *body, char *err,
+		     size_t errlen)
 {
 	struct body b = {0};
 	struct curl_slist *headers = NULL, *h;
@@ -143,6 +151,7 @@ int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, cons
 		goto out;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	*answeredp = status;
 	if (status < 200 || status > 299) {
 		r = http_error(c, status, &b, method, path, err, errlen);
 		goto out;
@@ -170,4 +179,47 @@ out:
 	free(url);
 	free(b.p);
 	return r;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* fleetd answers 503 "unable to communicate with etcd" while it (or its
+ * etcd) restarts, and its socket refuses while it is being started again:
+ * 503s are retried for c->retry_ms, refusals for at most
+ * FLEET_REFUSED_RETRY_MS. Every request fleet_api.c makes can be
+ * repeated safely (a DELETE that went through answers 404 the second time,
+ * which counts as success). */
+int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, const char *method,
+	       const char *path, const char *body, char *err, size_t errlen)
+{
+	uint64_t start = now_ms();
+	unsigned pause_ms = 100;
+
+	for (;;) {
+		long answered = 0;
+		int r = http_once(statusp, &answered, jsonp, c, method, path, body, err, errlen);
+		bool again = r == -ECONNREFUSED ||
+			     (r == -EIO && (answered == 502 || answered == 503 || answered == 504));
+		struct timespec ts;
+
+		/* A fleetd that refuses is restarting or not there at all: only
+		 * a short wait for the first. */
+		unsigned limit = r == -ECONNREFUSED && c->retry_ms > FLEET_REFUSED_RETRY_MS
+					 ? FLEET_REFUSED_RETRY_MS
+					 : c->retry_ms;
+
+		if (!again || now_ms() - start + pause_ms > limit)
+			return r;
+		ts = (struct timespec){(time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		if (pause_ms < 1000)
+			pause_ms *= 2;
+	}
 }

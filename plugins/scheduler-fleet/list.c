@@ -1,5 +1,6 @@
 /* scheduler-fleet: nap.Scheduler.List, from fleet's /units (what should
- * run), /state (what runs, and where) and etcd (the published ports). */
+ * run), /state (what runs, and where) and etcd (the published ports); the
+ * same rows feed Watch (watch.c). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -12,14 +13,6 @@
 #include <string.h>
 
 #include <nap/names.h>
-
-struct row {
-	char app[NAP_APP_NAME_MAX + 1];
-	char id[SF_UNIT_NAME_MAX];
-	char host[256];
-	char machine[80];
-	const char *state;
-};
 
 static const char *state_word(const struct fleet_unit_state *s)
 {
@@ -34,48 +27,35 @@ static const char *state_word(const struct fleet_unit_state *s)
 	return "pending";
 }
 
-void sf_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
+int sf_rows_read(struct sf_row **rowsp, size_t *np, const struct sf_state *st, const char *only,
+		 char *err, size_t errlen)
 {
-	const struct sf_state *st = state;
-	const Nap__ListInstancesRequest *req = (const Nap__ListInstancesRequest *)request;
-	const char *only = req->app && *req->app ? req->app : NULL;
-	Nap__ListInstancesReply rep = NAP__LIST_INSTANCES_REPLY__INIT;
 	struct fleet_unit *units = NULL;
 	struct fleet_unit_state *states = NULL;
 	struct sf_announced *ann = NULL;
-	Nap__Instance *inst = NULL, **ptrs = NULL;
-	struct row *rows = NULL;
+	struct sf_row *rows = NULL;
 	size_t nu = 0, ns = 0, na = 0, n = 0;
-	char err[768], ann_app[NAP_APP_NAME_MAX + 1] = "";
+	char ann_app[NAP_APP_NAME_MAX + 1] = "";
 	int r;
 
-	if (only && !nap_app_name_valid(only)) {
-		st->host->end(call, NAP_INVALID_ARGUMENT,
-			      "scheduler-fleet: invalid app name \"%.80s\": %s", only,
-			      NAP_APP_NAME_RULE);
-		return;
-	}
-	r = fleet_units_list(&units, &nu, st->fleet, err, sizeof err);
+	r = fleet_units_list(&units, &nu, st->fleet, err, errlen);
 	if (r == 0)
-		r = fleet_states_list(&states, &ns, st->fleet, err, sizeof err);
+		r = fleet_states_list(&states, &ns, st->fleet, err, errlen);
 	if (r < 0)
-		goto fail;
-	inst = calloc(nu + 1, sizeof *inst);
-	ptrs = calloc(nu + 1, sizeof *ptrs);
+		goto out;
 	rows = calloc(nu + 1, sizeof *rows);
-	if (!inst || !ptrs || !rows) {
+	if (!rows) {
 		r = -ENOMEM;
-		snprintf(err, sizeof err, "out of memory");
-		goto fail;
+		snprintf(err, errlen, "out of memory");
+		goto out;
 	}
 	for (size_t i = 0; i < nu; i++) {
-		struct row *row = &rows[n];
+		struct sf_row *row = &rows[n];
 		const struct fleet_unit_state *s = NULL;
 		const struct sf_announced *a;
 		enum sf_unit_kind kind;
-		uint32_t rel, ins;
 
-		if (!sf_unit_parse(units[i].name, row->app, &kind, &rel, &ins) ||
+		if (!sf_unit_parse(units[i].name, row->app, &kind, &row->release, &row->instance) ||
 		    kind != SF_UNIT_RUN || (only && strcmp(row->app, only) != 0))
 			continue;
 		for (size_t k = 0; k < ns && !s; k++)
@@ -86,41 +66,86 @@ void sf_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 			free(ann);
 			ann = NULL;
 			na = 0;
-			r = sf_announced_read(&ann, &na, st, row->app, err, sizeof err);
+			r = sf_announced_read(&ann, &na, st, row->app, err, errlen);
 			if (r < 0)
-				goto fail;
+				goto out;
 			strcpy(ann_app, row->app);
 		}
-		a = sf_announced_find(st, ann, na, rel, ins);
+		a = sf_announced_find(st, ann, na, row->release, row->instance);
 		snprintf(row->id, sizeof row->id, "%s", units[i].name);
 		snprintf(row->host, sizeof row->host, "%s", a ? a->host : "");
 		snprintf(row->machine, sizeof row->machine, "%s",
 			 s && s->machine_id ? s->machine_id
 					    : units[i].machine_id ? units[i].machine_id : "");
 		row->state = state_word(s);
-		nap__instance__init(&inst[n]);
-		inst[n].app = row->app;
-		inst[n].release = rel;
-		inst[n].instance = ins;
-		inst[n].id = row->id;
-		inst[n].host = row->host;
-		inst[n].port = a ? a->port : 0;
-		inst[n].state = (char *)row->state;
-		inst[n].machine = row->machine;
-		ptrs[n] = &inst[n];
+		row->port = a ? a->port : 0;
 		n++;
 	}
-	rep.n_instances = n;
-	rep.instances = ptrs;
-	st->host->reply(call, &rep.base);
-	goto out;
-fail:
-	st->host->end(call, sf_status(r), "scheduler-fleet: list: %s", err);
 out:
 	fleet_units_free(units, nu);
 	fleet_states_free(states, ns);
 	free(ann);
+	if (r < 0) {
+		free(rows);
+		return r;
+	}
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}
+
+void sf_row_instance(Nap__Instance *in, struct sf_row *row)
+{
+	nap__instance__init(in);
+	in->app = row->app;
+	in->release = row->release;
+	in->instance = row->instance;
+	in->id = row->id;
+	in->host = row->host;
+	in->port = row->port;
+	in->state = (char *)row->state;
+	in->machine = row->machine;
+	in->announcer = SF_ANNOUNCER;
+}
+
+void sf_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
+{
+	const struct sf_state *st = state;
+	const Nap__ListInstancesRequest *req = (const Nap__ListInstancesRequest *)request;
+	const char *only = req->app && *req->app ? req->app : NULL;
+	Nap__ListInstancesReply rep = NAP__LIST_INSTANCES_REPLY__INIT;
+	Nap__Instance *inst = NULL, **ptrs = NULL;
+	struct sf_row *rows = NULL;
+	size_t n = 0;
+	char err[768];
+	int r;
+
+	if (only && !nap_app_name_valid(only)) {
+		st->host->end(call, NAP_INVALID_ARGUMENT,
+			      "scheduler-fleet: invalid app name \"%.80s\": %s", only,
+			      NAP_APP_NAME_RULE);
+		return;
+	}
+	r = sf_rows_read(&rows, &n, st, only, err, sizeof err);
+	if (r < 0) {
+		st->host->end(call, sf_status(r), "scheduler-fleet: list: %s", err);
+		return;
+	}
+	inst = calloc(n + 1, sizeof *inst);
+	ptrs = calloc(n + 1, sizeof *ptrs);
+	if (!inst || !ptrs) {
+		st->host->end(call, NAP_RESOURCE_EXHAUSTED, "scheduler-fleet: list: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		sf_row_instance(&inst[i], &rows[i]);
+		ptrs[i] = &inst[i];
+	}
+	rep.n_instances = n;
+	rep.instances = ptrs;
+	st->host->reply(call, &rep.base);
+out:
+	free(rows);
 	free(inst);
 	free(ptrs);
-	free(rows);
 }

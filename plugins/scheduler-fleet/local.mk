@@ -14,7 +14,9 @@ plugins_scheduler_fleet_scheduler_fleet_la_SOURCES = \
 	plugins/scheduler-fleet/announced.c \
 	plugins/scheduler-fleet/run.c \
 	plugins/scheduler-fleet/remove.c \
+	plugins/scheduler-fleet/presence.c \
 	plugins/scheduler-fleet/list.c \
+	plugins/scheduler-fleet/watch.c \
 	plugins/scheduler-fleet/logs.c
 plugins_scheduler_fleet_scheduler_fleet_la_CPPFLAGS = $(AM_CPPFLAGS) \
 	-I$(top_srcdir)/plugins/common \

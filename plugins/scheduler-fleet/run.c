@@ -1,9 +1,14 @@
-/* scheduler-fleet: nap.Scheduler.Run. Submits the run and discovery units of
- * every instance with desiredState launched, then waits (never longer than
- * the call's deadline or start_timeout) until fleet shows each run unit
- * active and etcd holds each instance's announcement. A unit that fails, or
- * that no machine can take, ends the call FAILED_PRECONDITION as soon as
- * that is known. On any failure the units this call created are deleted. */
+/* scheduler-fleet: nap.Scheduler.Run. Puts each instance's want key
+ * (presence.c), submits its run and discovery units with desiredState
+ * launched, then waits (never longer than the call's deadline or
+ * start_timeout) until etcd holds each instance's announcement (its
+ * sidekick puts it once the instance passes its check). A unit that fails,
+ * or that no machine can take, ends the call FAILED_PRECONDITION as soon as
+ * that is known; a failed state is believed only once the unit was seen in
+ * another state since the submit, or after failed_grace (fleet first
+ * reports the failed state systemd kept from an earlier unit of that name).
+ * On any failure the instances this call created are removed, and the call
+ * ends only once their containers are gone. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -33,6 +38,8 @@ struct run {
 	bool spread;
 	bool *created;	   /* per instance: this call made (or replaced) its units */
 	uint64_t *unplaced_since; /* per instance: when first seen without a machine */
+	uint64_t *failed_since;	  /* per instance: when first seen failed */
+	bool *seen_other;	  /* per instance: seen in a state other than failed */
 	Nap__Instance *inst; /* the reply */
 	Nap__Instance **ptrs;
 	char (*ids)[SF_UNIT_NAME_MAX];
@@ -46,6 +53,8 @@ static void run_free(struct run *run)
 	free(run->metadata);
 	free(run->created);
 	free(run->unplaced_since);
+	free(run->failed_since);
+	free(run->seen_other);
 	free(run->inst);
 	free(run->ptrs);
 	free(run->ids);
@@ -78,6 +87,13 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 			       buf;
 	if (req->memory_bytes > INT64_MAX)
 		return "memory_bytes is too large";
+	if (req->check && req->check->http_path && *req->check->http_path &&
+	    !sf_check_path_valid(req->check->http_path))
+		return snprintf(buf, len,
+				"invalid check path \"%.80s\": give /path of letters, digits and "
+				". _ ~ / %% ? = & + , ; : @ ! - (at most %d bytes)",
+				req->check->http_path, SF_CHECK_PATH_MAX),
+		       buf;
 	return NULL;
 }
 
@@ -89,6 +105,8 @@ static int run_prepare(struct run *run)
 	run->env = calloc(req->n_env ? req->n_env : 1, sizeof *run->env);
 	run->created = calloc(n, sizeof *run->created);
 	run->unplaced_since = calloc(n, sizeof *run->unplaced_since);
+	run->failed_since = calloc(n, sizeof *run->failed_since);
+	run->seen_other = calloc(n, sizeof *run->seen_other);
 	run->inst = calloc(n, sizeof *run->inst);
 	run->ptrs = calloc(n, sizeof *run->ptrs);
 	run->ids = calloc(n, sizeof *run->ids);
@@ -101,7 +119,8 @@ static int run_prepare(struct run *run)
 			run->metadata[i] = req->placement->machine_metadata[i];
 	}
 	run->spread = run->st->spread || (req->placement && req->placement->spread);
-	if (!run->env || !run->created || !run->unplaced_since || !run->inst || !run->ptrs ||
+	if (!run->env || !run->created || !run->unplaced_since || !run->failed_since ||
+	    !run->seen_other || !run->inst || !run->ptrs ||
 	    !run->ids || !run->machines || !run->hosts || (req->placement && !run->metadata))
 		return -ENOMEM;
 	for (size_t i = 0; i < req->n_env; i++)
@@ -112,6 +131,7 @@ static int run_prepare(struct run *run)
 static void spec_of(struct sf_instance_spec *s, const struct run *run, uint32_t instance)
 {
 	const struct sf_state *st = run->st;
+	const Nap__Check *c = run->req->check;
 
 	*s = (struct sf_instance_spec){
 		.app = run->req->app,
@@ -128,6 +148,11 @@ static void spec_of(struct sf_instance_spec *s, const struct run *run, uint32_t 
 		.announce = st->announce,
 		.etcd = st->etcd_url,
 		.host = st->address,
+		.check_interval_ms = c && c->interval_ms ? c->interval_ms
+							 : SF_DEFAULT_CHECK_INTERVAL_MS,
+		.check_timeout_ms = c && c->timeout_ms ? c->timeout_ms : SF_DEFAULT_CHECK_TIMEOUT_MS,
+		.check_failures = c && c->failures ? c->failures : SF_DEFAULT_CHECK_FAILURES,
+		.check_path = c ? c->http_path : NULL,
 	};
 }
 
@@ -146,7 +171,12 @@ static int submit(struct run *run, size_t i, char *err, size_t errlen)
 		sf_unit_release(&units[0]);
 		return snprintf(err, errlen, "out of memory"), NAP_RESOURCE_EXHAUSTED;
 	}
-	r = 0;
+	/* Wanted before it exists: the claim of a unit without it fails. */
+	r = sf_want_put(run->st, run->req->app, run->req->release, run->req->instances[i], msg,
+			sizeof msg);
+	if (r < 0)
+		snprintf(err, errlen, "cannot put the want key of instance %" PRIu32 ": %s",
+			 run->req->instances[i], msg);
 	for (int k = 0; k < 2 && r == 0; k++) {
 		bool created = false;
 
@@ -278,23 +308,56 @@ out:
 	return status;
 }
 
+static const struct fleet_unit *unit_of(const struct fleet_unit *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/* A failed state of instance i's units: NAP_OK while it may be systemd's
+ * state from before the submit, else FAILED_PRECONDITION with err. */
+static int judge_failed(struct run *run, size_t i, const struct fleet_unit_state *s,
+			uint64_t now, char *pending, size_t plen, char *err, size_t errlen)
+{
+	if (!run->failed_since[i])
+		run->failed_since[i] = now;
+	if (run->seen_other[i] || now - run->failed_since[i] >= run->st->failed_grace_ms * 1000ull) {
+		snprintf(err, errlen,
+			 "unit %s failed on machine %s (%s/%s): see `journalctl -u %s` there",
+			 s->name, s->machine_id ? s->machine_id : "?", s->active_state,
+			 s->sub_state ? s->sub_state : "?", s->name);
+		return NAP_FAILED_PRECONDITION;
+	}
+	snprintf(pending, plen,
+		 "%s reports failed/%s, which may be systemd's state from before it was "
+		 "submitted again",
+		 s->name, s->sub_state ? s->sub_state : "?");
+	return NAP_OK;
+}
+
 /* One look at fleet and etcd. Returns NAP_OK with *donep set when every
- * instance runs and is announced, a nap status to stop with (err says
- * why), or NAP_OK with *donep false to look again; pending gets what is
- * still awaited. */
+ * instance is announced, a nap status to stop with (err says why), or
+ * NAP_OK with *donep false to look again; pending gets what is still
+ * awaited. */
 static int look(struct run *run, bool *donep, char *pending, size_t plen, char *err,
 		size_t errlen)
 {
 	const Nap__RunRequest *req = run->req;
+	struct fleet_unit *units = NULL;
 	struct fleet_unit_state *states = NULL;
 	struct sf_announced *ann = NULL;
-	size_t ns = 0, na = 0;
+	size_t nu = 0, ns = 0, na = 0;
+	uint64_t now = sf_now_us();
 	char msg[512];
 	int r, status = NAP_OK;
 	bool done = true;
 
 	*pending = '\0';
-	r = fleet_states_list(&states, &ns, run->st->fleet, msg, sizeof msg);
+	r = fleet_units_list(&units, &nu, run->st->fleet, msg, sizeof msg);
+	if (r == 0)
+		r = fleet_states_list(&states, &ns, run->st->fleet, msg, sizeof msg);
 	if (r == 0)
 		r = sf_announced_read(&ann, &na, run->st, req->app, msg, sizeof msg);
 	if (r < 0) {
@@ -305,31 +368,43 @@ static int look(struct run *run, bool *donep, char *pending, size_t plen, char *
 	for (size_t i = 0; i < req->n_instances && status == NAP_OK; i++) {
 		char run_name[SF_UNIT_NAME_MAX], disc_name[SF_UNIT_NAME_MAX];
 		const struct fleet_unit_state *rs, *ds;
+		const struct fleet_unit *u;
 		const struct sf_announced *a;
+		const char *machine;
 
 		sf_unit_name(run_name, sizeof run_name, SF_UNIT_RUN, req->app, req->release,
 			     req->instances[i]);
 		sf_unit_name(disc_name, sizeof disc_name, SF_UNIT_DISCOVERY, req->app, req->release,
 			     req->instances[i]);
+		u = unit_of(units, nu, run_name);
 		rs = state_of(states, ns, run_name);
 		ds = state_of(states, ns, disc_name);
-		for (int k = 0; k < 2; k++) {
+		machine = rs && rs->machine_id && *rs->machine_id ? rs->machine_id
+			  : u && u->machine_id			 ? u->machine_id
+								 : "";
+		snprintf(run->machines[i], sizeof run->machines[i], "%s", machine);
+		/* Its sidekick announces it only once it passed its check. */
+		a = sf_announced_find(run->st, ann, na, req->release, req->instances[i]);
+		if (a) {
+			snprintf(run->hosts[i], sizeof run->hosts[i], "%s", a->host);
+			nap__instance__init(&run->inst[i]);
+			run->inst[i].port = a->port;
+			continue;
+		}
+		done = false;
+		for (int k = 0; k < 2 && status == NAP_OK; k++) {
 			const struct fleet_unit_state *s = k ? ds : rs;
 
-			if (s && s->active_state && strcmp(s->active_state, "failed") == 0) {
-				snprintf(err, errlen,
-					 "unit %s failed on machine %s (%s/%s): see `journalctl -u "
-					 "%s` there",
-					 s->name, s->machine_id ? s->machine_id : "?",
-					 s->active_state, s->sub_state ? s->sub_state : "?", s->name);
-				status = NAP_FAILED_PRECONDITION;
-				goto out;
-			}
+			if (!s || !s->active_state)
+				continue;
+			if (strcmp(s->active_state, "failed") == 0)
+				status = judge_failed(run, i, s, now, pending, plen, err, errlen);
+			else
+				run->seen_other[i] = true;
 		}
-		if (!rs) {
-			uint64_t now = sf_now_us();
-
-			done = false;
+		if (status != NAP_OK)
+			goto out;
+		if (!*machine) {
 			if (!run->unplaced_since[i])
 				run->unplaced_since[i] = now;
 			else if (now - run->unplaced_since[i] >= SF_PLACEMENT_GRACE_MS * 1000u) {
@@ -341,29 +416,21 @@ static int look(struct run *run, bool *donep, char *pending, size_t plen, char *
 			continue;
 		}
 		run->unplaced_since[i] = 0;
-		snprintf(run->machines[i], sizeof run->machines[i], "%s",
-			 rs->machine_id ? rs->machine_id : "");
-		if (!rs->active_state || strcmp(rs->active_state, "active") != 0) {
-			done = false;
+		if (*pending)
+			continue;
+		if (!rs || !rs->active_state || strcmp(rs->active_state, "active") != 0)
 			snprintf(pending, plen, "%s is %s/%s on machine %s", run_name,
-				 rs->active_state ? rs->active_state : "?",
-				 rs->sub_state ? rs->sub_state : "?", run->machines[i]);
-			continue;
-		}
-		a = sf_announced_find(run->st, ann, na, req->release, req->instances[i]);
-		if (!a) {
-			done = false;
+				 rs && rs->active_state ? rs->active_state : "not reported",
+				 rs && rs->sub_state ? rs->sub_state : "yet", machine);
+		else
 			snprintf(pending, plen,
-				 "%s runs on machine %s but is not announced in etcd yet (%s is %s)",
-				 run_name, run->machines[i], disc_name,
+				 "%s runs on machine %s but is not announced in etcd yet (%s is "
+				 "%s; the instance must pass its check)",
+				 run_name, machine, disc_name,
 				 ds && ds->active_state ? ds->active_state : "not started");
-			continue;
-		}
-		snprintf(run->hosts[i], sizeof run->hosts[i], "%s", a->host);
-		nap__instance__init(&run->inst[i]);
-		run->inst[i].port = a->port;
 	}
 out:
+	fleet_units_free(units, nu);
 	fleet_states_free(states, ns);
 	free(ann);
 	*donep = status == NAP_OK && done;
@@ -387,6 +454,7 @@ static void reply(struct run *run, nap_plugin_call *call)
 		in->host = run->hosts[i];
 		in->state = "running";
 		in->machine = run->machines[i];
+		in->announcer = SF_ANNOUNCER;
 		run->ptrs[i] = in;
 		run->st->host->log(NAP_LOG_INFO, "scheduler-fleet: %s on machine %s at %s:%" PRIu32,
 				   in->id, in->machine, in->host, in->port);

@@ -16,6 +16,13 @@
  *   stop_timeout   seconds Remove waits at most (default 60)
  *   spread         yes (default): instances of a release always go to
  *                  distinct machines; no: only when the request asks
+ *   failed_grace   seconds a unit's failed state is doubted when it was
+ *                  not seen otherwise since the submit (default 10)
+ *   api_retry      seconds a fleetd answering 503 or refusing is retried
+ *                  (default 10)
+ *   watch_interval milliseconds between Watch's looks at fleet (default
+ *                  1000, 100 to 60000)
+ * man/napd.conf.5 documents them for users.
  * Every method blocks on fleet or etcd, so each runs on a thread of its own. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -62,24 +69,31 @@ static void sf_state_free(struct sf_state *st)
 	free(st);
 }
 
-static int parse_seconds(const nap_host *host, const char *key, uint32_t def_s, uint32_t *msp)
+/* A whole number setting in [min, max] times unit (into *outp), or def. */
+static int parse_number(const nap_host *host, const char *key, long min, long max, uint32_t def,
+			uint32_t unit, const char *what, uint32_t *outp)
 {
 	const char *v = host->config(key);
 	char *end;
 	long n;
 
-	*msp = def_s * 1000u;
+	*outp = def * unit;
 	if (!v)
 		return 0;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > 3600) {
-		host->log(NAP_LOG_ERROR, "scheduler-fleet: %s = %s: give whole seconds, 1 to 3600",
-			  key, v);
+	if (errno || end == v || *end || n < min || n > max) {
+		host->log(NAP_LOG_ERROR, "scheduler-fleet: %s = %s: give whole %s, %ld to %ld", key,
+			  v, what, min, max);
 		return -EINVAL;
 	}
-	*msp = (uint32_t)n * 1000u;
+	*outp = (uint32_t)n * unit;
 	return 0;
+}
+
+static int parse_seconds(const nap_host *host, const char *key, uint32_t def_s, uint32_t *msp)
+{
+	return parse_number(host, key, 1, 3600, def_s, 1000u, "seconds", msp);
 }
 
 /* A setting that must pass check, or its default. */
@@ -100,6 +114,7 @@ static int sf_init(const nap_host *host, void **statep)
 {
 	const char *spread = host->config("spread");
 	struct sf_state *st;
+	uint32_t retry_ms = 0;
 	char err[512];
 	int r;
 
@@ -123,6 +138,12 @@ static int sf_init(const nap_host *host, void **statep)
 			       &st->start_timeout_ms)) < 0 ||
 	    (r = parse_seconds(host, "stop_timeout", SF_DEFAULT_STOP_TIMEOUT_S,
 			       &st->stop_timeout_ms)) < 0 ||
+	    (r = parse_number(host, "failed_grace", 0, 600, SF_DEFAULT_FAILED_GRACE_S, 1000u,
+			      "seconds", &st->failed_grace_ms)) < 0 ||
+	    (r = parse_number(host, "api_retry", 0, 600, FLEET_DEFAULT_RETRY_MS / 1000u, 1000u,
+			      "seconds", &retry_ms)) < 0 ||
+	    (r = parse_number(host, "watch_interval", 100, 60000, SF_DEFAULT_WATCH_INTERVAL_MS, 1u,
+			      "milliseconds", &st->watch_interval_ms)) < 0 ||
 	    (r = setting(&st->etcd_url, host, "etcd", ETCD_DEFAULT_ENDPOINT, sf_url_valid,
 			 "give http://host:port")) < 0 ||
 	    (r = setting(&st->address, host, "host", "127.0.0.1", sf_host_valid,
@@ -138,6 +159,7 @@ static int sf_init(const nap_host *host, void **statep)
 		host->log(NAP_LOG_ERROR, "scheduler-fleet: %s", err);
 		goto fail;
 	}
+	fleet_client_set_retry(st->fleet, retry_ms);
 	r = etcd_client_new(&st->etcd, st->etcd_url);
 	if (r < 0) {
 		host->log(NAP_LOG_ERROR, "scheduler-fleet: etcd = %s: give http://host:port",
@@ -163,6 +185,7 @@ static const struct nap_plugin_method sf_methods[] = {
 	{"Remove", sf_remove, 0},
 	{"List", sf_list, 0},
 	{"Logs", sf_logs, NAP_METHOD_INLINE},
+	{"Watch", sf_watch, 0},
 	{NULL, NULL, 0},
 };
 

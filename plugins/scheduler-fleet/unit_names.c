@@ -147,3 +147,13 @@ bool sf_text_valid(const char *s)
 	json_decref(j);
 	return j != NULL;
 }
+
+bool sf_check_path_valid(const char *path)
+{
+	size_t n = path ? strlen(path) : 0;
+
+	if (n == 0 || n > SF_CHECK_PATH_MAX || path[0] != '/')
+		return false;
+	return strspn(path, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			    "._~/%?=&+,;:@!-") == n;
+}

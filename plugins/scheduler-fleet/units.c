@@ -1,17 +1,27 @@
 /* scheduler-fleet: the two units of an instance, as fleet option lists.
  *
  * The run unit is the seed's, made safe: the container is removed if a
- * leftover holds its name, the image pulled, then run in the foreground
- * (--rm, every exposed port published, --init so a stop is quick) with its
- * labels and environment; ExecStop stops it. The label nap.announced-by=
+ * leftover holds its name, the image pulled, the instance claimed
+ * (nap-fleet-announce claim: a present key in etcd while it may run, and no
+ * start at all once scheduler-fleet no longer wants it), then run in the
+ * foreground (--rm, every exposed port published, --init so a stop is
+ * quick) with its labels and environment; ExecStop stops it. `docker run`
+ * exits 143 after `docker stop`: SuccessExitStatus=143 keeps a stop from
+ * leaving the unit failed (systemd keeps that state, and fleet reports it
+ * when the name is submitted again). A container that dies is restarted
+ * (Restart=on-failure) within a start limit, after which the unit stays
+ * failed for the orchestrator to replace. The label nap.announced-by=
  * sidekick tells discovery-etcd (which follows Docker on its host and
  * announces nap containers) that this container's sidekick announces it:
  * without it an instance on napd's host would get a second entry, or two
  * announcers would share one key under different leases, so that a dead
  * container's entry could outlive it. The discovery unit is bound to
- * it (BindsTo, After, MachineOf) and runs nap-fleet-announce, which puts
- * /services/<app>/<host>:<instance> into etcd v3 under a lease as soon as
- * the port is published and takes it away when the container stops. */
+ * it (BindsTo, After, MachineOf; the run unit Wants= it, so a restart
+ * brings it back) and runs nap-fleet-announce, which puts
+ * /services/<app>/<host>:<instance> into etcd v3 under a lease once the
+ * instance passes its check (a TCP connection, or an HTTP path), withdraws
+ * it after failed checks or at once when the container stops, and revokes
+ * it when the unit is stopped (SIGTERM). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -157,7 +167,7 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 
 int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 {
-	char container[SF_UNIT_NAME_MAX], glob[SF_UNIT_NAME_MAX];
+	char container[SF_UNIT_NAME_MAX], glob[SF_UNIT_NAME_MAX], disc[SF_UNIT_NAME_MAX];
 	int r = 0;
 
 	memset(u, 0, sizeof *u);
@@ -166,14 +176,25 @@ int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 	r |= add(u, "Unit", "Description",
 		 fmt(u, "nap app %s release %" PRIu32 " instance %" PRIu32, s->app, s->release,
 		     s->instance));
+	sf_unit_name(disc, sizeof disc, SF_UNIT_DISCOVERY, s->app, s->release, s->instance);
 	r |= add(u, "Unit", "Requires", "docker.service");
 	r |= add(u, "Unit", "After", "docker.service");
+	r |= add(u, "Unit", "Wants", fmt(u, "%s", disc));
+	r |= add(u, "Unit", "StartLimitIntervalSec", SF_START_LIMIT_INTERVAL_SEC);
+	r |= add(u, "Unit", "StartLimitBurst", SF_START_LIMIT_BURST);
 	/* docker pull may take long; fleet's own examples disable the limit. */
 	r |= add(u, "Service", "TimeoutStartSec", "0");
+	r |= add(u, "Service", "Restart", "on-failure");
+	r |= add(u, "Service", "RestartSec", SF_RESTART_SEC);
+	r |= add(u, "Service", "SuccessExitStatus", "143");
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "-%s rm -f %s", s->docker, container));
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "%s pull %s", s->docker, s->image));
+	r |= add(u, "Service", "ExecStartPre",
+		 fmt(u, "%s claim %s %s %" PRIu32 " %" PRIu32 " %s %s %s", s->announce, s->etcd,
+		     s->app, s->release, s->instance, container, s->host, s->docker));
 	r |= add(u, "Service", "ExecStart", docker_run_line(u, s, container));
-	r |= add(u, "Service", "ExecStop", fmt(u, "%s stop %s", s->docker, container));
+	/* '-': the container may be gone already (--rm after it died). */
+	r |= add(u, "Service", "ExecStop", fmt(u, "-%s stop %s", s->docker, container));
 	if (s->spread) {
 		sf_conflicts_glob(glob, sizeof glob, s->app, s->release);
 		r |= add(u, "X-Fleet", "Conflicts", fmt(u, "%s", glob));
@@ -189,22 +210,31 @@ int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 
 int sf_discovery_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 {
-	char run[SF_UNIT_NAME_MAX], container[SF_UNIT_NAME_MAX], *args;
+	char run[SF_UNIT_NAME_MAX], container[SF_UNIT_NAME_MAX], *args, *path = NULL;
 	int r = 0;
 
 	memset(u, 0, sizeof *u);
 	sf_unit_name(u->name, sizeof u->name, SF_UNIT_DISCOVERY, s->app, s->release, s->instance);
 	sf_unit_name(run, sizeof run, SF_UNIT_RUN, s->app, s->release, s->instance);
 	sf_container_name(container, sizeof container, s->app, s->release, s->instance);
-	/* The same arguments for announcing and withdrawing. */
-	args = fmt(u, "%s %s %" PRIu32 " %" PRIu32 " %s %s %s", s->etcd, s->app, s->release,
-		   s->instance, container, s->host, s->docker);
+	if (s->check_path && *s->check_path) {
+		path = own(u, sf_systemd_quote(s->check_path));
+		if (!path) {
+			sf_unit_release(u);
+			return -ENOMEM;
+		}
+	}
+	args = fmt(u, "%s %s %" PRIu32 " %" PRIu32 " %s %s %s %" PRIu32 " %" PRIu32 " %" PRIu32 "%s%s",
+		   s->etcd, s->app, s->release, s->instance, container, s->host, s->docker,
+		   s->check_interval_ms, s->check_timeout_ms, s->check_failures, path ? " " : "",
+		   path ? path : "");
 	r |= add(u, "Unit", "Description",
 		 fmt(u, "nap: announces %s in etcd", run));
 	r |= add(u, "Unit", "BindsTo", fmt(u, "%s", run));
 	r |= add(u, "Unit", "After", fmt(u, "%s", run));
+	/* No ExecStop: the stop's SIGTERM makes it revoke its own lease (a
+	 * withdraw by key could delete a newer announcer's entry). */
 	r |= add(u, "Service", "ExecStart", args ? fmt(u, "%s announce %s", s->announce, args) : NULL);
-	r |= add(u, "Service", "ExecStop", args ? fmt(u, "%s withdraw %s", s->announce, args) : NULL);
 	r |= add(u, "X-Fleet", "MachineOf", fmt(u, "%s", run));
 	if (r) {
 		sf_unit_release(u);

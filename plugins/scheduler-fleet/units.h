@@ -57,6 +57,10 @@ bool sf_host_valid(const char *host);
 bool sf_path_valid(const char *path);
 /* An http(s) URL of [A-Za-z0-9.:/,_-] (etcd endpoints, comma-separated). */
 bool sf_url_valid(const char *url);
+/* An HTTP check path: "/" then [A-Za-z0-9._~/%?=&+,;:@!-], at most
+ * SF_CHECK_PATH_MAX bytes (nap-fleet-announce accepts the same). */
+#define SF_CHECK_PATH_MAX 512
+bool sf_check_path_valid(const char *path);
 /* Valid UTF-8 without NUL (fleet's JSON carries nothing else). */
 bool sf_text_valid(const char *s);
 
@@ -90,7 +94,19 @@ struct sf_instance_spec {
 	const char *announce; /* absolute path of nap-fleet-announce */
 	const char *etcd;     /* etcd endpoint the announcer writes to */
 	const char *host;     /* address written into etcd */
+	/* The sidekick's readiness check (all set: defaults already applied). */
+	uint32_t check_interval_ms;
+	uint32_t check_timeout_ms;
+	uint32_t check_failures;
+	const char *check_path; /* NULL or "": a TCP check */
 };
+
+/* The run unit's restart policy: a dead container is restarted after
+ * SF_RESTART_SEC, at most SF_START_LIMIT_BURST starts in
+ * SF_START_LIMIT_INTERVAL_SEC; then the unit stays failed. */
+#define SF_RESTART_SEC "1"
+#define SF_START_LIMIT_INTERVAL_SEC "60"
+#define SF_START_LIMIT_BURST "5"
 
 /* A unit's options; the strings are owned (freed by sf_unit_release()). */
 struct sf_unit {

@@ -419,6 +419,12 @@ class ServiceConfig:
                                 "on-abort", "on-watchdog", "always"):
             raise ValueError("unknown Restart=%s" % self.restart)
         self.restart_sec = parse_timespan(last("Service", "RestartSec", "100ms")) or 0
+        # systemd's start limit: StartLimitIntervalSec= and StartLimitBurst=
+        # in [Unit] (older: StartLimitInterval= in [Service]); 10 s and 5.
+        sli = last("Unit", "StartLimitIntervalSec", last("Service", "StartLimitInterval", "10s"))
+        self.start_limit_interval = parse_timespan(sli) or 0
+        self.start_limit_burst = int(last("Unit", "StartLimitBurst",
+                                          last("Service", "StartLimitBurst", "5")))
         self.success_status = {0}
         for v in svc("SuccessExitStatus"):
             for w in v.split():
@@ -488,6 +494,13 @@ class Runner:
         self.name, self.machine, self.hash = unit.name, machine, unit.hash
         self.options = unit.options
         self.load, self.active, self.sub = "loaded", "inactive", "dead"
+        # What fleet's agent last published to /state (see state_json).
+        self.published, self.published_at = None, 0.0
+        self.placed_at = time.monotonic()
+        self.hide_at = None           # DELETE: leaves /state from then on
+        self.stop_at = None           # --delete-lag-ms: when the agent acts on it
+        self.start_not_before = 0.0   # --stale-failed-ms after a failed run
+        self.stale = False            # reports systemd's failed state from before
         self.want_start = False       # a start job is queued or running
         self.stop_requested = False   # stop the current cycle
         self.explicit_stop = False
@@ -513,18 +526,56 @@ class Runner:
         os.makedirs(self.unit_dir, exist_ok=True)
         with open(os.path.join(self.unit_dir, self.name), "w") as f:
             f.write(options_to_unitfile(self.options))
+        # loaded: inactive/dead, or the load error (fleet-like: only a
+        # steady state the unit reaches is published)
+        if self.load == "error" or OPTS.transient_states:
+            self.publish()
 
     # ---- state, as reported in /state ----
     def set_state(self, active, sub):
         with LOCK:
             self.active, self.sub = active, sub
+            self.publish()
             CHANGED.notify_all()
         self.note("state %s/%s" % (active, sub))
 
+    def publish(self):
+        """What fleet's agent reports: without --transient-states, the last
+        state that is neither activating nor deactivating (a real fleet
+        showed a unit first as active/running, never activating, and kept a
+        stale active/running while it stopped)."""
+        if OPTS.transient_states or self.load == "error" or \
+                self.active not in ("activating", "deactivating"):
+            if self.published != (self.load, self.active, self.sub):
+                self.published = (self.load, self.active, self.sub)
+                self.published_at = time.monotonic()
+
+    def visible(self, now):
+        """Listed in /state: from --state-delay-ms after placement, until
+        its unit is deleted (fleet drops the state at once, even while the
+        unit still stops; a late agent may publish it again)."""
+        if now - self.placed_at < OPTS.state_delay_ms / 1000.0 and not self.stale:
+            return False
+        if self.hide_at is not None and now >= self.hide_at:
+            # a late agent publishes what it still does with a deleted unit
+            return (self.stop_at is not None and now < self.stop_at and
+                    self.published_at > self.hide_at and self.published is not None)
+        return self.published is not None
+
     def state_json(self):
+        load, active, sub = self.published or (self.load, self.active, self.sub)
         return {"hash": self.hash, "machineID": self.machine.id, "name": self.name,
-                "systemdActiveState": self.active, "systemdLoadState": self.load,
-                "systemdSubState": self.sub}
+                "systemdActiveState": active, "systemdLoadState": load,
+                "systemdSubState": sub}
+
+    def superseded(self):
+        """A unit of the same name runs on this machine since this one was
+        deleted or replaced: in systemd they are one unit, one after the
+        other, so what this one does no longer reaches the units bound to
+        the name. (Call with LOCK.)"""
+        return self.retired and any(
+            r is not self and not r.retired and r.name == self.name
+            for r in SERVER.runners_on(self.machine))
 
     def starting(self):
         return self.want_start and self.phase in ("idle", "deps", "starting", "restart-wait")
@@ -919,6 +970,13 @@ class Runner:
                     time.sleep(0.02)
         if main is not None and main.returncode is not None:
             main_rc = main.returncode if main_rc is None else main_rc
+        # systemd judges the main process's exit status after a stop too:
+        # `docker run` exits 143 after `docker stop`, which fails the unit
+        # unless SuccessExitStatus=143 (a clean SIGTERM death does not).
+        if result == "stopped" and main_rc is not None and main_rc > 0 and \
+                main_rc not in c.success_status:
+            self.note("main process exited, status %d, after the stop" % main_rc)
+            result = "exit-code"
         if c.stop_post:
             self.set_state("deactivating", "stop-post")
             code = ("exited" if main_rc is not None and main_rc >= 0 else
@@ -951,7 +1009,7 @@ class Runner:
         with LOCK:
             deps = [r for r in SERVER.runners_on(self.machine) if r is not self and r.cfg
                     and self.name in (r.cfg.bindsto + r.cfg.requires + r.cfg.partof)
-                    and r.running()]
+                    and r.running()] if not self.superseded() else []
             for r in deps:
                 r.note("stopping: %s is being stopped" % self.name)
                 r.stop(explicit=True)
@@ -975,17 +1033,21 @@ class Runner:
                                 c.restart == "on-abort" and result == "signal"))
             if want_restart:
                 now = time.monotonic()
-                self.restarts = [t for t in getattr(self, "restarts", []) if now - t < 10]
-                if len(self.restarts) >= 5:
+                self.restarts = [t for t in getattr(self, "restarts", [])
+                                 if now - t < c.start_limit_interval]
+                if c.start_limit_burst and len(self.restarts) >= c.start_limit_burst:
                     want_restart = False
                     self.note("start request repeated too quickly, refusing to start "
                               "(start-limit-hit)")
                     self.active, self.sub = "failed", "failed"
+                    self.publish()
                 else:
                     self.restarts.append(now)
             bound = [r for r in SERVER.runners_on(self.machine) if r is not self and r.cfg
                      and r.running() and (self.name in r.cfg.bindsto or want_restart and
                                           self.name in r.cfg.requires + r.cfg.partof)]
+            if self.superseded():
+                bound = []
             if not want_restart:
                 if not stopped_on_purpose:   # stop() or restart() already decided
                     self.want_start = False
@@ -995,6 +1057,7 @@ class Runner:
                 return
             self.phase = "restart-wait"
             self.active, self.sub = "activating", "auto-restart"
+            self.publish()
             CHANGED.notify_all()
         self.note("scheduling restart in %.1fs (Restart=%s)" % (c.restart_sec, c.restart))
         end = time.monotonic() + c.restart_sec
@@ -1007,6 +1070,7 @@ class Runner:
             if self.stop_requested:
                 self.want_start = False
                 self.active, self.sub = "inactive", "dead"
+                self.publish()
                 CHANGED.notify_all()
 
 
@@ -1027,9 +1091,11 @@ class Unit:
         self.hash = unit_hash(options)
 
     def to_json(self):
+        lagging = (self.machine is not None and time.monotonic() - getattr(
+            self, "placed_at", 0) < OPTS.current_state_lag_ms / 1000.0)
         d = {"name": self.name, "desiredState": self.desired,
              "currentState": (self.desired if self.machine and self.desired != "inactive"
-                              else "inactive"),
+                              and not lagging else "inactive"),
              "options": [{k: v for k, v in o.items() if v != ""} for o in self.options]}
         if self.machine:
             d["machineID"] = self.machine.id
@@ -1045,6 +1111,11 @@ class Fleet:
         self.boot_id = uuid.uuid4().hex
         self.shutting_down = False
         self.host_units = set(HOST_UNITS) | set(OPTS.host_unit)
+        # (machine id, unit name) -> (active, sub) a stopped unit left in
+        # systemd: a failed unit stays failed until it starts again.
+        self.last_final = {}
+        self.api_down_until = 0.0  # /_test/api: answer 503 until then
+        self.down_after_puts = None  # (PUTs to go, down_ms)
 
     # ---- lookups (call with LOCK) ----
     def runners_on(self, machine):
@@ -1053,7 +1124,15 @@ class Fleet:
     def runner_of(self, name, machine):
         """The live runner of fleet unit NAME if it is placed on MACHINE."""
         u = self.units.get(name)
-        if u is None or u.machine is not machine:
+        if u is None:
+            # deleted, but the machine's agent has not acted on it yet
+            now = time.monotonic()
+            for r in self.runners:
+                if r.name == name and r.machine is machine and r.retired and \
+                        r.stop_at is not None and now < r.stop_at:
+                    return r
+            return None
+        if u.machine is not machine:
             return None
         return self.current_runner(u)
 
@@ -1069,7 +1148,8 @@ class Fleet:
     def states(self):
         """UnitStates: a runner is visible from placement until it has
         stopped after its unit was unscheduled or deleted."""
-        return sorted((r.state_json() for r in self.runners),
+        now = time.monotonic()
+        return sorted((r.state_json() for r in self.runners if r.visible(now)),
                       key=lambda s: (s["name"], s["machineID"]))
 
     # ---- changes from the API (call with LOCK) ----
@@ -1088,7 +1168,24 @@ class Fleet:
 
     def delete(self, name):
         u = self.units.pop(name)
+        lag = OPTS.delete_lag_ms / 1000.0
+        r = self.current_runner(u)
+        if r is not None and lag > 0:
+            # fleet drops the state at once, but the machine's agent acts
+            # on the DELETE late: a unit it was about to start starts, and
+            # is stopped only then
+            now = time.monotonic()
+            r.retired, r.hide_at, r.stop_at = True, now, now + lag
+            r.note("deleted; the agent acts on it in %.1f s" % lag)
+            if u.desired == "launched" and not r.running() and \
+                    getattr(u, "started_for", None) != u.desired_since:
+                r.start("started by a late agent")
+            u.machine = None
+            CHANGED.notify_all()
+            return
         self._unschedule(u)
+        if r is not None:
+            r.hide_at = time.monotonic()
         CHANGED.notify_all()
 
     def _unschedule(self, u):
@@ -1118,10 +1215,20 @@ class Fleet:
                     now - u.desired_since >= delay:
                 m = self.place(u)
                 if m is not None:
-                    u.machine = m
+                    u.machine, u.placed_at = m, now
                     r = Runner(u, m)
                     self.runners.append(r)
                     r.note("placed on machine %s (%s)" % (m.name, m.id))
+                    old = self.last_final.pop((m.id, u.name), None)
+                    if old is not None and old[0] == "failed":
+                        # systemd still has the unit, failed: fleet reports
+                        # that first, then starts the new one
+                        r.active, r.sub = old
+                        r.stale = True  # the agent reports it at once
+                        r.publish()
+                        r.start_not_before = now + OPTS.stale_failed_ms / 1000.0
+                        r.note("still failed from before (reported %d ms before the "
+                               "start)" % OPTS.stale_failed_ms)
                     u.started_for = None
                     CHANGED.notify_all()
             if u.machine is None:
@@ -1129,7 +1236,8 @@ class Fleet:
             r = self.current_runner(u)
             if r is None:
                 continue
-            if u.desired == "launched" and getattr(u, "started_for", None) != u.desired_since:
+            if u.desired == "launched" and getattr(u, "started_for", None) != \
+                    u.desired_since and now >= r.start_not_before:
                 u.started_for = u.desired_since
                 r.start()
             elif u.desired == "loaded" and getattr(u, "started_for", None) is not None:
@@ -1137,8 +1245,15 @@ class Fleet:
                 r.stop(explicit=True)
         # runners of deleted / unscheduled / replaced units leave once stopped
         for r in list(self.runners):
-            if getattr(r, "retired", False) and not r.running():
+            if r.retired and r.stop_at is not None and now >= r.stop_at:
+                r.stop_at = None
+                r.note("the agent acts on the DELETE")
+                r.stop(explicit=True)
+            if r.retired and r.stop_at is None and not r.running():
+                r.note("gone from machine %s, leaving systemd's %s/%s" % (
+                    r.machine.name, r.active, r.sub))
                 self.runners.remove(r)
+                self.last_final[(r.machine.id, r.name)] = (r.active, r.sub)
                 CHANGED.notify_all()
 
     def place(self, u):
@@ -1421,8 +1536,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path)
         query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        if path == "/_test/api":
+            return self.test_control(method, query)
         if path == "/":
             raise ApiError(405)
+        if time.monotonic() < SERVER.api_down_until:
+            raise ApiError(503, "fleet server unable to communicate with etcd")
         for prefix in ("/fleet/v1", "/v1-alpha"):
             if path == prefix:
                 raise ApiError(405)
@@ -1462,11 +1581,39 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(405, "only GET supported against this resource")
                 with LOCK:
                     items = [s for s in SERVER.states() if s["name"] == rest[6:]]
+                if not items and OPTS.fleet_like:
+                    # fleetd v1.0.0 crashes here: the client gets no answer
+                    self.close_connection = True
+                    return None
                 if not items:
                     raise ApiError(404, "unit state does not exist")
                 return self._send(200, items[0])
             break
         raise ApiError(404)
+
+    def test_control(self, method, query):
+        """Not fleet: POST /_test/api?down_ms=N makes the API answer 503
+        "unable to communicate with etcd" for N ms, as fleetd does while it
+        restarts (-1: until told otherwise, 0: answer again); with
+        after_puts=K, only once K more PUTs have been answered. The units
+        keep running, as on real machines."""
+        if method != "POST":
+            raise ApiError(405, "only POST supported against this resource")
+        try:
+            ms = int((query.get("down_ms") or ["0"])[0])
+            after = int((query.get("after_puts") or ["0"])[0])
+        except ValueError:
+            raise ApiError(400, "down_ms and after_puts must be numbers")
+        with LOCK:
+            if after > 0:
+                SERVER.down_after_puts = (after, ms)
+            else:
+                SERVER.down_after_puts = None
+                SERVER.api_down_until = (float("inf") if ms < 0 else
+                                         time.monotonic() + ms / 1000.0)
+        log("API down for %s%s" % ("good" if ms < 0 else "%d ms" % ms,
+                                   " after %d PUTs" % after if after > 0 else ""))
+        return self._send(204)
 
     def unit_item(self, method, name, body):
         if method == "GET":
@@ -1517,6 +1664,13 @@ class Handler(BaseHTTPRequestHandler):
                                     '"%s" instead' % (name, name.replace("@.", "@1.")))
             replaced = existing is not None and options and options != existing.options
             SERVER.put(name, options if options else None, desired)
+            if SERVER.down_after_puts is not None:
+                left, ms = SERVER.down_after_puts
+                SERVER.down_after_puts = (left - 1, ms) if left > 1 else None
+                if left <= 1:
+                    SERVER.api_down_until = (float("inf") if ms < 0 else
+                                             time.monotonic() + ms / 1000.0)
+                    log("API down now (after the PUT of %s)" % name)
         return self._send(201 if existing is None or replaced else 204)
 
 
@@ -1555,7 +1709,26 @@ def main():
     ap.add_argument("--machines", default="m1",
                     help='simulated machines: "NAME[:k=v,k=v] ..." (default: m1)')
     ap.add_argument("--state-dir", help="unit working dirs and logs (default: a temp dir)")
-    ap.add_argument("--placement-delay-ms", type=int, default=100)
+    ap.add_argument("--placement-delay-ms", type=int, default=None,
+                    help="how long after a PUT a unit is placed (default 100; fleet: ~1 s)")
+    ap.add_argument("--state-delay-ms", type=int, default=None,
+                    help="a placed unit shows in /state only this late (default 0; fleet: ~3 s)")
+    ap.add_argument("--current-state-lag-ms", type=int, default=None,
+                    help="currentState stays inactive this long after placement "
+                         "(default 0; fleet: 1-3 s)")
+    ap.add_argument("--delete-lag-ms", type=int, default=None,
+                    help="a machine acts on a DELETE this late; a unit it was about to "
+                         "start starts meanwhile (default 0; fleet: up to ~5 s)")
+    ap.add_argument("--stale-failed-ms", type=int, default=None,
+                    help="a unit submitted again where it had failed reports the old "
+                         "failed/failed this long before it starts (default 500)")
+    ap.add_argument("--transient-states", action="store_true", default=None,
+                    help="report activating/deactivating in /state (fleet does not)")
+    ap.add_argument("--fleet-like", action="store_true",
+                    help="the delays and omissions of a real fleet v1.0.0 (placement 1 s, "
+                         "/state 3 s, currentState lag 2 s, DELETE lag 4.8 s, no "
+                         "transient states, GET state/NAME of a unit without state "
+                         "closes the connection); single options override")
     ap.add_argument("--page-size", type=int, default=100,
                     help="items per page of /units, /state, /machines (default 100)")
     ap.add_argument("--timeout-stop-sec", type=float, default=5.0,
@@ -1571,6 +1744,13 @@ def main():
                          "(docker.service and a few more are built in)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     OPTS = ap.parse_args()
+    fleet = {"placement_delay_ms": 1000, "state_delay_ms": 3000, "current_state_lag_ms": 2000,
+             "delete_lag_ms": 4800, "stale_failed_ms": 2000, "transient_states": False}
+    plain = {"placement_delay_ms": 100, "state_delay_ms": 0, "current_state_lag_ms": 0,
+             "delete_lag_ms": 0, "stale_failed_ms": 500, "transient_states": True}
+    for k, v in (fleet if OPTS.fleet_like else plain).items():
+        if getattr(OPTS, k) is None:
+            setattr(OPTS, k, v)
     if not 1 <= OPTS.page_size <= 65535:
         ap.error("--page-size must be 1..65535")
     try:

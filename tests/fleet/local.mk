@@ -6,4 +6,6 @@ EXTRA_DIST += tests/fleet/fleet-test-server.py tests/fleet/test-fleet-server.sh 
 # napd with builder, scheduler-fleet and discovery-etcd against the test
 # server, driven by napc (needs scheduler-fleet built; skips otherwise).
 TESTS += tests/fleet/test-deploy-fleet.sh
-EXTRA_DIST += tests/fleet/test-deploy-fleet.sh bench/fleet.sh
+# scheduler-fleet against the server acting like a real fleet (issue 10).
+TESTS += tests/fleet/test-fleet-real.sh
+EXTRA_DIST += tests/fleet/test-deploy-fleet.sh tests/fleet/test-fleet-real.sh bench/fleet.sh

@@ -6,7 +6,8 @@
 # etcd). Issue 4's list: deploy examples/hello to two instances on two
 # machines and fetch the page from both endpoints; one entry per instance
 # (discovery-etcd leaves containers that a sidekick announces alone); a
-# killed container's sidekick stops and its entry vanishes; scale 1 and 2;
+# killed container's entry vanishes at once and its unit restarts it; scale
+# 1 and 2 (the same unit name submitted again);
 # a redeploy without a failed request; napd restarted keeps the entries;
 # --env with shell metacharacters; 3 instances on 2 machines fail naming
 # the unit; destroy leaves nothing; fleet unreachable is named.
@@ -160,14 +161,18 @@ print(len({s["machineID"] for s in json.load(sys.stdin).get("states", [])
 ok "two containers run, labelled for the sidekick" \
 	bash -c "[ \$(docker ps -q --filter label=nap.app=$APP --filter label=nap.announced-by=sidekick | wc -l) -eq 2 ]"
 
-# ---- a container dies: its sidekick stops, its entry goes ----
+# ---- a container dies: its entry goes at once, its unit restarts it ----
 victim=$(docker ps --filter "label=nap.app=$APP" --filter label=nap.instance=2 --format '{{.Names}}')
 ok "instance 2 has a container" test -n "$victim"
+victim_id=$(docker ps -q --filter "name=^$victim\$")
 docker kill "$victim" >/dev/null 2>&1
 ok "its entry leaves etcd at once" wait_until 5 one_entry_each 1
-ok "... and napc endpoints" n_endpoints 1
-ok "its sidekick stops" wait_until 10 not unit_active "nap-$APP@1-2-discovery.service"
 ok "instance 1 still serves" all_pages_ok
+# Restart=on-failure: the run unit starts it again, its sidekick announces it
+ok "its unit restarts it: two entries again" wait_until 20 one_entry_each 2
+ok "... a new container" bash -c "[ \"\$(docker ps -q --filter name=^$victim\$)\" != '$victim_id' ] && [ -n \"\$(docker ps -q --filter name=^$victim\$)\" ]"
+both_serve() { n_endpoints 2 && all_pages_ok; }
+ok "... and napc endpoints gives both, serving" wait_until 10 both_serve
 
 # ---- scale ----
 ok "napc scale $APP 1" napc --timeout 120 scale "$APP" 1
@@ -261,7 +266,8 @@ ok "... nothing of release 4 is left in fleet or Docker" wait_until 30 bash -c "
 ok "napc destroy" napc --timeout 120 destroy "$APP"
 ok "... no unit of it in fleet" test "$(fleet_units | grep -c .)" -eq 0
 ok "... no entry under /services/$APP/" test "$(keys)" -eq 0
-ok "... no container" wait_until 10 test "$(containers)" -eq 0
+no_container() { [ "$(containers)" -eq 0 ]; }
+ok "... no container" no_container
 ok "... no record under /nap/apps/$APP/" test "$(ectl get --prefix --keys-only "/nap/apps/$APP/" | grep -c .)" -eq 0
 
 # ---- fleet unreachable ----

@@ -418,6 +418,29 @@ else
 	skip "a unit runs a Docker container" "dockerd does not answer"
 fi
 
+# ---- what a real fleet and systemd do (issue 10) ----------------------------
+T143="Service.ExecStart=/bin/sh -c 'trap \"exit 143\" TERM; while :; do sleep 0.1; done'"
+unit t143.service launched "$T143" "X-Fleet.MachineID=$M1"
+ok "a unit whose main process exits 143 on SIGTERM runs" wait_until 5 state_is t143.service active/running
+api DELETE units/t143.service
+ok "DELETE drops its state from /state at once, while it still stops" state_gone t143.service
+ok "exit status 143 after the stop fails it, as in systemd (docker run after docker stop)" \
+	wait_until 10 grep -q "failed with result 'exit-code'" "$WORK/state/logs/t143.service.log"
+wait_until 10 grep -q 'gone from machine' "$WORK/state/logs/t143.service.log"
+unit t143.service launched "$T143" "X-Fleet.MachineID=$M1"
+ok "submitted again on that machine, it first reports systemd's old failed/failed" \
+	wait_until 3 state_is t143.service failed/failed
+ok "  then it starts" wait_until 5 state_is t143.service active/running
+unit t143.service launched "$T143" "Service.SuccessExitStatus=143" "X-Fleet.MachineID=$M1"
+ok "with SuccessExitStatus=143 (a replaced unit) it runs" wait_until 10 state_is t143.service active/running
+desire t143.service loaded
+ok "  and a stop leaves it inactive/dead" wait_until 10 state_is t143.service inactive/dead
+api DELETE units/t143.service
+curl -sf --unix-socket "$FLEET_SOCK" -X POST "http://fleet/_test/api?down_ms=800" >/dev/null
+ok "POST /_test/api?down_ms=800: the API answers 503 as fleetd does while restarting" \
+	answers GET units 503 '{"error":{"code":503,"message":"fleet server unable to communicate with etcd"}}'
+ok "  and answers again afterwards" wait_until 3 answers GET units 200
+
 # ---- clean shutdown on SIGTERM -------------------------------------------
 unit last.service launched "Service.ExecStart=/bin/sh -c 'echo \$\$\$\$ > $OUT/last.pid; exec sleep 1000'" \
 	"Service.ExecStop=/bin/sh -c 'echo bye > $OUT/last.stopped'"

@@ -1,12 +1,14 @@
 /* scheduler-fleet-call: one nap.Scheduler call through napd, for
  * tests/plugins/scheduler-fleet-test.sh.
  *
- *   scheduler-fleet-call -s SOCK [-t TIMEOUT_MS] run APP RELEASE IMAGE 1,2 [-M KEY=VALUE]... [KEY=VALUE]...
+ *   scheduler-fleet-call -s SOCK [-t TIMEOUT_MS] run APP RELEASE IMAGE 1,2 [-M KEY=VALUE]... [-C HTTP_PATH] [KEY=VALUE]...
  *   scheduler-fleet-call -s SOCK remove APP RELEASE [INSTANCE...]
  *   scheduler-fleet-call -s SOCK list [APP]
  *   scheduler-fleet-call -s SOCK logs APP
+ *   scheduler-fleet-call -s SOCK watch APP SECONDS   (Watch, cancelled after SECONDS)
  *
  * Prints "INSTANCE app release instance id host port state machine",
+ * "EVENT kind app release instance host port state announcer" (watch),
  * "REMOVED n", and last "END STATUS message". Exit status: the call's nap
  * status, 100 if napd cannot be reached, 2 on bad usage. */
 #include "config.h"
@@ -47,6 +49,7 @@ static int run(nap_conn *conn, int argc, char **argv)
 {
 	Nap__RunRequest req = NAP__RUN_REQUEST__INIT;
 	Nap__Placement pl = NAP__PLACEMENT__INIT;
+	Nap__Check check = NAP__CHECK__INIT;
 	Nap__EnvVar env[32], *envp[32];
 	char *meta[16], *save = NULL;
 	uint32_t inst[64];
@@ -67,6 +70,11 @@ static int run(nap_conn *conn, int argc, char **argv)
 
 		if (!strcmp(argv[i], "-M") && i + 1 < argc && pl.n_machine_metadata < 16) {
 			meta[pl.n_machine_metadata++] = argv[++i];
+			continue;
+		}
+		if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			check.http_path = argv[++i];
+			req.check = &check;
 			continue;
 		}
 		eq = strchr(argv[i], '=');
@@ -168,6 +176,57 @@ static int logs(nap_conn *conn, int argc, char **argv)
 	return e.status;
 }
 
+static void on_event(nap_call *c, const nap_reply *r, void *ud)
+{
+	struct end *e = ud;
+	Nap__InstanceEvent *ev;
+
+	(void)c;
+	if (r->end) {
+		printf("END %s %s\n", nap_status_name(r->status), r->message);
+		e->done = true;
+		e->status = r->status;
+		fflush(stdout);
+		return;
+	}
+	ev = nap__instance_event__unpack(NULL, r->payload_len, r->payload);
+	if (!ev)
+		return;
+	if (ev->instance)
+		printf("EVENT %s %s %u %u %s %u %s %s\n", ev->kind, ev->instance->app,
+		       (unsigned)ev->instance->release, (unsigned)ev->instance->instance,
+		       *ev->instance->host ? ev->instance->host : "-", (unsigned)ev->instance->port,
+		       ev->instance->state, *ev->instance->announcer ? ev->instance->announcer : "-");
+	else
+		printf("EVENT %s\n", ev->kind);
+	fflush(stdout);
+	nap__instance_event__free_unpacked(ev, NULL);
+}
+
+static int watch(nap_conn *conn, int argc, char **argv)
+{
+	Nap__ListInstancesRequest req = NAP__LIST_INSTANCES_REQUEST__INIT;
+	struct end e = {0};
+	nap_call *c;
+	int waited = 0, seconds;
+
+	if (argc < 2)
+		return 2;
+	req.app = argv[0];
+	seconds = atoi(argv[1]);
+	if (nap_call_start(&c, conn, nap__scheduler__descriptor.name,
+			   (uint32_t)nap_method_index(&nap__scheduler__descriptor, "Watch"),
+			   &req.base, 0, on_event, &e) < 0)
+		return 14;
+	while (!e.done) {
+		if (nap_conn_wait(conn, 100) < 0 && !e.done)
+			return 14;
+		if (!e.done && ++waited == seconds * 10)
+			nap_call_cancel(c);
+	}
+	return e.status;
+}
+
 int main(int argc, char **argv)
 {
 	const char *sock = NULL;
@@ -185,7 +244,7 @@ int main(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: scheduler-fleet-call [-s SOCK] [-t MS] run|remove|list|logs ...\n");
+		fprintf(stderr, "usage: scheduler-fleet-call [-s SOCK] [-t MS] run|remove|list|logs|watch ...\n");
 		return 2;
 	}
 	if (nap_conn_connect(&conn, sock, "scheduler-fleet-call") < 0) {
@@ -200,6 +259,8 @@ int main(int argc, char **argv)
 		r = list(conn, argc - 2, argv + 2);
 	else if (!strcmp(argv[1], "logs"))
 		r = logs(conn, argc - 2, argv + 2);
+	else if (!strcmp(argv[1], "watch"))
+		r = watch(conn, argc - 2, argv + 2);
 	else
 		r = 2;
 	fflush(stdout);

@@ -204,6 +204,9 @@ int main(void)
 		.announce = "/usr/libexec/nap/nap-fleet-announce",
 		.etcd = "http://127.0.0.1:2379",
 		.host = "10.0.0.5",
+		.check_interval_ms = 1000,
+		.check_timeout_ms = 500,
+		.check_failures = 3,
 	};
 	struct sf_unit run, disc;
 	char name[SF_UNIT_NAME_MAX], glob[SF_UNIT_NAME_MAX], app[64];
@@ -283,7 +286,16 @@ int main(void)
 		      has(&run, "Unit", "After", "docker.service"),
 	      "... Requires= and After= docker.service");
 	CHECK(has(&run, "Service", "TimeoutStartSec", "0"), "... TimeoutStartSec=0");
-	CHECK(count(&run, "Service", "ExecStartPre") == 2, "... two ExecStartPre lines");
+	CHECK(count(&run, "Service", "ExecStartPre") == 3, "... three ExecStartPre lines");
+	CHECK(has(&run, "Service", "SuccessExitStatus", "143"),
+	      "... SuccessExitStatus=143: docker run's status after docker stop is no failure");
+	CHECK(has(&run, "Service", "Restart", "on-failure") &&
+		      has(&run, "Service", "RestartSec", SF_RESTART_SEC) &&
+		      has(&run, "Unit", "StartLimitIntervalSec", SF_START_LIMIT_INTERVAL_SEC) &&
+		      has(&run, "Unit", "StartLimitBurst", SF_START_LIMIT_BURST),
+	      "... Restart=on-failure within a start limit");
+	CHECK(has(&run, "Unit", "Wants", "nap-web@3-2-discovery.service"),
+	      "... Wants= its sidekick, which comes back with a restart");
 	{
 		const char *rm[] = {"-/usr/bin/docker", "rm", "-f", "nap-web-3-2", NULL};
 		const char *pull[] = {"/usr/bin/docker", "pull", "127.0.0.1:5000/web:3", NULL};
@@ -293,18 +305,23 @@ int main(void)
 				       "nap.announced-by=sidekick", "--memory",
 				       "67108864", "-e", "GREETING=hello world", "-e", nasty_kv,
 				       "-e", "EMPTY=", "127.0.0.1:5000/web:3", NULL};
-		const char *stop[] = {"/usr/bin/docker", "stop", "nap-web-3-2", NULL};
+		const char *claim[] = {"/usr/libexec/nap/nap-fleet-announce", "claim",
+				       "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
+				       "10.0.0.5", "/usr/bin/docker", NULL};
+		const char *stop[] = {"-/usr/bin/docker", "stop", "nap-web-3-2", NULL};
 
 		CHECK(argv_is(value(&run, "Service", "ExecStartPre", 0), rm),
 		      "... first removes a leftover container, failure ignored ('-')");
 		CHECK(argv_is(value(&run, "Service", "ExecStartPre", 1), pull),
 		      "... then pulls the image");
+		CHECK(argv_is(value(&run, "Service", "ExecStartPre", 2), claim),
+		      "... then claims the instance (present key, want gate)");
 		CHECK(count(&run, "Service", "ExecStart") == 1 &&
 			      argv_is(value(&run, "Service", "ExecStart", 0), start),
 		      "... ExecStart runs the container in the foreground with labels and the "
 		      "exact environment");
 		CHECK(argv_is(value(&run, "Service", "ExecStop", 0), stop),
-		      "... ExecStop stops it");
+		      "... ExecStop stops it (a container already gone is no failure)");
 	}
 	CHECK(has(&run, "X-Fleet", "Conflicts", "nap-web@3-*[0-9].service"),
 	      "... Conflicts= with the release's other instances");
@@ -348,16 +365,31 @@ int main(void)
 	{
 		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce", "announce",
 				     "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
-				     "10.0.0.5", "/usr/bin/docker", NULL};
-		const char *wd[] = {"/usr/libexec/nap/nap-fleet-announce", "withdraw",
-				    "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
-				    "10.0.0.5", "/usr/bin/docker", NULL};
+				     "10.0.0.5", "/usr/bin/docker", "1000", "500", "3", NULL};
 
 		CHECK(argv_is(value(&disc, "Service", "ExecStart", 0), ann),
-		      "... ExecStart runs the announcer with checked arguments");
-		CHECK(argv_is(value(&disc, "Service", "ExecStop", 0), wd),
-		      "... ExecStop withdraws");
+		      "... ExecStart runs the announcer with checked arguments and its check");
+		CHECK(count(&disc, "Service", "ExecStop") == 0,
+		      "... no ExecStop: SIGTERM makes it revoke its own lease");
 	}
 	sf_unit_release(&disc);
+	{
+		const char *path = "/health?x=1&y=%41;z@a!b~c";
+		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce", "announce",
+				     "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
+				     "10.0.0.5", "/usr/bin/docker", "1000", "500", "3", path, NULL};
+
+		spec.check_path = path;
+		CHECK(sf_discovery_unit(&disc, &spec) == 0 &&
+			      argv_is(value(&disc, "Service", "ExecStart", 0), ann),
+		      "an HTTP check path reaches the announcer exactly (%% and all)");
+		sf_unit_release(&disc);
+	}
+	CHECK(sf_check_path_valid("/") && sf_check_path_valid("/health?x=1&y=%41") &&
+		      !sf_check_path_valid("health") && !sf_check_path_valid("/a b") &&
+		      !sf_check_path_valid("/$(id)") && !sf_check_path_valid("/a'b") &&
+		      !sf_check_path_valid("/a\"b") && !sf_check_path_valid("/a\nb") &&
+		      !sf_check_path_valid("") && !sf_check_path_valid(NULL),
+	      "check paths: / and safe characters only");
 	return DONE();
 }
