@@ -30,7 +30,7 @@
 struct probe {
 	char app[64];
 	uint32_t release, instance;
-	char id[96];
+	char id[160];
 	char host[256];
 	uint32_t port;
 	char path[256];

@@ -54,7 +54,7 @@ struct slot {
 	bool running;
 	bool dead;     /* it ended (exited, dead, failed): to be replaced */
 	bool sidekick; /* announced by the scheduler's own announcer */
-	char id[96];
+	char id[160];
 	char host[256];
 	uint32_t port;
 	char health[16]; /* a Dockerfile HEALTHCHECK's state, "" without one */

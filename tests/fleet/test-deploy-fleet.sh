@@ -267,7 +267,7 @@ ok "napc destroy" napc --timeout 120 destroy "$APP"
 ok "... no unit of it in fleet" test "$(fleet_units | grep -c .)" -eq 0
 ok "... no entry under /services/$APP/" test "$(keys)" -eq 0
 no_container() { [ "$(containers)" -eq 0 ]; }
-ok "... no container" no_container
+ok "... no container (docker run --rm removes it once stopped)" wait_until 10 no_container
 ok "... no record under /nap/apps/$APP/" test "$(ectl get --prefix --keys-only "/nap/apps/$APP/" | grep -c .)" -eq 0
 
 # ---- fleet unreachable ----
