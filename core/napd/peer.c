@@ -196,9 +196,11 @@ void peers_idle(void)
 				continue;
 			}
 		}
-		/* A peer being told why it is cut off gets NAP_FRAME_TIMEOUT_MS
-		 * to read the rest; napd waits for it to be writable only. */
-		if (nap_conn_pending(p->conn) > 0 &&
+		/* A client being told why it is cut off gets NAP_FRAME_TIMEOUT_MS
+		 * to read the rest; napd waits for it to be writable only. A
+		 * plugin host's EOF is what stops it (napd stopping, or the
+		 * plugin refused): it is closed at once. */
+		if (!p->plugin && nap_conn_pending(p->conn) > 0 &&
 		    now < p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull) {
 			loop_mod(&p->io, EPOLLOUT);
 			pp = &p->next;

@@ -58,6 +58,7 @@ static int init(const nap_host *host, void **statep)
 		return -EINVAL;
 	}
 	O.host = host;
+	O.started_ms = mono_ms();
 	const char *id = host->config("napd.id");
 	snprintf(O.napd_id, sizeof(O.napd_id), "%s", id ? id : "");
 	int r = read_settings(host);

@@ -110,6 +110,7 @@ struct orch {
 	uint32_t backoff_ms, backoff_max_ms; /* crash loops: first step and cap */
 	uint32_t resync_ms;		     /* the whole comparison, events or not */
 	atomic_bool stopping;
+	uint64_t started_ms; /* monotonic: when init ran */
 	pthread_t reconciler, watcher, checker;
 	bool threads;
 };
@@ -121,6 +122,9 @@ uint64_t wall_ms(void);
 uint64_t mono_ms(void);
 /* Broadcasts a change of app a (NULL: of everything). Lock held. */
 void orch_changed(struct app *a);
+/* The level of a "cannot reach a plugin, trying again" line: info while
+ * the other plugins are still starting (the first seconds), else warning. */
+int orch_retry_level(void);
 /* Waits for a change or until ms pass. Lock held. */
 void orch_wait(uint32_t ms);
 

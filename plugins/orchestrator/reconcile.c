@@ -411,14 +411,16 @@ void *reconcile_main(void *arg)
 {
 	(void)arg;
 	char err[512];
-	bool said = false;
+	bool said_info = false, said_warning = false;
 	while (!atomic_load(&O.stopping) && store_load_all(err, sizeof(err)) < 0) {
 		pthread_mutex_lock(&O.lock);
 		snprintf(O.load_error, sizeof(O.load_error), "%s", err);
 		pthread_mutex_unlock(&O.lock);
-		if (!said)
-			O.host->log(NAP_LOG_WARNING, "orchestrator: %s (trying again)", err);
-		said = true;
+		int level = orch_retry_level();
+		bool *said = level == NAP_LOG_WARNING ? &said_warning : &said_info;
+		if (!*said)
+			O.host->log(level, "orchestrator: %s (trying again)", err);
+		*said = true;
 		for (int i = 0; i < 20 && !atomic_load(&O.stopping); i++)
 			usleep(50 * 1000);
 	}

@@ -40,3 +40,8 @@ void orch_wait(uint32_t ms)
 	}
 	pthread_cond_timedwait(&O.changed, &O.lock, &ts);
 }
+
+int orch_retry_level(void)
+{
+	return mono_ms() - O.started_ms < 5000u ? NAP_LOG_INFO : NAP_LOG_WARNING;
+}

@@ -66,14 +66,14 @@ static void pause_ms(uint32_t ms)
 void *watch_main(void *arg)
 {
 	(void)arg;
-	bool polling = false, said = false;
+	bool polling = false, said_info = false, said_warning = false;
 	while (!atomic_load(&O.stopping)) {
 		nap_error e = {0};
 		int r;
 		if (polling) {
 			r = poll_once(&e);
 			if (r == 0) {
-				said = false;
+				said_info = said_warning = false;
 				pause_ms(POLL_MS);
 				continue;
 			}
@@ -100,12 +100,14 @@ void *watch_main(void *arg)
 			if (r == 0 || atomic_load(&O.stopping))
 				continue;
 		}
-		if (!said)
-			O.host->log(NAP_LOG_WARNING,
+		int level = orch_retry_level();
+		bool *said = level == NAP_LOG_WARNING ? &said_warning : &said_info;
+		if (!*said)
+			O.host->log(level,
 				    "orchestrator: cannot follow the scheduler's instances: %s "
 				    "(trying again)",
 				    e.message);
-		said = true;
+		*said = true;
 		pause_ms(RETRY_MS);
 	}
 	return NULL;
