@@ -7,7 +7,9 @@
 #  - announce latency: Docker's start event -> the entry's PUT seen by an
 #    etcd watcher, both received by one process;
 #  - removal latency: Docker's kill event -> the entry's DELETE, the same way;
-#  - 20 apps deployed at once: total time and napd's peak resident memory.
+#  - 20 apps deployed at once: total time and napd's peak resident memory;
+#  - scale-out from 1 to 40 instances through napc (ready and announced)
+#    against the docker CLI starting the same 40 containers 8 at a time.
 set -euo pipefail
 build=$(realpath "$1")
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -149,5 +151,22 @@ echo "deploy.twenty_apps_at_once.total_s: $(awk "BEGIN {print $(now) - $t0}")"
 echo "deploy.twenty_apps_at_once.failed: $failed"
 echo "deploy.napd_peak_rss_mb: $(awk '/VmHWM/ {printf "%.1f", $2/1024}' /proc/$NAPD_PID/status)"
 for i in $(seq 1 20); do napc destroy "par-$$-$i" >/dev/null 2>&1 || true; done
+
+# --- scale-out to 40 instances: napc scale vs the docker CLI, 8 at a time ---
+# napc scale returns once all 40 are ready (checked) and announced; the CLI
+# only starts the containers.
+napc scale "$app" 1 >/dev/null
+t0=$(now)
+napc scale "$app" 40 >/dev/null
+nap_scale=$(awk "BEGIN {print $(now) - $t0}")
+napc scale "$app" 1 >/dev/null
+t0=$(now)
+seq 1 40 | xargs -P 8 -I{} docker run -d -P --init --label nap.bench=1 --name "bench-$$-{}" \
+	"127.0.0.1:5000/$app:1" >/dev/null
+cli_scale=$(awk "BEGIN {print $(now) - $t0}")
+docker rm -f $(docker ps -aq --filter label=nap.bench=1) >/dev/null 2>&1 || true
+echo "deploy.scale_out_40.nap_s: $nap_scale"
+echo "deploy.scale_out_40.docker_cli_8_at_a_time_s: $cli_scale"
+echo "deploy.scale_out_40.ratio_nap_over_cli: $(awk "BEGIN {printf \"%.2f\", $nap_scale / $cli_scale}")"
 napc destroy "$app" >/dev/null 2>&1 || true
 docker rmi "127.0.0.1:5000/$app-hand:"{1..9} >/dev/null 2>&1 || true

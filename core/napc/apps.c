@@ -284,13 +284,16 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 					   {"memory", 1, 0, 'm'},
 					   {"check-http", 1, 0, 'c'},
 					   {"ready-timeout", 1, 0, 'r'},
+					   {"scheduler", 1, 0, 's'},
 					   {0, 0, 0, 0}};
 	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
 	Nap__Check check = NAP__CHECK__INIT;
 	int c, r = 0;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "i:e:m:", lo, NULL)) != -1) {
-		if (c == 'c' || c == 'r') {
+		if (c == 's') {
+			req.scheduler = optarg;
+		} else if (c == 'c' || c == 'r') {
 			if ((r = parse_check_option(&check, c, optarg)))
 				return r;
 			req.check = &check;
@@ -318,7 +321,8 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 	}
 	if (optind >= argc || argc - optind > 2) {
 		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--memory SIZE] "
-				"[--env K=V]... [--check-http PATH] [--ready-timeout SECONDS]\n");
+				"[--env K=V]... [--check-http PATH] [--ready-timeout SECONDS] "
+				"[--scheduler PLUGIN]\n");
 		return NAPC_EXIT_USAGE;
 	}
 	req.app = argv[optind];

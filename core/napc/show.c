@@ -80,14 +80,15 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 					     (json_int_t)s->check->failures, "ready_timeout_s",
 					     (json_int_t)s->check->ready_timeout_s)
 				 : json_null();
-	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o, s:i, s:i, s:o, s:o}",
+	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o, s:i, s:i, s:o, s:o, "
+			 "s:s}",
 			 "app", s->app, "release", (json_int_t)s->release, "image", s->image,
 			 "instances", (json_int_t)s->instances, "memory_bytes",
 			 (json_int_t)s->memory_bytes, "state", s->state, "updated",
 			 (json_int_t)s->updated_unix, "releases", rels, "env", env, "endpoints",
 			 napc_endpoints_json(s->endpoints, s->n_endpoints), "ready",
 			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts, "instance_states",
-			 insts, "check", check);
+			 insts, "check", check, "scheduler", s->scheduler ? s->scheduler : "");
 }
 
 /* "12s", "5m", "3h", "2d": how long ago a wall-clock time in ms was. */
@@ -147,6 +148,8 @@ void napc_print_status(const struct napc *n, const Nap__AppStatus *s)
 	       s->instances == 1 ? "" : "s");
 	if (s->image && *s->image)
 		printf("  image %s\n", s->image);
+	if (s->scheduler && *s->scheduler)
+		printf("  scheduler %s\n", s->scheduler);
 	if (s->check)
 		printf("  check %s, every %u ms, unhealthy after %u failures, ready within %u s\n",
 		       *s->check->http_path ? s->check->http_path : "TCP connect",

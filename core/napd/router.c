@@ -48,14 +48,44 @@ const ProtobufCServiceDescriptor *router_known_service(const char *service)
 	return NULL;
 }
 
+/* Services several plugins may provide side by side, each addressed as
+ * SERVICE@PLUGIN (plain SERVICE: the first one listed in napd.conf). */
+bool router_multi_service(const char *service)
+{
+	return strcmp(service, "nap.Scheduler") == 0;
+}
+
+/* "nap.Scheduler@scheduler-swarm" -> base "nap.Scheduler" (in buf), plugin
+ * "scheduler-swarm"; plain names -> themselves and NULL. */
+static const char *split_address(const char *service, char *buf, size_t n, const char **pluginp)
+{
+	const char *at = strchr(service, '@');
+	*pluginp = NULL;
+	if (!at || (size_t)(at - service) >= n)
+		return service;
+	snprintf(buf, n, "%.*s", (int)(at - service), service);
+	*pluginp = at + 1;
+	return buf;
+}
+
+static bool provides(const struct route *r, const char *base, const char *plugin)
+{
+	return strcmp(r->service, base) == 0 &&
+	       (!plugin || strcmp(r->plugin->conf->name, plugin) == 0);
+}
+
 int router_register(const char *service, struct plugin *plugin, struct plugin **owner)
 {
 	struct plugin *have = router_provider(service);
-	if (have && have != plugin) {
+	for (size_t i = 0; have && have != plugin && i < nroutes; i++)
+		if (router_multi_service(service) && routes[i].plugin == plugin &&
+		    strcmp(routes[i].service, service) == 0)
+			have = plugin; /* registered already */
+	if (have && have != plugin && !router_multi_service(service)) {
 		*owner = have;
 		return -EEXIST;
 	}
-	if (have)
+	if (have == plugin)
 		return 0;
 	struct route *r = realloc(routes, (nroutes + 1) * sizeof(*r));
 	if (!r)
@@ -82,10 +112,16 @@ void router_unregister_plugin(struct plugin *plugin)
 
 struct plugin *router_provider(const char *service)
 {
+	char base[NAP_NAME_MAX + 1];
+	const char *plugin;
+	const char *name = split_address(service, base, sizeof(base), &plugin);
+	/* The first registered of several is the one listed first: plugins
+	 * register in napd.conf's order once they run (see supervisor.c). */
+	struct route *first = NULL;
 	for (size_t i = 0; i < nroutes; i++)
-		if (strcmp(routes[i].service, service) == 0)
-			return routes[i].plugin;
-	return NULL;
+		if (provides(&routes[i], name, plugin) && (!first || routes[i].plugin < first->plugin))
+			first = &routes[i];
+	return first ? first->plugin : NULL;
 }
 
 static void forward_done(nap_call *call, const nap_reply *r, void *ud)
@@ -114,9 +150,12 @@ static void forward_done(nap_call *call, const nap_reply *r, void *ud)
 	free(fw);
 }
 
-static void forward_to(struct peer *from, const Nap__Bus__Frame *f, const char *service,
+static void forward_to(struct peer *from, const Nap__Bus__Frame *f, const char *address,
 		       uint32_t method)
 {
+	char base[NAP_NAME_MAX + 1];
+	const char *plugin_name;
+	const char *service = split_address(address, base, sizeof(base), &plugin_name);
 	const ProtobufCServiceDescriptor *desc = router_known_service(service);
 	if (desc && method >= desc->n_methods) {
 		nap_conn_end(from->conn, f->call_id, NAP_UNIMPLEMENTED,
@@ -125,11 +164,11 @@ static void forward_to(struct peer *from, const Nap__Bus__Frame *f, const char *
 			     service, method, desc->n_methods);
 		return;
 	}
-	struct plugin *pl = router_provider(service);
+	struct plugin *pl = router_provider(address);
 	if (!pl) {
 		nap_conn_end(from->conn, f->call_id, NAP_UNIMPLEMENTED,
 			     "no plugin provides service %s ('napc plugins' lists what is loaded)",
-			     service);
+			     address);
 		return;
 	}
 	if (pl->state != PLUGIN_RUNNING || !pl->peer) {
@@ -234,11 +273,14 @@ void router_peer_gone(struct peer *p)
 	control_peer_gone(p);
 }
 
-int router_call(nap_call **callp, const char *service, uint32_t method,
+int router_call(nap_call **callp, const char *address, uint32_t method,
 		const ProtobufCMessage *req, uint32_t timeout_ms, nap_call_fn fn, void *ud,
 		nap_error *err)
 {
-	struct plugin *pl = router_provider(service);
+	char base[NAP_NAME_MAX + 1];
+	const char *plugin_name;
+	const char *service = split_address(address, base, sizeof(base), &plugin_name);
+	struct plugin *pl = router_provider(address);
 	if (!pl || pl->state != PLUGIN_RUNNING || !pl->peer) {
 		if (err) {
 			err->status = NAP_UNAVAILABLE;

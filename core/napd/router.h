@@ -3,6 +3,7 @@
 #ifndef NAPD_ROUTER_H
 #define NAPD_ROUTER_H
 
+#include <stdbool.h>
 #include <nap/bus.h>
 #include <nap/bus.pb-c.h>
 
@@ -13,7 +14,11 @@ struct plugin;
  * name in *owner). */
 int router_register(const char *service, struct plugin *plugin, struct plugin **owner);
 void router_unregister_plugin(struct plugin *plugin);
+/* The plugin a service name goes to: SERVICE (the first that provides it)
+ * or SERVICE@PLUGIN (that plugin). NULL if none. */
 struct plugin *router_provider(const char *service);
+/* True for a service several plugins may provide (nap.Scheduler). */
+bool router_multi_service(const char *service);
 /* The descriptor of a service nap itself defines, or NULL. */
 const ProtobufCServiceDescriptor *router_known_service(const char *service);
 

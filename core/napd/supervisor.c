@@ -261,6 +261,8 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 	 * first one configured keeps it, the second is refused for good. */
 	for (size_t i = 0; i < h->n_services; i++) {
 		struct plugin *owner = router_provider(h->services[i]);
+		if (router_multi_service(h->services[i]))
+			continue; /* schedulers live side by side: NAME@plugin */
 		if (owner && owner != pl && owner > pl) {
 			/* Plugins start in parallel; whichever says HELLO first, the
 			 * one listed first in napd.conf keeps the service. */

@@ -21,19 +21,36 @@
 int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
 	     const char *method, const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e)
 {
+	return bus_call_at(replyp, svc, svc->name, method, req, timeout_ms, e);
+}
+
+int bus_call_at(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
+		const char *address, const char *method, const ProtobufCMessage *req,
+		uint32_t timeout_ms, nap_error *e)
+{
 	int idx = nap_method_index(svc, method);
 	ProtobufCMessage *reply = NULL;
 	if (idx < 0) {
 		snprintf(e->message, sizeof(e->message), "%s has no method %s", svc->name, method);
 		return -ENOSYS;
 	}
-	int r = O.host->call(&reply, svc->name, (uint32_t)idx, req, svc->methods[idx].output,
+	int r = O.host->call(&reply, address, (uint32_t)idx, req, svc->methods[idx].output,
 			     timeout_ms, e);
 	if (replyp)
 		*replyp = reply;
 	else if (reply)
 		protobuf_c_message_free_unpacked(reply, NULL);
 	return r;
+}
+
+/* "nap.Scheduler@<plugin>", or plain "nap.Scheduler" while no scheduler
+ * is known yet. */
+static const char *scheduler_at(char *buf, size_t n, const char *sched)
+{
+	if (!*sched)
+		return "nap.Scheduler";
+	snprintf(buf, n, "nap.Scheduler@%s", sched);
+	return buf;
 }
 
 static int failed(int r, const nap_error *e, char *err, size_t errlen)
@@ -84,15 +101,17 @@ int bus_run(const char *app, uint32_t release, json_t *rec, const uint32_t *inst
 	rec_check(rec, &check);
 	r.check = &check;
 	nap_error e = {0};
-	int rc = bus_call(NULL, &nap__scheduler__descriptor, "Run", &r.base, SCHEDULE_TIMEOUT_MS,
-			  &e);
+	char at[96];
+	int rc = bus_call_at(NULL, &nap__scheduler__descriptor,
+			     scheduler_at(at, sizeof(at), release_sched(rec, release)), "Run",
+			     &r.base, SCHEDULE_TIMEOUT_MS, &e);
 	free(vars);
 	free(ptrs);
 	return rc < 0 ? failed(rc, &e, err, errlen) : 0;
 }
 
-int bus_remove(const char *app, uint32_t release, const uint32_t *instances, size_t n,
-	       char *err, size_t errlen)
+int bus_remove(const char *app, const char *sched, uint32_t release, const uint32_t *instances,
+	       size_t n, char *err, size_t errlen)
 {
 	Nap__RemoveRequest r = NAP__REMOVE_REQUEST__INIT;
 	r.app = (char *)app;
@@ -100,8 +119,9 @@ int bus_remove(const char *app, uint32_t release, const uint32_t *instances, siz
 	r.n_instances = n;
 	r.instances = (uint32_t *)instances;
 	nap_error e = {0};
-	int rc = bus_call(NULL, &nap__scheduler__descriptor, "Remove", &r.base,
-			  CLEANUP_TIMEOUT_MS, &e);
+	char at[96];
+	int rc = bus_call_at(NULL, &nap__scheduler__descriptor, scheduler_at(at, sizeof(at), sched),
+			     "Remove", &r.base, CLEANUP_TIMEOUT_MS, &e);
 	return rc < 0 ? failed(rc, &e, err, errlen) : 0;
 }
 

@@ -114,7 +114,7 @@ int op_wait_settled(nap_plugin_call *call, struct app *a, const char *op)
 {
 	uint64_t limit = mono_ms() + 60000u;
 	for (;;) {
-		bool busy = !O.synced; /* what runs is not known yet */
+		bool busy = !app_synced(a); /* what runs is not known yet */
 		state_mark_wanted(a);
 		for (size_t i = 0; i < a->nslots && !busy; i++) {
 			const struct slot *s = &a->slots[i];

@@ -44,9 +44,11 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 	uint64_t started = wall_ms();
 	uint32_t release = rec_last_release(a->rec) + 1;
 	json_t *rels = json_object_get(a->rec, "releases");
-	json_array_append_new(rels, json_pack("{s:i, s:s, s:O, s:I}", "release",
+	/* on the scheduler of the release that serves */
+	json_array_append_new(rels, json_pack("{s:i, s:s, s:O, s:I, s:s}", "release",
 					      (json_int_t)release, "image", image, "env", env,
-					      "created", (json_int_t)(wall_ms() / 1000)));
+					      "created", (json_int_t)(wall_ms() / 1000), "scheduler",
+					      release_sched(a->rec, 0)));
 	while (json_array_size(rels) > APP_RELEASES_KEPT)
 		json_array_remove(rels, 0);
 	json_object_del(a->rec, "failure");

@@ -84,6 +84,10 @@ static bool deploy_ok(const Nap__DeployRequest *d, json_t **envp, char *why, siz
 		return false;
 	if (!request_dir_ok(d->dir, why, n))
 		return false;
+	if (d->scheduler && strlen(d->scheduler) > 63) {
+		snprintf(why, n, "a scheduler is named by its plugin's name, at most 63 bytes");
+		return false;
+	}
 	*envp = request_env_object(d->env, d->n_env, why, n);
 	return *envp != NULL;
 }
@@ -100,10 +104,24 @@ static bool add_release(struct app *a, const Nap__DeployRequest *d, json_t *env,
 		json_decref(merged);
 		return false;
 	}
+	/* The scheduler: the request's, else the release before's (moving an
+	 * app is a redeploy naming another one). */
+	const char *sched = d->scheduler && *d->scheduler
+				    ? d->scheduler
+				    : json_string_value(json_object_get(cur, "scheduler"));
+	if (sched && *sched && !sched_known(sched)) {
+		char known[512];
+		sched_list(known, sizeof(known));
+		snprintf(why, n, "no scheduler plugin '%.63s' runs in this napd (it runs: %s)",
+			 sched, known[0] ? known : "none yet");
+		json_decref(merged);
+		return false;
+	}
 	json_t *rels = json_object_get(rec, "releases");
-	json_array_append_new(rels, json_pack("{s:i, s:s, s:o, s:I}", "release",
+	json_array_append_new(rels, json_pack("{s:i, s:s, s:o, s:I, s:s}", "release",
 					      (json_int_t)release, "image", image, "env", merged,
-					      "created", (json_int_t)(wall_ms() / 1000)));
+					      "created", (json_int_t)(wall_ms() / 1000), "scheduler",
+					      sched && *sched ? sched : O.default_sched));
 	while (json_array_size(rels) > APP_RELEASES_KEPT)
 		json_array_remove(rels, 0);
 	uint32_t instances = d->instances ? d->instances : rec_u32(rec, "instances");
@@ -131,6 +149,16 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	}
 	struct app *a = op_begin(call, d->app, true);
 	if (!a) {
+		json_decref(env);
+		return;
+	}
+	if (d->scheduler && *d->scheduler && !sched_known(d->scheduler)) {
+		char known[512];
+		sched_list(known, sizeof(known));
+		snprintf(why, sizeof(why), "no scheduler plugin '%s' runs in this napd (it runs: %s)",
+			 d->scheduler, known[0] ? known : "none yet");
+		op_finish(a);
+		O.host->end(call, NAP_INVALID_ARGUMENT, "%s", why);
 		json_decref(env);
 		return;
 	}

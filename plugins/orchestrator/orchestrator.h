@@ -58,6 +58,7 @@ struct slot {
 	char host[256];
 	uint32_t port;
 	char health[16]; /* a Dockerfile HEALTHCHECK's state, "" without one */
+	char sched[64];	 /* the scheduler plugin that runs it */
 	/* as the orchestrator sees it */
 	enum slot_phase phase;
 	bool wanted;
@@ -98,13 +99,13 @@ struct check_defaults {
 struct orch {
 	const nap_host *host;
 	char napd_id[400]; /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char default_sched[64]; /* the first scheduler plugin napd lists */
 	pthread_mutex_t lock;
 	pthread_cond_t changed; /* broadcast on any change */
 	pthread_mutex_t save_lock; /* orders record writes */
 	struct app *apps;
 	bool loaded; /* the records were read */
 	char load_error[600]; /* why they could not be, while not loaded */
-	bool synced; /* the scheduler's list was read since the last (re)subscribe */
 	struct check_defaults check;
 	uint32_t deploy_timeout_s;
 	uint32_t backoff_ms, backoff_max_ms; /* crash loops: first step and cap */
@@ -139,12 +140,17 @@ void slot_phase(struct slot *s, enum slot_phase phase);
 const char *phase_name(enum slot_phase phase);
 /* Applies an Instance the scheduler reports (kind: present, started, died,
  * health, removed). */
-void state_apply(const char *kind, const void *instance);
+void state_apply(const char *kind, const void *instance, const char *sched);
 /* Marks the slots the record wants (slot.wanted), creating missing ones:
  * after any change of the record, before reading slot.wanted. */
 void state_mark_wanted(struct app *a);
-/* Before a fresh list from the scheduler: forget what it said. */
-void state_unsee_all(void);
+/* Before a fresh list from scheduler sched: forget what it said. */
+void state_unsee(const char *sched);
+/* Whether every scheduler a's instances run on has listed them (the
+ * reconciler and operations act on a only then). */
+bool app_synced(struct app *a);
+/* The scheduler plugin of a release ("" in its record: the default). */
+const char *release_sched(json_t *rec, uint32_t release);
 
 /* ---- record.c: the app record (JSON), see record.c for its shape ---- */
 #define APP_RELEASES_KEPT 10
@@ -181,10 +187,14 @@ int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen
  * method's output descriptor. As host->call otherwise. */
 int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
 	     const char *method, const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e);
+/* The same to address (svc's name, or "name@plugin" for one of several). */
+int bus_call_at(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
+		const char *address, const char *method, const ProtobufCMessage *req,
+		uint32_t timeout_ms, nap_error *e);
 int bus_run(const char *app, uint32_t release, json_t *rec, const uint32_t *instances, size_t n,
 	    char *err, size_t errlen);
-int bus_remove(const char *app, uint32_t release, const uint32_t *instances, size_t n,
-	       char *err, size_t errlen);
+int bus_remove(const char *app, const char *sched, uint32_t release, const uint32_t *instances,
+	       size_t n, char *err, size_t errlen);
 int bus_announce(const char *app, const struct slot *s, char *err, size_t errlen);
 int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n,
 		 char *err, size_t errlen);
@@ -205,6 +215,11 @@ void rollout_fail(struct app *a, const char *stage, const char *fmt, ...)
 
 /* ---- watch.c, check.c ---- */
 void *watch_main(void *arg);
+/* Lock held for these: whether scheduler plugin name ("" = the default) has
+ * its list complete; whether it is one napd runs; their names, ", "-joined. */
+bool sched_synced(const char *name);
+bool sched_known(const char *name);
+void sched_list(char *buf, size_t n);
 void *check_main(void *arg);
 
 /* ---- status.c ---- */

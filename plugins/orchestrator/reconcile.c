@@ -22,6 +22,7 @@
 
 struct ids {
 	uint32_t release;
+	char sched[64]; /* for Remove: the scheduler that runs them */
 	uint32_t v[NAP_INSTANCES_MAX];
 	size_t n;
 };
@@ -38,17 +39,21 @@ struct plan {
 	uint32_t from;	     /* the release a finished rollout replaced */
 };
 
-static void ids_add(struct ids *list, size_t *n, size_t max, uint32_t release, uint32_t inst)
+static void ids_add(struct ids *list, size_t *n, size_t max, uint32_t release, uint32_t inst,
+		    const char *sched)
 {
 	for (size_t i = 0; i < *n; i++) {
-		if (list[i].release == release) {
+		if (list[i].release == release && strcmp(list[i].sched, sched) == 0) {
 			if (list[i].n < NAP_INSTANCES_MAX)
 				list[i].v[list[i].n++] = inst;
 			return;
 		}
 	}
-	if (*n < max)
-		list[(*n)++] = (struct ids){.release = release, .v = {inst}, .n = 1};
+	if (*n < max) {
+		list[*n] = (struct ids){.release = release, .v = {inst}, .n = 1};
+		snprintf(list[*n].sched, sizeof(list[*n].sched), "%s", sched);
+		(*n)++;
+	}
 }
 
 static uint64_t backoff_ms(uint32_t crashes)
@@ -122,17 +127,17 @@ static void plan_replace(struct app *a, struct slot *s, struct plan *p, bool exi
 		}
 	}
 	if (s->announced)
-		ids_add(p->withdraw, &p->nwithdraw, 4, s->release, s->instance);
-	ids_add(p->remove, &p->nremove, 4, s->release, s->instance);
+		ids_add(p->withdraw, &p->nwithdraw, 4, s->release, s->instance, "");
+	ids_add(p->remove, &p->nremove, 4, s->release, s->instance, s->sched);
 }
 
 static void plan_slot(struct app *a, struct slot *s, struct plan *p, uint64_t now)
 {
 	if (!s->wanted) {
 		if (s->announced)
-			ids_add(p->withdraw, &p->nwithdraw, 4, s->release, s->instance);
+			ids_add(p->withdraw, &p->nwithdraw, 4, s->release, s->instance, "");
 		if (s->exists)
-			ids_add(p->remove, &p->nremove, 4, s->release, s->instance);
+			ids_add(p->remove, &p->nremove, 4, s->release, s->instance, s->sched);
 		slot_phase(s, PHASE_STOPPED);
 		return;
 	}
@@ -145,7 +150,7 @@ static void plan_slot(struct app *a, struct slot *s, struct plan *p, uint64_t no
 		plan_replace(a, s, p, false);
 	} else if (!s->exists && !s->starting) {
 		if (now >= s->next_start_ms && p->nrun < 2) {
-			ids_add(p->run, &p->nrun, 2, s->release, s->instance);
+			ids_add(p->run, &p->nrun, 2, s->release, s->instance, s->sched);
 			s->starting = true;
 			s->handled_exit = false;
 			slot_phase(s, PHASE_STARTING);
@@ -200,6 +205,8 @@ static void plan_app(struct app *a, struct plan *p)
 	snprintf(p->app, sizeof(p->app), "%s", a->name);
 	if (a->damaged || a->owner[0])
 		return; /* an operator's to mend, or another napd's: not touched */
+	if (!app_synced(a))
+		return; /* a scheduler of it has not listed its instances yet */
 	if (a->rec && !*rec_owner(a->rec)) {
 		/* A record of nap 0.1 names no napd: it is ours only if our
 		 * scheduler runs an instance of it (labelled with our napd). */
@@ -314,7 +321,7 @@ static void act(struct plan *p)
 			for (size_t i = 0; i < a->nslots; i++)
 				if (!a->slots[i].wanted && a->slots[i].exists)
 					ids_add(p->remove, &p->nremove, 4, a->slots[i].release,
-						a->slots[i].instance);
+						a->slots[i].instance, a->slots[i].sched);
 			p->save = true;
 			orch_changed(a);
 		}
@@ -333,7 +340,8 @@ static void act(struct plan *p)
 		}
 	}
 	for (size_t i = 0; i < p->nremove; i++) {
-		int r = bus_remove(p->app, p->remove[i].release, p->remove[i].v, p->remove[i].n,
+		int r = bus_remove(p->app, p->remove[i].sched, p->remove[i].release,
+				   p->remove[i].v, p->remove[i].n,
 				   err, sizeof(err));
 		if (r < 0)
 			O.host->log(NAP_LOG_WARNING, "orchestrator: %s: removing release %u: %s",
@@ -429,7 +437,7 @@ void *reconcile_main(void *arg)
 		uint64_t seen = 0;
 		for (struct app *a = O.apps; a; a = a->next)
 			seen += a->version;
-		if (O.synced) {
+		if (O.default_sched[0]) {
 			/* One pass over every app; each may drop the lock. */
 			char **names = NULL;
 			size_t n = 0;

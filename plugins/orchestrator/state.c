@@ -113,21 +113,31 @@ void state_mark_wanted(struct app *a)
 		struct slot *s = slot_get(a, target, (uint32_t)json_integer_value(v));
 		if (s)
 			s->wanted = true;
+		if (s && !s->exists)
+			snprintf(s->sched, sizeof(s->sched), "%s", release_sched(rec, target));
 	}
 	json_array_foreach(json_object_get(ro, "from_slots"), i, v)
 	{
 		struct slot *s = from ? slot_get(a, from, (uint32_t)json_integer_value(v)) : NULL;
 		if (s)
 			s->wanted = true;
+		if (s && !s->exists)
+			snprintf(s->sched, sizeof(s->sched), "%s", release_sched(rec, from));
 	}
 }
 
-void state_unsee_all(void)
+void state_unsee(const char *sched)
 {
 	for (struct app *a = O.apps; a; a = a->next)
 		for (size_t i = 0; i < a->nslots; i++)
-			a->slots[i].exists = false;
-	O.synced = false;
+			if (strcmp(a->slots[i].sched, sched) == 0)
+				a->slots[i].exists = false;
+}
+
+const char *release_sched(json_t *rec, uint32_t release)
+{
+	const char *s = json_string_value(json_object_get(rec_release(rec, release), "scheduler"));
+	return s && *s ? s : O.default_sched;
 }
 
 static bool is_dead_state(const char *state)
@@ -142,7 +152,7 @@ static bool is_dead_state(const char *state)
 /* An instance the scheduler reports. A died instance stays in the picture
  * (exists, not running) until the reconciler has removed it: that is what
  * makes it replace it. */
-void state_apply(const char *kind, const void *instance)
+void state_apply(const char *kind, const void *instance, const char *sched)
 {
 	const Nap__Instance *in = instance;
 	if (!in || !in->app || !nap_app_name_valid(in->app) || !in->release || !in->instance)
@@ -163,6 +173,7 @@ void state_apply(const char *kind, const void *instance)
 	}
 	bool was_running = s->running;
 	s->exists = true;
+	snprintf(s->sched, sizeof(s->sched), "%s", sched);
 	s->running = in->state && strcmp(in->state, "running") == 0;
 	/* "created", "pending", "restarting": on its way, not dead */
 	s->dead = !s->running && (strcmp(kind, "died") == 0 || is_dead_state(in->state));

@@ -86,6 +86,7 @@ void status_fill(Nap__AppStatus *st, struct app *a, bool with_env)
 	st->memory_bytes = (uint64_t)json_integer_value(json_object_get(rec, "memory"));
 	json_t *cur = rec_release(rec, 0);
 	st->image = dup(cur ? json_string_value(json_object_get(cur, "image")) : "");
+	st->scheduler = dup(cur ? release_sched(rec, 0) : "");
 	json_t *rels = json_object_get(rec, "releases");
 	st->releases = calloc(json_array_size(rels) + 1, sizeof(uint32_t));
 	size_t i;
@@ -134,6 +135,7 @@ void status_clear(Nap__AppStatus *st)
 	free(st->app);
 	free(st->state);
 	free(st->image);
+	free(st->scheduler);
 	free(st->releases);
 	for (size_t i = 0; i < st->n_env; i++) {
 		free(st->env[i]->key);

@@ -9,3 +9,6 @@ TESTS += tests/fleet/test-deploy-fleet.sh
 # scheduler-fleet against the server acting like a real fleet (issue 10).
 TESTS += tests/fleet/test-fleet-real.sh
 EXTRA_DIST += tests/fleet/test-deploy-fleet.sh tests/fleet/test-fleet-real.sh bench/fleet.sh
+# scheduler-local and scheduler-fleet in one napd: an app moves between them.
+TESTS += tests/fleet/test-two-schedulers.sh
+EXTRA_DIST += tests/fleet/test-two-schedulers.sh
