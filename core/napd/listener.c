@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "peer.h"
+#include "router.h"
 
 /* While out of file descriptors napd stops listening this long, when it has
  * no spare descriptor to refuse connections with. */
@@ -148,6 +149,13 @@ static bool allowed(const struct ucred *cr)
 	return uid_in_groups(cr->uid, cr->gid, S.cfg->allow_gids, S.cfg->nallow_gids);
 }
 
+static void client_gone(struct peer *p, int status, const char *why)
+{
+	(void)status;
+	(void)why;
+	router_peer_gone(p);
+}
+
 static void on_accept(void *ud, uint32_t events)
 {
 	(void)ud;
@@ -186,8 +194,12 @@ static void on_accept(void *ud, uint32_t events)
 		}
 		char name[64];
 		snprintf(name, sizeof(name), "client pid %d uid %u", (int)cr.pid, (unsigned)cr.uid);
+		static const struct peer_ops client_ops = {
+			.incoming = router_incoming,
+			.gone = client_gone,
+		};
 		struct peer *p;
-		if (peer_new(&p, fd, name, NULL) < 0) {
+		if (peer_new(&p, fd, name, &client_ops, NULL) < 0) {
 			log_warning("%s: out of resources, connection dropped", name);
 			continue;
 		}

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
+#include "router.h"
 #include "supervisor.h"
 
 #define DEFAULT_CONFIG NAP_SYSCONF_DIR "/napd.conf"
@@ -299,7 +300,10 @@ int main(int argc, char **argv)
 		return startup_failed(ready_fd, "signals: %s", strerror(-r));
 	if (listener_open(socket_path, &cfg, err, sizeof(err)) < 0)
 		return startup_failed(ready_fd, "%s", err);
-	control_init(started);
+	if ((r = control_init(started)) < 0) {
+		listener_close();
+		return startup_failed(ready_fd, "nap.Control: %s", strerror(-r));
+	}
 	loop_set_idle(peers_idle, peers_next_deadline);
 	if ((r = supervisor_start(&cfg)) < 0) {
 		listener_close();
@@ -323,6 +327,9 @@ int main(int argc, char **argv)
 	supervisor_stop(STOP_TIMEOUT_MS);
 	peers_close_all();
 	peers_idle();
+	peers_finish();
+	control_finish();
+	router_finish();
 	if (opt.pidfile)
 		unlink(opt.pidfile);
 	loop_done();
