@@ -41,7 +41,8 @@ TESTS += \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
-	tests/integration/test-deploy.sh
+	tests/integration/test-deploy.sh \
+	tests/integration/test-shutdown.sh
 
 EXTRA_DIST += tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
@@ -49,7 +50,8 @@ EXTRA_DIST += tests/integration/lib.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
-	tests/integration/test-deploy.sh
+	tests/integration/test-deploy.sh \
+	tests/integration/test-shutdown.sh
 
 include tests/fuzz/local.mk
 include tests/fleet/local.mk
