@@ -10,6 +10,12 @@ AM_TESTS_ENVIRONMENT = \
 	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so'; export top_srcdir top_builddir \
 	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP;
 
+# Every test prints TAP ("ok N - what", "1..N"): automake's TAP driver
+# turns each check into its own PASS or FAIL line and :test-result: in the
+# .trs, and tests/tap-run keeps exit status 77 a SKIP.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+LOG_COMPILER = $(top_srcdir)/tests/tap-run
+
 TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 
 check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/nap-call
@@ -44,7 +50,7 @@ TESTS += \
 	tests/integration/test-deploy.sh \
 	tests/integration/test-shutdown.sh
 
-EXTRA_DIST += tests/integration/lib.sh \
+EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
