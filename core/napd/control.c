@@ -85,10 +85,10 @@ static void control_call(struct provider *pv, struct peer *p, const Nap__Bus__Fr
 	}
 	const struct control_method *cm = &methods[method];
 	const ProtobufCMethodDescriptor *md = &desc->methods[method];
-	ProtobufCMessage *req =
-		protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data);
+	ProtobufCMessage *req = protobuf_c_message_unpack(md->input, NULL, f->payload.len,
+							  f->payload.data);
 	char why[160];
-	if (req && nap_message_utf8_check(req, why, sizeof why) < 0) {
+	if (req && nap_message_utf8_check(req, why, sizeof(why)) < 0) {
 		nap_conn_end(p->conn, f->call_id, NAP_INVALID_ARGUMENT,
 			     "nap.Control.%s: %s: strings are UTF-8 (docs/protocol.md section 12)",
 			     md->name, why);
@@ -112,7 +112,7 @@ static struct provider napd_provider = {.ops = &control_ops, .name = "napd"};
 int control_init(uint64_t started)
 {
 	const ProtobufCServiceDescriptor *desc = &nap__control__descriptor;
-	if (desc->n_methods != sizeof methods / sizeof methods[0])
+	if (desc->n_methods != sizeof(methods) / sizeof(methods[0]))
 		return -EINVAL;
 	for (unsigned i = 0; i < desc->n_methods; i++) {
 		struct control_method *cm = &methods[i];

@@ -208,10 +208,11 @@ static void on_accept(void *ud, uint32_t events)
 		p->pid = cr.pid;
 		if (!allowed(&cr)) {
 			log_notice("refused %s: not in allow_users or allow_groups", name);
-			nap_conn_abort(p->conn, NAP_PERMISSION_DENIED,
-				       "napd refuses uid %u on %s: the operator can add this user "
-				       "to allow_users (or a group of it to allow_groups) in napd.conf",
-				       (unsigned)cr.uid, S.path);
+			nap_conn_abort(
+				p->conn, NAP_PERMISSION_DENIED,
+				"napd refuses uid %u on %s: the operator can add this user "
+				"to allow_users (or a group of it to allow_groups) in napd.conf",
+				(unsigned)cr.uid, S.path);
 			continue;
 		}
 		log_debug("%s: connected", name);
@@ -271,8 +272,9 @@ int listener_open(const char *path, const struct napd_config *cfg, char *err, si
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket: remove it or pick "
-					      "another --socket",
+			snprintf(err, errlen,
+				 "%s exists and is not a socket: remove it or pick "
+				 "another --socket",
 				 path);
 			return -EEXIST;
 		}

@@ -115,7 +115,8 @@ static int parse_options(struct options *o, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "napd: unexpected argument '%s'; try 'napd --help'\n", argv[optind]);
+		fprintf(stderr, "napd: unexpected argument '%s'; try 'napd --help'\n",
+			argv[optind]);
 		return 2;
 	}
 	return 0;
@@ -259,7 +260,8 @@ static int startup_failed(int ready_fd, const char *fmt, ...)
 	if (ready_fd >= 0) {
 		char buf[1100];
 		int n = snprintf(buf, sizeof(buf), "%c%s", 1, msg);
-		(void)!write(ready_fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
+		(void)!write(ready_fd, buf,
+			     (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
 	}
 	return -1;
 }

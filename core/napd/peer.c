@@ -134,10 +134,9 @@ static void on_io(void *ud, uint32_t events)
 	greet(p);
 }
 
-int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops,
-	     void *owner)
+int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops, void *owner)
 {
-	struct peer *p = calloc(1, sizeof *p);
+	struct peer *p = calloc(1, sizeof(*p));
 	if (!p) {
 		close(fd);
 		return -ENOMEM;

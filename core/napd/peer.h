@@ -34,9 +34,9 @@ struct peer {
 	gid_t gid;
 	pid_t pid;
 	const struct peer_ops *ops;
-	void *owner;    /* the plugin for a plugin host, NULL for a client */
+	void *owner;     /* the plugin for a plugin host, NULL for a client */
 	nap_idmap calls; /* this peer's call id -> struct inflight (router.h) */
-	bool greeted;   /* ops->hello heard the first HELLO */
+	bool greeted;    /* ops->hello heard the first HELLO */
 	bool dead;
 	uint64_t dead_at;  /* when it died: a closing peer's flush ends then + timeout */
 	size_t held;       /* memory of an unfinished frame, as last counted */
@@ -46,8 +46,7 @@ struct peer {
 
 /* Wraps a connected socket; napd sends its HELLO. owner is NULL for a
  * client, which the connection limits apply to. On error the fd is closed. */
-int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops,
-	     void *owner);
+int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops, void *owner);
 /* Marks a peer dead: fails what it has in flight, unregisters it; the memory
  * goes after the current round of events. */
 void peer_kill(struct peer *p, const char *why);

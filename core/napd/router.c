@@ -23,14 +23,14 @@ static struct route *routes;
 static size_t nroutes;
 
 static const ProtobufCServiceDescriptor *const known[] = {
-	&nap__control__descriptor,   &nap__apps__descriptor,	 &nap__builder__descriptor,
+	&nap__control__descriptor,   &nap__apps__descriptor,      &nap__builder__descriptor,
 	&nap__scheduler__descriptor, &nap__discovery__descriptor, &nap__notifier__descriptor,
 	&nap__echo__descriptor,
 };
 
 const ProtobufCServiceDescriptor *router_known_service(const char *service)
 {
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strcmp(known[i]->name, service) == 0)
 			return known[i];
 	return NULL;
@@ -45,7 +45,7 @@ int router_register(const char *service, struct provider *pv, struct provider **
 	}
 	if (have)
 		return 0;
-	struct route *r = realloc(routes, (nroutes + 1) * sizeof *r);
+	struct route *r = realloc(routes, (nroutes + 1) * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	routes = r;

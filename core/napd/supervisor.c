@@ -106,9 +106,10 @@ static void forward_call(struct provider *pv, struct peer *from, const Nap__Bus_
 			     pl->last_error[0] ? pl->last_error : "no error recorded");
 		return;
 	}
-	struct forward *fw = calloc(1, sizeof *fw);
+	struct forward *fw = calloc(1, sizeof(*fw));
 	if (!fw) {
-		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "napd is out of memory");
+		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
+			     "napd is out of memory");
 		return;
 	}
 	fw->in = (struct inflight){.from = from, .id = f->call_id, .to = pv};
@@ -125,7 +126,8 @@ static void forward_call(struct provider *pv, struct peer *from, const Nap__Bus_
 	if (router_track(&fw->in) < 0) {
 		fw->in.from = NULL;
 		nap_call_cancel(fw->call);
-		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "napd is out of memory");
+		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
+			     "napd is out of memory");
 	}
 }
 
@@ -185,8 +187,12 @@ static void spawn(struct plugin *pl)
 		snprintf(level, sizeof(level), "%d", log_get_level());
 		char argv0[96];
 		snprintf(argv0, sizeof(argv0), "napd[%s]", pl->conf->name);
-		char *argv[] = {argv0,	    "--plugin-host", (char *)pl->conf->path,
-				(char *)pl->conf->name, level, log_uses_syslog() ? "syslog" : "stderr",
+		char *argv[] = {argv0,
+				"--plugin-host",
+				(char *)pl->conf->path,
+				(char *)pl->conf->name,
+				level,
+				log_uses_syslog() ? "syslog" : "stderr",
 				NULL};
 		execv("/proc/self/exe", argv);
 		_exit(HOST_EXIT_FAILED);
@@ -491,7 +497,8 @@ int supervisor_start(const struct napd_config *cfg)
 		struct plugin *pl = &plugins[i];
 		pl->conf = &cfg->plugins[i];
 		pl->restart = (struct loop_timer){.fn = restart_due, .ud = pl};
-		pl->provider = (struct provider){.ops = &plugin_ops, .name = pl->conf->name, .ud = pl};
+		pl->provider =
+			(struct provider){.ops = &plugin_ops, .name = pl->conf->name, .ud = pl};
 		spawn(pl);
 	}
 	return 0;

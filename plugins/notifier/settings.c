@@ -46,7 +46,7 @@ static int bool_setting(const nap_host *host, const char *key, bool *out)
 
 	if (!s)
 		return 0;
-	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0)
 			return *out = true, 0;
 		if (strcasecmp(s, no[i]) == 0)
@@ -103,7 +103,7 @@ static int webhooks_setting(struct notifier_config *cfg, const nap_host *host)
 
 	if (!s)
 		return 0;
-	cfg->webhooks = calloc(WEBHOOKS_MAX, sizeof *cfg->webhooks);
+	cfg->webhooks = calloc(WEBHOOKS_MAX, sizeof(*cfg->webhooks));
 	if (!cfg->webhooks)
 		return -ENOMEM;
 	while (*s) {

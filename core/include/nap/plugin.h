@@ -92,12 +92,11 @@ struct nap_host {
 			   nap_error *err);
 };
 
-#define NAP_HOST_HAS(host, field)                                                          \
+#define NAP_HOST_HAS(host, field)                                                                  \
 	((host)->size >= offsetof(struct nap_host, field) + sizeof((host)->field))
 
 /* Handles one call. request is unpacked with the method's input descriptor. */
-typedef void (*nap_method_fn)(nap_plugin_call *call, const ProtobufCMessage *request,
-			      void *state);
+typedef void (*nap_method_fn)(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 enum nap_method_flags {
 	NAP_METHOD_INLINE = 1u << 0, /* runs on the event loop; must not block */
@@ -139,12 +138,12 @@ typedef const struct nap_plugin *(*nap_plugin_entry_fn)(const nap_host *host);
 /* Defines the entry point returning the descriptor `desc`:
  *   NAP_PLUGIN_DEFINE(my_plugin)
  * The host table comes again with init(); keep it there. */
-#define NAP_PLUGIN_DEFINE(desc)                                                             \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_);  \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_)   \
-	{                                                                                    \
-		(void)host_;                                                                 \
-		return &(desc);                                                              \
+#define NAP_PLUGIN_DEFINE(desc)                                                                    \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_);        \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_)         \
+	{                                                                                          \
+		(void)host_;                                                                       \
+		return &(desc);                                                                    \
 	}
 
 #ifdef __cplusplus
