@@ -7,8 +7,10 @@ AM_TESTS_ENVIRONMENT = \
 	NAP_CALL='$(abs_top_builddir)/tests/nap-call' \
 	FIXTURES='$(abs_top_builddir)/tests/fixtures/.libs' \
 	EXAMPLES='$(abs_top_builddir)/examples/.libs' \
-	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so'; export top_srcdir top_builddir \
-	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP;
+	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so' \
+	PROTOC_C='$(PROTOC_C)' CC='$(CC)' PROTOBUF_C_CFLAGS='$(PROTOBUF_C_CFLAGS)' \
+	PROTOBUF_C_LIBS='$(PROTOBUF_C_LIBS)'; export top_srcdir top_builddir \
+	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP PROTOC_C CC PROTOBUF_C_CFLAGS PROTOBUF_C_LIBS;
 
 # Every test prints TAP ("ok N - what", "1..N"): automake's TAP driver
 # turns each check into its own PASS or FAIL line and :test-result: in the
@@ -48,7 +50,8 @@ TESTS += \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
-	tests/integration/test-shutdown.sh
+	tests/integration/test-shutdown.sh \
+	tests/integration/test-abi.sh
 
 EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
@@ -57,7 +60,11 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
-	tests/integration/test-shutdown.sh
+	tests/integration/test-shutdown.sh \
+	tests/integration/test-abi.sh \
+	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
+	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
+	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto
 
 include tests/fuzz/local.mk
 include tests/fleet/local.mk

@@ -21,7 +21,7 @@ ok "man pages are installed" bash -c "ls '$DEST$prefix'/share/man/man8/napd.8* '
 ok "a systemd unit is installed" bash -c "ls '$DEST'/*/lib/systemd/system/napd.service '$DEST$prefix'/lib/systemd/system/napd.service 2>/dev/null | grep -q ."
 
 export PKG_CONFIG_PATH="$DEST$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DEST"
-ok "pkg-config knows nap-plugin and its ABI" test "$(pkg-config --variable=plugin_abi nap-plugin)" = 1
+ok "pkg-config knows nap-plugin and its ABI" test "$(pkg-config --variable=plugin_abi nap-plugin)" = "$(sed -n 's/^#define NAP_PLUGIN_ABI \([0-9]*\)u$/\1/p' "$top_srcdir/core/include/nap/plugin.h")"
 mkdir -p "$WORK/ext"
 cp "$top_srcdir/examples/echo-plugin/echo.c" "$top_srcdir/examples/echo-plugin/Makefile" "$WORK/ext/"
 ok "the example plugin builds out of tree with pkg-config alone" \
