@@ -186,15 +186,20 @@ static void peer_free(struct peer *p)
 void peers_idle(void)
 {
 	uint64_t now = nap_now_usec(), t;
-	struct peer **pp = &peers;
-	while (*pp) {
-		struct peer *p = *pp;
+	/* First the timeouts of every peer, since what one peer's expiry
+	 * queues goes out on another's connection (a call to a plugin ends
+	 * its client's call): all output is queued before any is flushed. */
+	for (struct peer *p = peers; p; p = p->next) {
 		/* Calls napd made whose deadline passed end now, not at the next
 		 * frame from that peer. */
 		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && t <= now)
 			on_io(p, 0);
 		if (!p->dead)
 			check_frame_timeout(p, now);
+	}
+	struct peer **pp = &peers;
+	while (*pp) {
+		struct peer *p = *pp;
 		if (!p->dead) {
 			if (nap_conn_pending(p->conn) > 0)
 				nap_conn_flush(p->conn);
