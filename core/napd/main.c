@@ -296,12 +296,15 @@ static int start(const struct napd_config *cfg, const char *socket_path, int rea
  * passed on to them, then the clients'. */
 static void finish(struct napd_config *cfg, const char *pidfile)
 {
+	/* The one part stopped out of turn: the socket goes first, so that a
+	 * client that connects while the plugins stop (up to STOP_TIMEOUT_MS)
+	 * is refused at once instead of waiting in the backlog. */
+	listener_close();
 	supervisor_stop(STOP_TIMEOUT_MS);
 	peers_close_all();
 	peers_finish();
 	control_finish();
 	router_finish();
-	listener_close();
 	if (pidfile)
 		unlink(pidfile);
 	signals_finish();
