@@ -225,7 +225,8 @@ static void run(const char *what, const char *path, bool napd, unsigned clients,
 				napd_worker(path, conns, r);
 			else
 				raw_worker(path, conns, r);
-			size_t len = offsetof(struct result, samples) + r->nsamples * sizeof(uint32_t);
+			size_t len = offsetof(struct result, samples) +
+				     r->nsamples * sizeof(uint32_t);
 			const char *p = (const char *)r;
 			while (len > 0) {
 				ssize_t n = write(fds[w][1], p, len);
@@ -319,20 +320,33 @@ int main(int argc, char **argv)
 	const char *napd = NULL, *plugin = NULL;
 	unsigned clients = 64, workers = 2;
 	static const struct option lo[] = {
-		{"napd", 1, 0, 'n'},    {"plugin", 1, 0, 'p'}, {"seconds", 1, 0, 's'},
+		{"napd", 1, 0, 'n'},    {"plugin", 1, 0, 'p'},  {"seconds", 1, 0, 's'},
 		{"payload", 1, 0, 'b'}, {"clients", 1, 0, 'c'}, {"workers", 1, 0, 'w'},
 		{0, 0, 0, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
-		case 'n': napd = optarg; break;
-		case 'p': plugin = optarg; break;
-		case 's': opt_seconds = (unsigned)atoi(optarg); break;
-		case 'b': opt_payload = (unsigned)atoi(optarg); break;
-		case 'c': clients = (unsigned)atoi(optarg); break;
-		case 'w': workers = (unsigned)atoi(optarg); break;
-		default: return 2;
+		case 'n':
+			napd = optarg;
+			break;
+		case 'p':
+			plugin = optarg;
+			break;
+		case 's':
+			opt_seconds = (unsigned)atoi(optarg);
+			break;
+		case 'b':
+			opt_payload = (unsigned)atoi(optarg);
+			break;
+		case 'c':
+			clients = (unsigned)atoi(optarg);
+			break;
+		case 'w':
+			workers = (unsigned)atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!napd || !plugin || opt_payload > 65000 || clients == 0 || clients > 4096 ||

@@ -24,3 +24,4 @@ nodist_napprotoinc_HEADERS = $(NAP_PROTO_H)
 
 proto/nap/%.pb-c.c proto/nap/%.pb-c.h: $(srcdir)/proto/nap/%.proto
 	$(AM_V_GEN)$(MKDIR_P) proto && $(PROTOC_C) -I$(srcdir)/proto --c_out=proto $<
+EXTRA_DIST += proto/abi.sums

@@ -7,8 +7,16 @@ AM_TESTS_ENVIRONMENT = \
 	NAP_CALL='$(abs_top_builddir)/tests/nap-call' \
 	FIXTURES='$(abs_top_builddir)/tests/fixtures/.libs' \
 	EXAMPLES='$(abs_top_builddir)/examples/.libs' \
-	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so'; export top_srcdir top_builddir \
-	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP;
+	LIBNAP='$(abs_top_builddir)/core/lib/.libs/libnap.so' \
+	PROTOC_C='$(PROTOC_C)' CC='$(CC)' PROTOBUF_C_CFLAGS='$(PROTOBUF_C_CFLAGS)' \
+	PROTOBUF_C_LIBS='$(PROTOBUF_C_LIBS)'; export top_srcdir top_builddir \
+	NAPD NAPC NAP_CALL FIXTURES EXAMPLES LIBNAP PROTOC_C CC PROTOBUF_C_CFLAGS PROTOBUF_C_LIBS;
+
+# Every test prints TAP ("ok N - what", "1..N"): automake's TAP driver
+# turns each check into its own PASS or FAIL line and :test-result: in the
+# .trs, and tests/tap-run keeps exit status 77 a SKIP.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+LOG_COMPILER = $(top_srcdir)/tests/tap-run
 
 TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 
@@ -41,15 +49,22 @@ TESTS += \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
-	tests/integration/test-deploy.sh
+	tests/integration/test-deploy.sh \
+	tests/integration/test-shutdown.sh \
+	tests/integration/test-abi.sh
 
-EXTRA_DIST += tests/integration/lib.sh \
+EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
-	tests/integration/test-deploy.sh
+	tests/integration/test-deploy.sh \
+	tests/integration/test-shutdown.sh \
+	tests/integration/test-abi.sh \
+	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
+	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
+	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto
 
 include tests/fuzz/local.mk
 include tests/fleet/local.mk

@@ -54,14 +54,29 @@ int main(int argc, char **argv)
 	int c;
 	while ((c = getopt(argc, argv, "s:t:c:S:m:n:i:")) != -1) {
 		switch (c) {
-		case 's': sock = optarg; break;
-		case 't': timeout = (unsigned)atoi(optarg); break;
-		case 'c': cancel_after = (unsigned)atoi(optarg); break;
-		case 'S': service = optarg; break;
-		case 'm': method = atoi(optarg); break;
-		case 'n': count = (unsigned)atoi(optarg); break;
-		case 'i': interval = (unsigned)atoi(optarg); break;
-		default: return 2;
+		case 's':
+			sock = optarg;
+			break;
+		case 't':
+			timeout = (unsigned)atoi(optarg);
+			break;
+		case 'c':
+			cancel_after = (unsigned)atoi(optarg);
+			break;
+		case 'S':
+			service = optarg;
+			break;
+		case 'm':
+			method = atoi(optarg);
+			break;
+		case 'n':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'i':
+			interval = (unsigned)atoi(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {
@@ -83,13 +98,13 @@ int main(int argc, char **argv)
 		req.payload = pl;
 		req.count = count;
 		req.interval_ms = interval;
-		r = nap_call_start(&call, conn, service, method >= 0 ? (uint32_t)method : 1, &req.base,
-				   timeout, on_reply, &s);
+		r = nap_call_start(&call, conn, service, method >= 0 ? (uint32_t)method : 1,
+				   &req.base, timeout, on_reply, &s);
 	} else {
 		Nap__EchoMessage req = NAP__ECHO_MESSAGE__INIT;
 		req.payload = pl;
-		r = nap_call_start(&call, conn, service, method >= 0 ? (uint32_t)method : 0, &req.base,
-				   timeout, on_reply, &s);
+		r = nap_call_start(&call, conn, service, method >= 0 ? (uint32_t)method : 0,
+				   &req.base, timeout, on_reply, &s);
 	}
 	if (r < 0) {
 		printf("START %s\n", nap_strerror(r));

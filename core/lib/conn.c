@@ -237,8 +237,8 @@ static void call_end(nap_call *call, int status, const char *message, const uint
 }
 
 /* Ends a call locally: removes it from the table, then as call_end(). */
-static void call_finish(nap_call *call, int status, const char *message,
-			const uint8_t *payload, size_t len)
+static void call_finish(nap_call *call, int status, const char *message, const uint8_t *payload,
+			size_t len)
 {
 	nap_conn *c = call->conn;
 	nap_idmap_remove(&c->calls, call->id);

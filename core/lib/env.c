@@ -83,9 +83,10 @@ bool nap_env_valid(Nap__EnvVar *const *vars, size_t n, char *why, size_t whylen)
 	size_t total = 0;
 
 	if (n > NAP_ENV_COUNT_MAX) {
-		snprintf(why, whylen,
-			 "%zu environment variables is more than the limit of %u (NAP_ENV_COUNT_MAX)",
-			 n, NAP_ENV_COUNT_MAX);
+		snprintf(
+			why, whylen,
+			"%zu environment variables is more than the limit of %u (NAP_ENV_COUNT_MAX)",
+			n, NAP_ENV_COUNT_MAX);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++) {

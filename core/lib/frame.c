@@ -32,8 +32,7 @@ int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, s
 	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
 		     (uint32_t)buf[3];
 	if (n > NAP_FRAME_MAX) {
-		why_set(why, whylen, "frame of %u bytes is over the limit of %u", n,
-			NAP_FRAME_MAX);
+		why_set(why, whylen, "frame of %u bytes is over the limit of %u", n, NAP_FRAME_MAX);
 		return -EMSGSIZE;
 	}
 	if (len - NAP_FRAME_HEADER_SIZE < n)

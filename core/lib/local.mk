@@ -1,9 +1,14 @@
 # libnap: the bus (framing, connections, calls) and the generated protobuf
 # code of every service. napd, the plugin host, napc and plugins all use it.
+# buf and idmap are libnap's own, not its API: a convenience library that
+# libnap and napd each link a copy of, so that libnap need not export them.
+noinst_LTLIBRARIES += core/lib/libnapinternal.la
+core_lib_libnapinternal_la_SOURCES = \
+	core/lib/buf.c core/lib/buf.h \
+	core/lib/idmap.c core/lib/idmap.h
+
 lib_LTLIBRARIES += core/lib/libnap.la
 core_lib_libnap_la_SOURCES = \
-	core/lib/buf.c core/lib/buf.h \
-	core/lib/idmap.c core/lib/idmap.h \
 	core/lib/frame.c \
 	core/lib/conn.c \
 	core/lib/unary.c \
@@ -12,8 +17,10 @@ core_lib_libnap_la_SOURCES = \
 	core/lib/names.c \
 	core/lib/env.c
 nodist_core_lib_libnap_la_SOURCES = $(NAP_PROTO_C) $(NAP_PROTO_H)
-core_lib_libnap_la_LIBADD = $(PROTOBUF_C_LIBS)
-core_lib_libnap_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 \
+core_lib_libnap_la_LIBADD = core/lib/libnapinternal.la $(PROTOBUF_C_LIBS)
+# The soname follows the ABI rule of core/include/nap/plugin.h: current is
+# bumped with NAP_PLUGIN_ABI, whenever a .proto changes (proto/abi.sums).
+core_lib_libnap_la_LDFLAGS = $(AM_LDFLAGS) -version-info 1:0:0 \
 	-Wl,--version-script=$(srcdir)/core/lib/libnap.sym
 EXTRA_core_lib_libnap_la_DEPENDENCIES = core/lib/libnap.sym
 EXTRA_DIST += core/lib/libnap.sym core/lib/libnap.pc.in core/lib/nap-plugin.pc.in

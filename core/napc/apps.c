@@ -26,7 +26,8 @@ static int check_app(const char *app)
 {
 	if (nap_app_name_valid(app))
 		return 0;
-	fprintf(stderr, "napc: '%s' is not a valid app name: %s\n", app ? app : "", NAP_APP_NAME_RULE);
+	fprintf(stderr, "napc: '%s' is not a valid app name: %s\n", app ? app : "",
+		NAP_APP_NAME_RULE);
 	return NAPC_EXIT_USAGE;
 }
 
@@ -131,8 +132,8 @@ static void deploy_event(struct stream *s, const uint8_t *data, size_t len)
 		/* One live line: the stage and build step n of m. */
 		char line[160];
 		if (ev->steps)
-			snprintf(line, sizeof(line), "%s (release %u) step %u/%u: %.100s", ev->stage,
-				 ev->release, ev->step, ev->steps, ev->message);
+			snprintf(line, sizeof(line), "%s (release %u) step %u/%u: %.100s",
+				 ev->stage, ev->release, ev->step, ev->steps, ev->message);
 		else
 			snprintf(line, sizeof(line), "%s (release %u): %.110s", ev->stage,
 				 ev->release, ev->message);
@@ -163,10 +164,23 @@ static int parse_size(uint64_t *out, const char *s)
 		return -1;
 	unsigned shift = 0;
 	switch (*end) {
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end == 'b' || *end == 'B')
 		end++;
@@ -185,7 +199,8 @@ static int parse_env(Nap__EnvVar *e, char *kv)
 		return NAPC_EXIT_USAGE;
 	}
 	if (eq == kv) { /* what follows '=' may be a secret: not echoed */
-		fprintf(stderr, "napc: an environment setting has no name before '=': give KEY=VALUE\n");
+		fprintf(stderr,
+			"napc: an environment setting has no name before '=': give KEY=VALUE\n");
 		return NAPC_EXIT_USAGE;
 	}
 	*eq = '\0';
@@ -239,8 +254,9 @@ static int parse_check_option(Nap__Check *check, int c, const char *arg)
 		for (size_t i = 0; ok && i < len; i++)
 			ok = arg[i] > 0x20 && arg[i] < 0x7f;
 		if (!ok) {
-			fprintf(stderr, "napc: the check path must start with '/' and be 1 to %u "
-					"printable characters without spaces\n",
+			fprintf(stderr,
+				"napc: the check path must start with '/' and be 1 to %u "
+				"printable characters without spaces\n",
 				NAP_CHECK_PATH_MAX);
 			return NAPC_EXIT_USAGE;
 		}
@@ -261,8 +277,8 @@ static int parse_check_option(Nap__Check *check, int c, const char *arg)
 		errno = 0;
 		unsigned long v = strtoul(arg, &end, 10);
 		if (errno || end == arg || *end || v < nums[k].min || v > nums[k].max) {
-			fprintf(stderr, "napc: %s is a whole number from %lu to %lu\n", nums[k].name,
-				nums[k].min, nums[k].max);
+			fprintf(stderr, "napc: %s is a whole number from %lu to %lu\n",
+				nums[k].name, nums[k].min, nums[k].max);
 			return NAPC_EXIT_USAGE;
 		}
 		if (c == 'r')
@@ -276,8 +292,7 @@ static int parse_check_option(Nap__Check *check, int c, const char *arg)
 }
 
 /* vars and ptrs have room for argc entries; the caller frees them. */
-static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
-		       Nap__EnvVar **ptrs)
+static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Nap__EnvVar **ptrs)
 {
 	static const struct option lo[] = {{"instances", 1, 0, 'i'},
 					   {"env", 1, 0, 'e'},
@@ -306,7 +321,8 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (*end || v < 1 || v > NAP_INSTANCES_MAX) {
-				fprintf(stderr, "napc: --instances is 1 to %u\n", NAP_INSTANCES_MAX);
+				fprintf(stderr, "napc: --instances is 1 to %u\n",
+					NAP_INSTANCES_MAX);
 				return NAPC_EXIT_USAGE;
 			}
 			req.instances = (uint32_t)v;
@@ -462,7 +478,8 @@ static int env_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Na
 	req.unset = unset;
 	for (size_t i = 0; i < req.n_unset; i++) {
 		if (!nap_env_key_valid(unset[i])) {
-			fprintf(stderr, "napc: --unset '%.64s' is not an environment variable name\n",
+			fprintf(stderr,
+				"napc: --unset '%.64s' is not an environment variable name\n",
 				unset[i]);
 			return NAPC_EXIT_USAGE;
 		}
@@ -483,14 +500,16 @@ static int env_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Na
 			return r;
 		Nap__AppStatus *st = NULL;
 		nap_error err = {0};
-		r = nap_call_unary((ProtobufCMessage **)&st, n->conn, "nap.Control", method("GetApp"),
-				   &ar.base, &nap__app_status__descriptor, n->timeout_ms, &err);
+		r = nap_call_unary((ProtobufCMessage **)&st, n->conn, "nap.Control",
+				   method("GetApp"), &ar.base, &nap__app_status__descriptor,
+				   n->timeout_ms, &err);
 		if (r < 0)
 			return napc_fail(n, &err, r);
 		if (n->json) {
 			json_t *env = json_object();
 			for (size_t i = 0; i < st->n_env; i++)
-				json_object_set_new(env, st->env[i]->key, json_string(st->env[i]->value));
+				json_object_set_new(env, st->env[i]->key,
+						    json_string(st->env[i]->value));
 			napc_print_json(env);
 		} else {
 			for (size_t i = 0; i < st->n_env; i++)
@@ -510,7 +529,7 @@ int napc_cmd_env(struct napc *n, int argc, char **argv)
 	Nap__EnvVar **ptrs = calloc((size_t)argc, sizeof(*ptrs));
 	char **unset = calloc((size_t)argc, sizeof(*unset));
 	int r = vars && ptrs && unset ? env_with(n, argc, argv, vars, ptrs, unset)
-				       : NAPC_EXIT_FAILED;
+				      : NAPC_EXIT_FAILED;
 	free(vars);
 	free(ptrs);
 	free(unset);
@@ -575,7 +594,8 @@ int napc_cmd_ls(struct napc *n, int argc, char **argv)
 			if (paren)
 				*paren = '\0';
 			printf("%-24s %-14s %-8u %-9u %u\n", rep->apps[i]->app, state,
-			       rep->apps[i]->release, rep->apps[i]->instances, rep->apps[i]->restarts);
+			       rep->apps[i]->release, rep->apps[i]->instances,
+			       rep->apps[i]->restarts);
 		}
 	}
 	nap__list_apps_reply__free_unpacked(rep, NULL);
@@ -589,9 +609,10 @@ static void endpoints_event(struct stream *s, const uint8_t *data, size_t len)
 		return;
 	if (s->n->json) {
 		napc_print_json(json_pack("{s:s, s:o}", "app", l->app ? l->app : "", "endpoints",
-				     napc_endpoints_json(l->endpoints, l->n_endpoints)));
+					  napc_endpoints_json(l->endpoints, l->n_endpoints)));
 	} else {
-		printf("%s: %zu endpoint%s\n", l->app, l->n_endpoints, l->n_endpoints == 1 ? "" : "s");
+		printf("%s: %zu endpoint%s\n", l->app, l->n_endpoints,
+		       l->n_endpoints == 1 ? "" : "s");
 		napc_print_endpoints(l->endpoints, l->n_endpoints);
 	}
 	fflush(stdout);
@@ -650,8 +671,8 @@ static void log_line(struct stream *s, const uint8_t *data, size_t len)
 	while (ll && l->line[ll - 1] == '\n')
 		ll--;
 	if (s->n->json)
-		napc_print_json(json_pack("{s:i, s:s#}", "instance", (json_int_t)l->instance, "line",
-				     l->line, ll));
+		napc_print_json(json_pack("{s:i, s:s#}", "instance", (json_int_t)l->instance,
+					  "line", l->line, ll));
 	else
 		printf("[%u] %.*s\n", l->instance, (int)ll, l->line);
 	fflush(stdout);
@@ -688,8 +709,8 @@ int napc_cmd_logs(struct napc *n, int argc, char **argv)
  * app; without options it shows it. */
 int napc_cmd_check(struct napc *n, int argc, char **argv)
 {
-	static const struct option lo[] = {{"http", 1, 0, 'c'},	    {"tcp", 0, 0, 't'},
-					   {"interval", 1, 0, 'i'}, {"failures", 1, 0, 'f'},
+	static const struct option lo[] = {{"http", 1, 0, 'c'},          {"tcp", 0, 0, 't'},
+					   {"interval", 1, 0, 'i'},      {"failures", 1, 0, 'f'},
 					   {"ready-timeout", 1, 0, 'r'}, {0, 0, 0, 0}};
 	Nap__Check check = NAP__CHECK__INIT;
 	bool change = false;

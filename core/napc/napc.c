@@ -184,8 +184,8 @@ static int cmd_plugins(struct napc *n, int argc, char **argv)
 			json_str(p->version);
 			printf(",\"state\":");
 			json_str(p->state);
-			printf(",\"pid\":%d,\"restarts\":%u,\"abi\":%u,\"path\":", p->pid, p->restarts,
-			       p->abi);
+			printf(",\"pid\":%d,\"restarts\":%u,\"abi\":%u,\"path\":", p->pid,
+			       p->restarts, p->abi);
 			json_str(p->path);
 			printf(",\"last_error\":");
 			json_str(p->last_error);
@@ -200,7 +200,8 @@ static int cmd_plugins(struct napc *n, int argc, char **argv)
 	} else if (rep->n_plugins == 0) {
 		printf("no plugins (add them to 'plugins =' in napd.conf)\n");
 	} else {
-		printf("%-18s %-10s %-11s %-7s %s\n", "PLUGIN", "VERSION", "STATE", "PID", "SERVICES");
+		printf("%-18s %-10s %-11s %-7s %s\n", "PLUGIN", "VERSION", "STATE", "PID",
+		       "SERVICES");
 		for (size_t i = 0; i < rep->n_plugins; i++) {
 			const Nap__PluginInfo *p = rep->plugins[i];
 			printf("%-18s %-10s %-11s %-7d ", p->name, p->version[0] ? p->version : "-",
@@ -249,9 +250,9 @@ static const struct {
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
+		{"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	   {NULL, 0, NULL, 0},
+		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
 	};
 	struct napc n = {.timeout_ms = DEFAULT_TIMEOUT_MS};
 	int c;

@@ -47,7 +47,8 @@ void napc_print_endpoints(Nap__Endpoint **eps, size_t n)
 			snprintf(url, sizeof(url), "%s", eps[i]->url);
 		else
 			snprintf(url, sizeof(url), "http://%s:%u", eps[i]->host, eps[i]->port);
-		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance, eps[i]->release);
+		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance,
+		       eps[i]->release);
 	}
 }
 
@@ -63,15 +64,16 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 	for (size_t i = 0; i < s->n_instance_states; i++) {
 		const Nap__InstanceStatus *is = s->instance_states[i];
 		json_array_append_new(
-			insts, json_pack("{s:i, s:i, s:s, s:i, s:i, s:b, s:s, s:I, s:s, s:i, s:s, s:I}",
-					 "instance", (json_int_t)is->instance, "release",
-					 (json_int_t)is->release, "state", is->state, "restarts",
-					 (json_int_t)is->restarts, "last_exit_code",
-					 (json_int_t)is->last_exit_code, "oom_killed", is->oom_killed,
-					 "last_check", is->last_check, "since_unix_ms",
-					 (json_int_t)is->since_unix_ms, "host", is->host, "port",
-					 (json_int_t)is->port, "id", is->id, "next_start_unix_ms",
-					 (json_int_t)is->next_start_unix_ms));
+			insts,
+			json_pack("{s:i, s:i, s:s, s:i, s:i, s:b, s:s, s:I, s:s, s:i, s:s, s:I}",
+				  "instance", (json_int_t)is->instance, "release",
+				  (json_int_t)is->release, "state", is->state, "restarts",
+				  (json_int_t)is->restarts, "last_exit_code",
+				  (json_int_t)is->last_exit_code, "oom_killed", is->oom_killed,
+				  "last_check", is->last_check, "since_unix_ms",
+				  (json_int_t)is->since_unix_ms, "host", is->host, "port",
+				  (json_int_t)is->port, "id", is->id, "next_start_unix_ms",
+				  (json_int_t)is->next_start_unix_ms));
 	}
 	json_t *check = s->check ? json_pack("{s:s, s:i, s:i, s:i, s:i}", "http_path",
 					     s->check->http_path, "interval_ms",
@@ -87,8 +89,9 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 			 (json_int_t)s->memory_bytes, "state", s->state, "updated",
 			 (json_int_t)s->updated_unix, "releases", rels, "env", env, "endpoints",
 			 napc_endpoints_json(s->endpoints, s->n_endpoints), "ready",
-			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts, "instance_states",
-			 insts, "check", check, "scheduler", s->scheduler ? s->scheduler : "");
+			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts,
+			 "instance_states", insts, "check", check, "scheduler",
+			 s->scheduler ? s->scheduler : "");
 }
 
 /* "12s", "5m", "3h", "2d": how long ago a wall-clock time in ms was. */
@@ -129,9 +132,12 @@ static void print_instances(const Nap__AppStatus *s)
 			char in[16];
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
-			uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-			snprintf(in, sizeof(in), "%.1fs", is->next_start_unix_ms > now
-					? (double)(is->next_start_unix_ms - now) / 1000.0 : 0.0);
+			uint64_t now = (uint64_t)ts.tv_sec * 1000u +
+				       (uint64_t)ts.tv_nsec / 1000000u;
+			snprintf(in, sizeof(in), "%.1fs",
+				 is->next_start_unix_ms > now
+					 ? (double)(is->next_start_unix_ms - now) / 1000.0
+					 : 0.0);
 			printf(" (back-off: starts again in %s)", in);
 		}
 		printf("\n");
@@ -174,4 +180,3 @@ void napc_print_status(const struct napc *n, const Nap__AppStatus *s)
 	print_instances(s);
 	napc_print_endpoints(s->endpoints, s->n_endpoints);
 }
-

@@ -196,7 +196,8 @@ static int set_key(struct napd_config *c, const char *key, char *val, char *err,
 	} else if (strcmp(key, "log_level") == 0) {
 		c->log_level = log_level_parse(val);
 		if (c->log_level < 0) {
-			snprintf(err, errlen, "log_level must be error, warning, notice, info or debug");
+			snprintf(err, errlen,
+				 "log_level must be error, warning, notice, info or debug");
 			return -EINVAL;
 		}
 	} else if (strcmp(key, "deploy_timeout") == 0) {
@@ -216,9 +217,9 @@ static int set_key(struct napd_config *c, const char *key, char *val, char *err,
 
 static bool is_global_key(const char *key)
 {
-	static const char *const keys[] = {"socket",	   "socket_mode", "socket_group",
-					   "allow_users",  "allow_groups", "plugin_dir",
-					   "plugins",	   "log_level",	  "deploy_timeout"};
+	static const char *const keys[] = {"socket",      "socket_mode",  "socket_group",
+					   "allow_users", "allow_groups", "plugin_dir",
+					   "plugins",     "log_level",    "deploy_timeout"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;
@@ -237,8 +238,7 @@ static int add_setting(struct plugin_conf *p, const char *key, const char *val)
 	return 0;
 }
 
-int config_load(struct napd_config *c, const char *path, bool must_exist, char *err,
-		size_t errlen)
+int config_load(struct napd_config *c, const char *path, bool must_exist, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
 	if (!f) {
@@ -283,10 +283,11 @@ int config_load(struct napd_config *c, const char *path, bool must_exist, char *
 		*eq = '\0';
 		char *key = trim(s), *val = trim(eq + 1);
 		if (*section && is_global_key(key)) {
-			snprintf(why, sizeof(why),
-				 "'%s' is a global setting but stands in [plugin %s]: move it above "
-				 "the first [plugin] section",
-				 key, section);
+			snprintf(
+				why, sizeof(why),
+				"'%s' is a global setting but stands in [plugin %s]: move it above "
+				"the first [plugin] section",
+				key, section);
 			goto bad;
 		}
 		if (*section) {
@@ -314,7 +315,7 @@ int config_load(struct napd_config *c, const char *path, bool must_exist, char *
 			continue;
 		if (r != -EINVAL)
 			break;
-	bad:
+bad:
 		snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
 		r = -EINVAL;
 		break;

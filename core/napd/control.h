@@ -1,18 +1,17 @@
-/* nap.Control: the service napd itself serves to clients. */
+/* nap.Control: the service napd itself serves to clients, registered with
+ * the router as the provider "napd". */
 #ifndef NAPD_CONTROL_H
 #define NAPD_CONTROL_H
 
-#include <nap/bus.pb-c.h>
-
-struct peer;
+#include <stdint.h>
 
 #define NAP_CONTROL_SERVICE "nap.Control"
 
-void control_init(uint64_t started_usec);
-/* A CALL to nap.Control from p. */
-void control_call(struct peer *p, const Nap__Bus__Frame *f);
-/* A CANCEL for a call napd serves itself. */
-void control_cancel(struct peer *p, uint64_t call_id);
-void control_peer_gone(struct peer *p);
+/* Checks the method table against the descriptor and registers nap.Control
+ * with the router. started_usec is napd's start, for Ping's uptime. 0, or
+ * -EINVAL when the table and nap.Control disagree (a build error), -ENOMEM. */
+int control_init(uint64_t started_usec);
+/* Unregisters nap.Control. */
+void control_finish(void);
 
 #endif

@@ -57,7 +57,7 @@ static struct {
 	nap_idmap calls;
 	const Nap__Bus__Hello *napd_hello; /* owned by conn */
 	const char *name;
-	bool said_hello;	  /* calls wait for it: napd takes none before */
+	bool said_hello; /* calls wait for it: napd takes none before */
 	pthread_cond_t hello_cond;
 } H;
 
@@ -396,8 +396,8 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
 				stream_cancel(&s);
 			unlock();
 			if (m) {
-				ProtobufCMessage *msg =
-					protobuf_c_message_unpack(msg_desc, NULL, m->len, m->data);
+				ProtobufCMessage *msg = protobuf_c_message_unpack(msg_desc, NULL,
+										  m->len, m->data);
 				if (msg) {
 					stop = on_message(msg, ud);
 					protobuf_c_message_free_unpacked(msg, NULL);
@@ -468,8 +468,8 @@ static void incoming_call(const Nap__Bus__Frame *f)
 			     f->service);
 		return;
 	}
-	ProtobufCMessage *req =
-		protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data);
+	ProtobufCMessage *req = protobuf_c_message_unpack(md->input, NULL, f->payload.len,
+							  f->payload.data);
 	if (!req) {
 		nap_conn_end(H.conn, f->call_id, NAP_INVALID_ARGUMENT,
 			     "%s.%s: the request is not a valid %s", f->service, md->name,
@@ -488,8 +488,8 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	if (!call || nap_idmap_put(&H.calls, f->call_id, call) < 0) {
 		free(call);
 		protobuf_c_message_free_unpacked(req, NULL);
-		nap_conn_end(H.conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
-			     "plugin %s: out of memory", H.name);
+		nap_conn_end(H.conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "plugin %s: out of memory",
+			     H.name);
 		return;
 	}
 	call->id = f->call_id;

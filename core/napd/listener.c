@@ -20,6 +20,7 @@
 #include "listener.h"
 #include "log.h"
 #include "peer.h"
+#include "router.h"
 
 /* While out of file descriptors napd stops listening this long, when it has
  * no spare descriptor to refuse connections with. */
@@ -148,6 +149,13 @@ static bool allowed(const struct ucred *cr)
 	return uid_in_groups(cr->uid, cr->gid, S.cfg->allow_gids, S.cfg->nallow_gids);
 }
 
+static void client_gone(struct peer *p, int status, const char *why)
+{
+	(void)status;
+	(void)why;
+	router_peer_gone(p);
+}
+
 static void on_accept(void *ud, uint32_t events)
 {
 	(void)ud;
@@ -186,8 +194,12 @@ static void on_accept(void *ud, uint32_t events)
 		}
 		char name[64];
 		snprintf(name, sizeof(name), "client pid %d uid %u", (int)cr.pid, (unsigned)cr.uid);
+		static const struct peer_ops client_ops = {
+			.incoming = router_incoming,
+			.gone = client_gone,
+		};
 		struct peer *p;
-		if (peer_new(&p, fd, name, NULL) < 0) {
+		if (peer_new(&p, fd, name, &client_ops, NULL) < 0) {
 			log_warning("%s: out of resources, connection dropped", name);
 			continue;
 		}
@@ -196,10 +208,11 @@ static void on_accept(void *ud, uint32_t events)
 		p->pid = cr.pid;
 		if (!allowed(&cr)) {
 			log_notice("refused %s: not in allow_users or allow_groups", name);
-			nap_conn_abort(p->conn, NAP_PERMISSION_DENIED,
-				       "napd refuses uid %u on %s: the operator can add this user "
-				       "to allow_users (or a group of it to allow_groups) in napd.conf",
-				       (unsigned)cr.uid, S.path);
+			nap_conn_abort(
+				p->conn, NAP_PERMISSION_DENIED,
+				"napd refuses uid %u on %s: the operator can add this user "
+				"to allow_users (or a group of it to allow_groups) in napd.conf",
+				(unsigned)cr.uid, S.path);
 			continue;
 		}
 		log_debug("%s: connected", name);
@@ -259,8 +272,9 @@ int listener_open(const char *path, const struct napd_config *cfg, char *err, si
 	struct stat st;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(err, errlen, "%s exists and is not a socket: remove it or pick "
-					      "another --socket",
+			snprintf(err, errlen,
+				 "%s exists and is not a socket: remove it or pick "
+				 "another --socket",
 				 path);
 			return -EEXIST;
 		}

@@ -13,4 +13,4 @@ core_napd_napd_SOURCES = \
 	core/napd/router.c core/napd/router.h \
 	core/napd/supervisor.c core/napd/supervisor.h
 core_napd_napd_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
-core_napd_napd_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(LIBS)
+core_napd_napd_LDADD = core/lib/libnapinternal.la core/lib/libnap.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS) $(LIBS)

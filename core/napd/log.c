@@ -91,3 +91,10 @@ void log_msg(int level, const char *fmt, ...)
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
+
+void log_finish(void)
+{
+	if (logger.syslog)
+		closelog();
+	logger.syslog = false;
+}

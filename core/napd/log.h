@@ -13,6 +13,8 @@
 int log_level_parse(const char *s);
 const char *log_level_name(int level);
 void log_setup(const char *ident, int max_level, bool use_syslog);
+/* Closes the connection to syslog, if any; later lines go to stderr. */
+void log_finish(void);
 int log_get_level(void);
 bool log_uses_syslog(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

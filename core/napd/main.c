@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "peer.h"
+#include "router.h"
 #include "supervisor.h"
 
 #define DEFAULT_CONFIG NAP_SYSCONF_DIR "/napd.conf"
@@ -114,7 +115,8 @@ static int parse_options(struct options *o, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "napd: unexpected argument '%s'; try 'napd --help'\n", argv[optind]);
+		fprintf(stderr, "napd: unexpected argument '%s'; try 'napd --help'\n",
+			argv[optind]);
 		return 2;
 	}
 	return 0;
@@ -122,7 +124,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 /* --- signals --- */
 
-static struct loop_io signal_io;
+static struct loop_io signal_io = {.fd = -1};
 
 static void on_signal(void *ud, uint32_t events)
 {
@@ -162,6 +164,15 @@ static int signals_setup(void)
 		return -errno;
 	signal_io = (struct loop_io){.fd = fd, .fn = on_signal};
 	return loop_add(&signal_io);
+}
+
+static void signals_finish(void)
+{
+	if (signal_io.fd < 0)
+		return;
+	loop_del(&signal_io);
+	close(signal_io.fd);
+	signal_io.fd = -1;
 }
 
 /* --- background and readiness --- */
@@ -249,9 +260,56 @@ static int startup_failed(int ready_fd, const char *fmt, ...)
 	if (ready_fd >= 0) {
 		char buf[1100];
 		int n = snprintf(buf, sizeof(buf), "%c%s", 1, msg);
-		(void)!write(ready_fd, buf, (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
+		(void)!write(ready_fd, buf,
+			     (size_t)(n < (int)sizeof(buf) ? n : (int)sizeof(buf) - 1));
 	}
-	return 1;
+	return -1;
+}
+
+/* Starts napd's parts in order: the loop, its signals, the listening
+ * socket, napd's own service, the plugins. On failure it says why, to the
+ * log and to the parent waiting on ready_fd, and returns -1: finish() stops
+ * what started. */
+static int start(const struct napd_config *cfg, const char *socket_path, int ready_fd)
+{
+	uint64_t started = nap_now_usec();
+	char err[1024];
+	int r;
+	if ((r = loop_init()) < 0)
+		return startup_failed(ready_fd, "epoll: %s", strerror(-r));
+	if ((r = signals_setup()) < 0)
+		return startup_failed(ready_fd, "signals: %s", strerror(-r));
+	if (listener_open(socket_path, cfg, err, sizeof(err)) < 0)
+		return startup_failed(ready_fd, "%s", err);
+	if ((r = control_init(started)) < 0)
+		return startup_failed(ready_fd, "nap.Control: %s", strerror(-r));
+	loop_set_idle(peers_idle, peers_next_deadline);
+	if ((r = supervisor_start(cfg)) < 0)
+		return startup_failed(ready_fd, "plugins: %s", strerror(-r));
+	return 0;
+}
+
+/* Stops napd's parts in the reverse order of main()'s start-up. Each
+ * *_finish, *_close or *_stop undoes its start and does nothing when that
+ * did not run, so that a failed start-up stops here too. In-flight calls
+ * end here: the plugin hosts' connections go first, which ends every call
+ * passed on to them, then the clients'. */
+static void finish(struct napd_config *cfg, const char *pidfile)
+{
+	/* The one part stopped out of turn: the socket goes first, so that a
+	 * client that connects while the plugins stop (up to STOP_TIMEOUT_MS)
+	 * is refused at once instead of waiting in the backlog. */
+	listener_close();
+	supervisor_stop(STOP_TIMEOUT_MS);
+	peers_close_all();
+	peers_finish();
+	control_finish();
+	router_finish();
+	if (pidfile)
+		unlink(pidfile);
+	signals_finish();
+	loop_done();
+	config_free(cfg);
 }
 
 int main(int argc, char **argv)
@@ -270,6 +328,7 @@ int main(int argc, char **argv)
 	if (config_load(&cfg, opt.config ? opt.config : DEFAULT_CONFIG, opt.config != NULL, err,
 			sizeof(err)) < 0) {
 		fprintf(stderr, "napd: %s\n", err);
+		config_free(&cfg);
 		return 1;
 	}
 	if (opt.plugin_dir) {
@@ -280,6 +339,7 @@ int main(int argc, char **argv)
 		cfg.log_level = opt.log_level;
 	if (config_resolve_plugins(&cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "napd: %s\n", err);
+		config_free(&cfg);
 		return 1;
 	}
 	const char *socket_path = opt.socket ? opt.socket : nap_socket_path(cfg.socket);
@@ -288,45 +348,30 @@ int main(int argc, char **argv)
 	int ready_fd = -1;
 	if (!opt.foreground && daemonize(&ready_fd) < 0) {
 		fprintf(stderr, "napd: cannot go to the background: %s\n", strerror(errno));
+		config_free(&cfg);
 		return 1;
 	}
 	log_setup("napd", cfg.log_level >= 0 ? cfg.log_level : NAP_LOG_NOTICE, !opt.foreground);
 
-	uint64_t started = nap_now_usec();
-	if ((r = loop_init()) < 0)
-		return startup_failed(ready_fd, "epoll: %s", strerror(-r));
-	if ((r = signals_setup()) < 0)
-		return startup_failed(ready_fd, "signals: %s", strerror(-r));
-	if (listener_open(socket_path, &cfg, err, sizeof(err)) < 0)
-		return startup_failed(ready_fd, "%s", err);
-	control_init(started);
-	loop_set_idle(peers_idle, peers_next_deadline);
-	if ((r = supervisor_start(&cfg)) < 0) {
-		listener_close();
-		return startup_failed(ready_fd, "plugins: %s", strerror(-r));
+	int st = start(&cfg, socket_path, ready_fd) < 0 ? 1 : 0;
+	if (st == 0) {
+		if (opt.pidfile)
+			write_pidfile(opt.pidfile);
+		log_notice("napd %s listening on %s (%zu plugin%s)", PACKAGE_VERSION, socket_path,
+			   cfg.nplugins, cfg.nplugins == 1 ? "" : "s");
+		notify_systemd("READY=1");
+		if (ready_fd >= 0) {
+			char c = 0;
+			(void)!write(ready_fd, &c, 1);
+		}
+		st = loop_run() < 0 ? 1 : 0;
+		notify_systemd("STOPPING=1");
 	}
-	if (opt.pidfile)
-		write_pidfile(opt.pidfile);
-	log_notice("napd %s listening on %s (%zu plugin%s)", PACKAGE_VERSION, socket_path,
-		   cfg.nplugins, cfg.nplugins == 1 ? "" : "s");
-	notify_systemd("READY=1");
-	if (ready_fd >= 0) {
-		char c = 0;
-		(void)!write(ready_fd, &c, 1);
+	if (ready_fd >= 0)
 		close(ready_fd);
-	}
 
-	r = loop_run();
-
-	notify_systemd("STOPPING=1");
-	listener_close();
-	supervisor_stop(STOP_TIMEOUT_MS);
-	peers_close_all();
-	peers_idle();
-	if (opt.pidfile)
-		unlink(opt.pidfile);
-	loop_done();
-	config_free(&cfg);
+	finish(&cfg, st == 0 ? opt.pidfile : NULL);
 	log_notice("napd stopped");
-	return r < 0 ? 1 : 0;
+	log_finish();
+	return st;
 }

@@ -9,11 +9,8 @@
 
 #include <nap/frame.h>
 
-#include "control.h"
 #include "log.h"
 #include "peer.h"
-#include "router.h"
-#include "supervisor.h"
 
 static struct peer *peers;
 static size_t npeers;
@@ -49,9 +46,7 @@ static void peer_gone(struct peer *p, int err, int status, const char *why)
 		log_notice("%s: connection closed: %s", p->name, why);
 	else
 		log_debug("%s: disconnected (%s)", p->name, why);
-	router_peer_gone(p);
-	if (p->plugin)
-		supervisor_conn_closed(p->plugin, status, why);
+	p->ops->gone(p, status, why);
 }
 
 static void on_close(nap_conn *conn, int err, int status, const char *message, void *ud)
@@ -65,7 +60,7 @@ static void on_close(nap_conn *conn, int err, int status, const char *message, v
 static void account_input(struct peer *p)
 {
 	/* Plugin hosts are napd's own children: the limits are for clients. */
-	size_t held = p->dead || p->plugin ? 0 : nap_conn_unfinished(p->conn, NULL);
+	size_t held = p->dead || p->owner ? 0 : nap_conn_unfinished(p->conn, NULL);
 	held_total = held_total - p->held + held;
 	p->held = held;
 	if (held == 0 || held_total <= NAP_INPUT_TOTAL_MAX)
@@ -83,7 +78,7 @@ static void account_input(struct peer *p)
 static void check_frame_timeout(struct peer *p, uint64_t now)
 {
 	uint64_t since = 0;
-	size_t held = p->plugin ? 0 : nap_conn_unfinished(p->conn, &since);
+	size_t held = p->owner ? 0 : nap_conn_unfinished(p->conn, &since);
 	if (!held || !since || now < since + NAP_FRAME_TIMEOUT_MS * 1000ull)
 		return;
 	nap_conn_abort(p->conn, NAP_DEADLINE_EXCEEDED,
@@ -93,28 +88,36 @@ static void check_frame_timeout(struct peer *p, uint64_t now)
 	account_input(p);
 }
 
-/* Strings in a request are UTF-8, as protobuf requires: a nap.Control
- * request is checked here, where it arrives (the plugin hosts check what
- * they serve), so that napd never echoes anything else. */
+/* The owner hears of the HELLO once, before any frame that follows it. */
+static void greet(struct peer *p)
+{
+	if (p->greeted || p->dead || !nap_conn_peer_ready(p->conn))
+		return;
+	p->greeted = true;
+	if (p->ops->hello)
+		p->ops->hello(p, NULL);
+}
+
 static void on_incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 {
-	const ProtobufCMethodDescriptor *md = NULL;
-	if (f->kind == NAP__BUS__KIND__CALL && nap_conn_peer_ready(conn) &&
-	    strcmp(f->service, NAP_CONTROL_SERVICE) == 0)
-		md = nap_method_get(router_known_service(f->service), f->method);
-	ProtobufCMessage *req = NULL;
-	if (md)
-		req = protobuf_c_message_unpack(md->input, NULL, f->payload.len, f->payload.data);
-	char why[160];
-	int bad = req ? nap_message_utf8_check(req, why, sizeof(why)) : 0;
-	if (req)
-		protobuf_c_message_free_unpacked(req, NULL);
-	if (bad < 0)
-		nap_conn_end(conn, f->call_id, NAP_INVALID_ARGUMENT,
-			     "%s.%s: %s: strings are UTF-8 (docs/protocol.md section 12)",
-			     f->service, md->name, why);
+	struct peer *p = ud;
+	if (!nap_conn_peer_ready(conn)) {
+		nap_conn_abort(conn, NAP_FAILED_PRECONDITION,
+			       "the first frame on a nap connection must be a HELLO "
+			       "(see docs/protocol.md)");
+		return;
+	}
+	greet(p);
+	if (p->dead)
+		return;
+	if (f->kind != NAP__BUS__KIND__HELLO)
+		p->ops->incoming(p, f);
+	else if (p->ops->hello)
+		p->ops->hello(p, f);
 	else
-		router_incoming(conn, f, ud);
+		nap_conn_abort(conn, NAP_INVALID_ARGUMENT,
+			       "a second HELLO on one connection: a peer says HELLO once "
+			       "(docs/protocol.md section 3)");
 }
 
 static void on_io(void *ud, uint32_t events)
@@ -128,14 +131,10 @@ static void on_io(void *ud, uint32_t events)
 	}
 	nap_conn_process(p->conn);
 	account_input(p);
-	if (p->dead)
-		return;
-	if (!p->dead && p->plugin && p->plugin->state == PLUGIN_STARTING &&
-	    nap_conn_peer_ready(p->conn))
-		supervisor_hello(p->plugin, p);
+	greet(p);
 }
 
-int peer_new(struct peer **pp, int fd, const char *name, struct plugin *plugin)
+int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops, void *owner)
 {
 	struct peer *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -143,14 +142,15 @@ int peer_new(struct peer **pp, int fd, const char *name, struct plugin *plugin)
 		return -ENOMEM;
 	}
 	/* napd's HELLO goes out with the first flush. */
-	int r = nap_conn_adopt(&p->conn, fd, "napd", plugin == NULL);
+	int r = nap_conn_adopt(&p->conn, fd, "napd", owner == NULL);
 	if (r < 0) {
 		close(fd);
 		free(p);
 		return r;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->plugin = plugin;
+	p->ops = ops;
+	p->owner = owner;
 	p->io = (struct loop_io){.fd = fd, .events = EPOLLIN, .fn = on_io, .ud = p};
 	nap_conn_set_userdata(p->conn, p);
 	nap_conn_set_incoming(p->conn, on_incoming, p);
@@ -173,18 +173,33 @@ void peer_kill(struct peer *p, const char *why)
 	peer_gone(p, -ECONNABORTED, NAP_UNAVAILABLE, why);
 }
 
+static void peer_free(struct peer *p)
+{
+	npeers--;
+	held_total -= p->held;
+	loop_del(&p->io);
+	nap_conn_free(p->conn);
+	nap_idmap_release(&p->calls);
+	free(p);
+}
+
 void peers_idle(void)
 {
 	uint64_t now = nap_now_usec(), t;
-	struct peer **pp = &peers;
-	while (*pp) {
-		struct peer *p = *pp;
+	/* First the timeouts of every peer, since what one peer's expiry
+	 * queues goes out on another's connection (a call to a plugin ends
+	 * its client's call): all output is queued before any is flushed. */
+	for (struct peer *p = peers; p; p = p->next) {
 		/* Calls napd made whose deadline passed end now, not at the next
 		 * frame from that peer. */
 		if (!p->dead && nap_conn_get_timeout(p->conn, &t) == 0 && t <= now)
 			on_io(p, 0);
 		if (!p->dead)
 			check_frame_timeout(p, now);
+	}
+	struct peer **pp = &peers;
+	while (*pp) {
+		struct peer *p = *pp;
 		if (!p->dead) {
 			if (nap_conn_pending(p->conn) > 0)
 				nap_conn_flush(p->conn);
@@ -200,7 +215,7 @@ void peers_idle(void)
 		 * to read the rest; napd waits for it to be writable only. A
 		 * plugin host's EOF is what stops it (napd stopping, or the
 		 * plugin refused): it is closed at once. */
-		if (!p->plugin && nap_conn_pending(p->conn) > 0 &&
+		if (!p->owner && nap_conn_pending(p->conn) > 0 &&
 		    now < p->dead_at + NAP_FRAME_TIMEOUT_MS * 1000ull) {
 			loop_mod(&p->io, EPOLLOUT);
 			pp = &p->next;
@@ -209,13 +224,17 @@ void peers_idle(void)
 		/* Freed here, after the round of events, so that no event still
 		 * in the round points at it. */
 		*pp = p->next;
-		npeers--;
-		held_total -= p->held;
-		loop_del(&p->io);
-		nap_conn_free(p->conn);
-		nap_idmap_release(&p->forwarded);
-		nap_idmap_release(&p->served);
-		free(p);
+		peer_free(p);
+	}
+}
+
+void peers_finish(void)
+{
+	while (peers) {
+		struct peer *p = peers;
+		peer_gone(p, -ECONNABORTED, NAP_UNAVAILABLE, "napd is shutting down");
+		peers = p->next;
+		peer_free(p);
 	}
 }
 
@@ -244,7 +263,7 @@ void peers_close_all(void)
 {
 	for (struct peer *p = peers; p; p = p->next) {
 		/* Plugin hosts are the supervisor's to stop. */
-		if (p->dead || p->plugin)
+		if (p->dead || p->owner)
 			continue;
 		/* Tell clients why before the socket goes. */
 		nap_conn_abort(p->conn, NAP_UNAVAILABLE, "napd is shutting down");

@@ -8,11 +8,24 @@
 #include <sys/types.h>
 
 #include <nap/bus.h>
+#include <nap/bus.pb-c.h>
 
 #include "../lib/idmap.h"
 #include "loop.h"
 
-struct plugin;
+struct peer;
+
+/* What the owner of a peer hears from it: the listener's clients and the
+ * supervisor's plugin hosts differ only here. */
+struct peer_ops {
+	/* A CALL or CANCEL, after the peer's HELLO. */
+	void (*incoming)(struct peer *p, const Nap__Bus__Frame *f);
+	/* The peer's HELLO was read (f NULL, once), or it sent another HELLO
+	 * (f); NULL: a second HELLO breaks the protocol and ends the peer. */
+	void (*hello)(struct peer *p, const Nap__Bus__Frame *f);
+	/* The connection ended (status and why as in nap_close_fn). */
+	void (*gone)(struct peer *p, int status, const char *why);
+};
 
 struct peer {
 	nap_conn *conn;
@@ -20,9 +33,10 @@ struct peer {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	struct plugin *plugin; /* set for plugin hosts */
-	nap_idmap forwarded;   /* this peer's call id -> struct forward */
-	nap_idmap served;      /* this peer's call id -> napd-served call state */
+	const struct peer_ops *ops;
+	void *owner;     /* the plugin for a plugin host, NULL for a client */
+	nap_idmap calls; /* this peer's call id -> struct inflight (router.h) */
+	bool greeted;    /* ops->hello heard the first HELLO */
 	bool dead;
 	uint64_t dead_at;  /* when it died: a closing peer's flush ends then + timeout */
 	size_t held;       /* memory of an unfinished frame, as last counted */
@@ -30,8 +44,9 @@ struct peer {
 	struct peer *next; /* in the list of all peers */
 };
 
-/* Wraps a connected socket; napd sends its HELLO. On error the fd is closed. */
-int peer_new(struct peer **pp, int fd, const char *name, struct plugin *plugin);
+/* Wraps a connected socket; napd sends its HELLO. owner is NULL for a
+ * client, which the connection limits apply to. On error the fd is closed. */
+int peer_new(struct peer **pp, int fd, const char *name, const struct peer_ops *ops, void *owner);
 /* Marks a peer dead: fails what it has in flight, unregisters it; the memory
  * goes after the current round of events. */
 void peer_kill(struct peer *p, const char *why);
@@ -41,6 +56,9 @@ void peers_idle(void);
 uint64_t peers_next_deadline(void);
 /* Closes every client connection, telling it why (shutdown). */
 void peers_close_all(void);
+/* Frees every peer at once, dead or not, without flushing (the last step of
+ * shutdown, after the supervisor stopped the plugin hosts). */
+void peers_finish(void);
 size_t peers_count(void);
 
 #endif

@@ -60,7 +60,89 @@ static void forget_info(struct plugin *pl)
 	pl->nservices = 0;
 }
 
+/* --- the plugin provider: calls passed on to a plugin host --- */
+
+/* A call from one peer passed on to the plugin providing its service. */
+struct forward {
+	struct inflight in; /* first: the router hands it back */
+	nap_call *call;
+	struct plugin *to;
+};
+
+static void forward_done(nap_call *call, const nap_reply *r, void *ud)
+{
+	(void)call;
+	struct forward *fw = ud;
+	struct peer *from = fw->in.from;
+	if (!r->end) {
+		if (from)
+			nap_conn_send_raw(from->conn, fw->in.id, r->payload, r->payload_len);
+		return;
+	}
+	if (from) {
+		router_untrack(&fw->in);
+		if (r->status == NAP_OK) {
+			nap_conn_reply_raw(from->conn, fw->in.id, r->payload, r->payload_len);
+		} else if (r->status == NAP_UNAVAILABLE && fw->to->state != PLUGIN_RUNNING) {
+			nap_conn_end(from->conn, fw->in.id, NAP_UNAVAILABLE,
+				     "plugin %s stopped during the call (%s); napd restarts it, "
+				     "try again shortly",
+				     fw->to->conf->name, r->message);
+		} else {
+			nap_conn_end(from->conn, fw->in.id, r->status, "%s", r->message);
+		}
+	}
+	free(fw);
+}
+
+static void forward_call(struct provider *pv, struct peer *from, const Nap__Bus__Frame *f,
+			 const char *service, uint32_t method)
+{
+	struct plugin *pl = pv->ud;
+	if (pl->state != PLUGIN_RUNNING || !pl->peer) {
+		nap_conn_end(from->conn, f->call_id, NAP_UNAVAILABLE,
+			     "plugin %s, which provides %s, is %s (%s); try again shortly",
+			     pl->conf->name, service, plugin_state_name(pl->state),
+			     pl->last_error[0] ? pl->last_error : "no error recorded");
+		return;
+	}
+	struct forward *fw = calloc(1, sizeof(*fw));
+	if (!fw) {
+		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
+			     "napd is out of memory");
+		return;
+	}
+	fw->in = (struct inflight){.from = from, .id = f->call_id, .to = pv};
+	fw->to = pl;
+	int r = nap_call_start_raw(&fw->call, pl->peer->conn, service, method, f->payload.data,
+				   f->payload.len, f->timeout_ms, forward_done, fw);
+	if (r < 0) {
+		free(fw);
+		nap_conn_end(from->conn, f->call_id, NAP_UNAVAILABLE,
+			     "could not pass the call to plugin %s: %s", pl->conf->name,
+			     nap_strerror(r));
+		return;
+	}
+	if (router_track(&fw->in) < 0) {
+		fw->in.from = NULL;
+		nap_call_cancel(fw->call);
+		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
+			     "napd is out of memory");
+	}
+}
+
+/* The caller is gone or cancelled: forward_done, called by the cancel,
+ * frees fw. */
+static void forward_cancel(struct inflight *c)
+{
+	struct forward *fw = (struct forward *)c;
+	nap_call_cancel(fw->call);
+}
+
+static const struct provider_ops plugin_ops = {.call = forward_call, .cancel = forward_cancel};
+
 static void spawn(struct plugin *pl);
+static const struct peer_ops host_ops;
 
 static void restart_due(void *ud)
 {
@@ -105,8 +187,12 @@ static void spawn(struct plugin *pl)
 		snprintf(level, sizeof(level), "%d", log_get_level());
 		char argv0[96];
 		snprintf(argv0, sizeof(argv0), "napd[%s]", pl->conf->name);
-		char *argv[] = {argv0,	    "--plugin-host", (char *)pl->conf->path,
-				(char *)pl->conf->name, level, log_uses_syslog() ? "syslog" : "stderr",
+		char *argv[] = {argv0,
+				"--plugin-host",
+				(char *)pl->conf->path,
+				(char *)pl->conf->name,
+				level,
+				log_uses_syslog() ? "syslog" : "stderr",
 				NULL};
 		execv("/proc/self/exe", argv);
 		_exit(HOST_EXIT_FAILED);
@@ -118,7 +204,7 @@ static void spawn(struct plugin *pl)
 	char name[64];
 	snprintf(name, sizeof(name), "plugin %s", pl->conf->name);
 	struct peer *p;
-	int r = peer_new(&p, sv[0], name, pl);
+	int r = peer_new(&p, sv[0], name, &host_ops, pl);
 	if (r < 0) {
 		snprintf(pl->last_error, sizeof(pl->last_error), "%s", strerror(-r));
 		kill(pid, SIGKILL);
@@ -165,7 +251,7 @@ static void evict(struct plugin *owner, const char *service, const struct plugin
 		 "refused: service %s is already provided by %s", service, winner->conf->name);
 	log_error("plugin %s: %s", owner->conf->name, owner->last_error);
 	owner->permanent = true;
-	router_unregister_plugin(owner);
+	router_unregister(&owner->provider);
 	if (owner->peer)
 		nap_conn_abort(owner->peer->conn, NAP_ALREADY_EXISTS, "%s", owner->last_error);
 }
@@ -181,7 +267,7 @@ static void refuse(struct plugin *pl, struct peer *p, int status, const char *fm
 	va_end(ap);
 	log_error("plugin %s: %s", pl->conf->name, pl->last_error);
 	pl->permanent = true;
-	router_unregister_plugin(pl);
+	router_unregister(&pl->provider);
 	nap_conn_abort(p->conn, status, "%s", pl->last_error);
 }
 
@@ -213,26 +299,25 @@ static bool hello_ok(struct plugin *pl, struct peer *p, const Nap__Bus__Hello *h
 	return true;
 }
 
-void supervisor_second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Frame *f)
+/* A plugin host said HELLO again (frame f): services come from the first
+ * HELLO only, so the plugin is refused for good, with one log line naming the
+ * service it tried to take and the plugin that owns it. */
+static void second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Frame *f)
 {
-	/* Both HELLOs may come in one read, before napd looked at the first:
-	 * judge the first one now, so that the message is about it. */
-	if (pl->state == PLUGIN_STARTING) {
-		supervisor_hello(pl, p);
-		if (pl->permanent)
-			return;
-	}
+	/* The first HELLO was judged before (peer.c): its refusal stands. */
+	if (pl->permanent)
+		return;
 	Nap__Bus__Hello *h = nap__bus__hello__unpack(NULL, f->payload.len, f->payload.data);
 	const char *taken = NULL;
 	for (size_t i = 0; h && !taken && i < h->n_services; i++)
 		if (!strv_has(pl->services, pl->nservices, h->services[i]))
 			taken = h->services[i];
-	struct plugin *owner = taken ? router_provider(taken) : NULL;
-	if (owner && owner != pl)
+	struct provider *owner = taken ? router_provider(taken) : NULL;
+	if (owner && owner != &pl->provider)
 		refuse(pl, p, NAP_PERMISSION_DENIED,
-		       "refused: it tried to register service %.255s, which plugin %s provides, "
+		       "refused: it tried to register service %.255s, which %s provides, "
 		       "with a second HELLO",
-		       taken, owner->conf->name);
+		       taken, owner->name);
 	else if (taken)
 		refuse(pl, p, NAP_PERMISSION_DENIED,
 		       "refused: it tried to register service %.255s, which it did not declare "
@@ -246,7 +331,8 @@ void supervisor_second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__
 		nap__bus__hello__free_unpacked(h, NULL);
 }
 
-void supervisor_hello(struct plugin *pl, struct peer *p)
+/* A plugin host sent its HELLO: registers its services. */
+static void first_hello(struct plugin *pl, struct peer *p)
 {
 	const Nap__Bus__Hello *h = nap_conn_peer_hello(p->conn);
 	if (!hello_ok(pl, p, h))
@@ -260,33 +346,34 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 	/* A plugin may not take over a service another plugin provides: the
 	 * first one configured keeps it, the second is refused for good. */
 	for (size_t i = 0; i < h->n_services; i++) {
-		struct plugin *owner = router_provider(h->services[i]);
 		if (router_multi_service(h->services[i]))
-			continue; /* schedulers live side by side: NAME@plugin */
+			continue; /* schedulers live side by side: SERVICE@plugin */
+		struct provider *pv = router_provider(h->services[i]);
+		struct plugin *owner = pv && pv->ops == &plugin_ops ? pv->ud : NULL;
 		if (owner && owner != pl && owner > pl) {
 			/* Plugins start in parallel; whichever says HELLO first, the
 			 * one listed first in napd.conf keeps the service. */
 			evict(owner, h->services[i], pl);
-			owner = NULL;
+			pv = NULL;
 		}
-		if ((owner && owner != pl) || strcmp(h->services[i], "nap.Control") == 0) {
+		if (pv && pv != &pl->provider) {
 			snprintf(pl->last_error, sizeof(pl->last_error),
 				 "refused: service %s is already provided by %s", h->services[i],
-				 owner ? owner->conf->name : "napd");
+				 owner ? owner->conf->name : pv->name);
 			log_error("plugin %s: %s", pl->conf->name, pl->last_error);
 			pl->permanent = true;
 			nap_conn_abort(p->conn, NAP_ALREADY_EXISTS, "%s", pl->last_error);
 			return;
 		}
 	}
-	router_unregister_plugin(pl); /* a restarted plugin may provide other services */
+	router_unregister(&pl->provider); /* a restarted plugin may provide other services */
 	pl->services = calloc(h->n_services ? h->n_services : 1, sizeof(char *));
 	for (size_t i = 0; pl->services && i < h->n_services; i++) {
 		if (strv_has(pl->services, pl->nservices, h->services[i]))
 			continue;
-		struct plugin *owner;
+		struct provider *owner;
 		pl->services[pl->nservices++] = strdup(h->services[i]);
-		router_register(h->services[i], pl, &owner);
+		router_register(h->services[i], &pl->provider, &owner);
 	}
 	pl->state = PLUGIN_RUNNING;
 	pl->last_error[0] = pl->restarts ? pl->last_error[0] : '\0';
@@ -294,11 +381,13 @@ void supervisor_hello(struct plugin *pl, struct peer *p)
 		   (int)pl->pid, pl->nservices, pl->nservices == 1 ? "" : "s");
 }
 
-void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
+/* A plugin host's connection ended: its calls fail; the process is reaped
+ * on SIGCHLD. */
+static void conn_closed(struct plugin *pl, int status, const char *message)
 {
 	pl->peer = NULL;
 	if (pl->state == PLUGIN_STOPPED) {
-		router_unregister_plugin(pl);
+		router_unregister(&pl->provider);
 		return;
 	}
 	/* A plugin host that cannot work says why in an END before it exits;
@@ -311,12 +400,34 @@ void supervisor_conn_closed(struct plugin *pl, int status, const char *message)
 	/* A restarting plugin keeps its routes, so that its callers read
 	 * UNAVAILABLE ("try again shortly"), not "no such service". */
 	if (pl->permanent)
-		router_unregister_plugin(pl);
+		router_unregister(&pl->provider);
 	/* A host without its socket has no reason to live; a refused one
 	 * exits by itself once napd has read why. */
 	if (pl->pid > 0 && !pl->permanent)
 		kill(pl->pid, SIGTERM);
 }
+
+/* --- what a plugin host's connection says --- */
+
+static void host_hello(struct peer *p, const Nap__Bus__Frame *f)
+{
+	if (f)
+		second_hello(p->owner, p, f);
+	else
+		first_hello(p->owner, p);
+}
+
+static void host_gone(struct peer *p, int status, const char *why)
+{
+	router_peer_gone(p);
+	conn_closed(p->owner, status, why);
+}
+
+static const struct peer_ops host_ops = {
+	.incoming = router_incoming,
+	.hello = host_hello,
+	.gone = host_gone,
+};
 
 static struct plugin *by_pid(pid_t pid)
 {
@@ -388,6 +499,8 @@ int supervisor_start(const struct napd_config *cfg)
 		struct plugin *pl = &plugins[i];
 		pl->conf = &cfg->plugins[i];
 		pl->restart = (struct loop_timer){.fn = restart_due, .ud = pl};
+		pl->provider =
+			(struct provider){.ops = &plugin_ops, .name = pl->conf->name, .ud = pl};
 		spawn(pl);
 	}
 	return 0;

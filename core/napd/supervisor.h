@@ -12,6 +12,7 @@
 
 #include "conffile.h"
 #include "loop.h"
+#include "router.h"
 
 enum plugin_state {
 	PLUGIN_STARTING,
@@ -39,18 +40,11 @@ struct plugin {
 	size_t nservices;
 	uint32_t abi;
 	struct loop_timer restart;
+	struct provider provider; /* what the router passes its calls to */
 };
 
 /* Starts every configured plugin. */
 int supervisor_start(const struct napd_config *cfg);
-/* A plugin host sent its HELLO (registers its services) or its connection
- * ended (fails its calls; the process is reaped on SIGCHLD). */
-void supervisor_hello(struct plugin *pl, struct peer *p);
-/* A plugin host said HELLO again (frame f): services come from the first
- * HELLO only, so the plugin is refused for good, with one log line naming the
- * service it tried to take and the plugin that owns it. */
-void supervisor_second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Frame *f);
-void supervisor_conn_closed(struct plugin *pl, int status, const char *message);
 /* Reaps exited children and schedules restarts. */
 void supervisor_reap(void);
 /* Stops every plugin, waiting up to timeout_ms before SIGKILL. */

@@ -50,7 +50,8 @@ static void echo_stream(nap_plugin_call *call, const ProtobufCMessage *request, 
 		if (host->send(call, &out.base) < 0)
 			break;
 		if (in->interval_ms) {
-			struct timespec ts = {in->interval_ms / 1000, (long)(in->interval_ms % 1000) * 1000000L};
+			struct timespec ts = {in->interval_ms / 1000,
+					      (long)(in->interval_ms % 1000) * 1000000L};
 			nanosleep(&ts, NULL);
 		}
 	}

@@ -72,7 +72,7 @@ static int build_output_line(struct build_run *run, const char *p, size_t len)
 	char head[32];
 	int step, steps, at = 0;
 
-	snprintf(head, sizeof head, "%.*s", (int)(len < sizeof head - 1 ? len : sizeof head - 1),
+	snprintf(head, sizeof(head), "%.*s", (int)(len < sizeof(head) - 1 ? len : sizeof(head) - 1),
 		 p);
 	if (sscanf(head, "Step %d/%d :%n", &step, &steps, &at) == 2 && at > 0 && step > 0 &&
 	    steps >= step) {
@@ -81,7 +81,7 @@ static int build_output_line(struct build_run *run, const char *p, size_t len)
 
 		while (n > 0 && *text == ' ')
 			text++, n--;
-		snprintf(run->step_text, sizeof run->step_text, "%.*s", (int)n, text);
+		snprintf(run->step_text, sizeof(run->step_text), "%.*s", (int)n, text);
 		run->step = step;
 		run->steps = steps;
 		return send_event(run, p, len, step, steps);
@@ -135,8 +135,8 @@ static int on_push_line(void *user, const struct docker_line *line)
 	if (!line->status || json_object_get(line->object, "progress"))
 		return run->b->host->cancelled(run->call) ? 1 : 0;
 	id = json_string_value(json_object_get(line->object, "id"));
-	n = id ? snprintf(msg, sizeof msg, "%s: %s", id, line->status)
-	       : snprintf(msg, sizeof msg, "%s", line->status);
+	n = id ? snprintf(msg, sizeof(msg), "%s: %s", id, line->status)
+	       : snprintf(msg, sizeof(msg), "%s", line->status);
 	if (n < 0)
 		return 0;
 	return send_event(run, msg, strlen(msg), 0, 0);
@@ -167,7 +167,7 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "invalid app name \"%s\": use 1 to 63 lowercase letters, digits and "
 			     "'-', starting with a letter",
-			     builder_printable(shown, sizeof shown, req->app));
+			     builder_printable(shown, sizeof(shown), req->app));
 		return false;
 	}
 	if (req->release == 0) {
@@ -177,7 +177,7 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 	if (!req->dir || req->dir[0] != '/') {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "build directory \"%s\" is not an absolute path: give the full path",
-			     builder_printable(shown, sizeof shown, req->dir));
+			     builder_printable(shown, sizeof(shown), req->dir));
 		return false;
 	}
 	if (strlen(req->dir) > NAP_PATH_MAX) {
@@ -195,8 +195,8 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 		b->host->end(call, NAP_FAILED_PRECONDITION, "%s is not a directory", req->dir);
 		return false;
 	}
-	n = snprintf(path, sizeof path, "%s/Dockerfile", req->dir);
-	if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	n = snprintf(path, sizeof(path), "%s/Dockerfile", req->dir);
+	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
 		b->host->end(call, NAP_FAILED_PRECONDITION,
 			     "no Dockerfile in %s: a build directory needs one", req->dir);
 		return false;
@@ -209,7 +209,7 @@ static int make_context(char **tarp, size_t *lenp, const struct builder *b, nap_
 			const char *dir)
 {
 	char err[512] = "";
-	int r = tar_context_buffer(tarp, lenp, dir, NULL, b->max_context, err, sizeof err);
+	int r = tar_context_buffer(tarp, lenp, dir, NULL, b->max_context, err, sizeof(err));
 
 	if (r == 0)
 		return 0;
@@ -237,7 +237,7 @@ static int run_build(struct build_run *run, const char *tag, const char *tar, si
 
 	run->stage = "build";
 	r = docker_build_buffer(NULL, b->docker, &opts, tar, tar_len, on_build_line, run, err,
-				sizeof err);
+				sizeof(err));
 	if (r == 0)
 		return 0;
 	if (r == -ECANCELED || b->host->cancelled(run->call))
@@ -276,7 +276,7 @@ static int run_push(char **digestp, struct build_run *run, const char *repo, con
 	run->stage = "push";
 	free(run->error);
 	run->error = NULL;
-	r = docker_push(digestp, b->docker, repo, tag, on_push_line, run, cancel, err, sizeof err);
+	r = docker_push(digestp, b->docker, repo, tag, on_push_line, run, cancel, err, sizeof(err));
 	if (r == 0)
 		return 0;
 	if (r == -ECANCELED || b->host->cancelled(run->call))
@@ -308,9 +308,9 @@ static void send_result(struct build_run *run, const char *image, const char *di
 	Nap__BuildEvent ev = NAP__BUILD_EVENT__INIT;
 
 	if (digest)
-		snprintf(msg, sizeof msg, "pushed %s (%s)", image, digest);
+		snprintf(msg, sizeof(msg), "pushed %s (%s)", image, digest);
 	else
-		snprintf(msg, sizeof msg, "built %s", image);
+		snprintf(msg, sizeof(msg), "built %s", image);
 	ev.stage = (char *)run->stage;
 	ev.message = msg;
 	ev.image = (char *)image;
@@ -326,20 +326,20 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	const Nap__BuildRequest *req = (const Nap__BuildRequest *)request;
 	struct build_run run = {.b = b, .call = call, .stage = "build"};
 	struct cancel_watch watch;
-	char repo[BUILDER_REGISTRY_MAX + 80], tag[16], image[sizeof repo + sizeof tag];
+	char repo[BUILDER_REGISTRY_MAX + 80], tag[16], image[sizeof(repo) + sizeof(tag)];
 	char err[512] = "", *tar = NULL, *digest = NULL;
 	size_t tar_len = 0;
 	int r;
 
 	if (!check_request(b, call, req))
 		return;
-	snprintf(repo, sizeof repo, "%s/%s", b->registry, req->app);
-	snprintf(tag, sizeof tag, "%u", req->release);
-	snprintf(image, sizeof image, "%s:%s", repo, tag);
+	snprintf(repo, sizeof(repo), "%s/%s", b->registry, req->app);
+	snprintf(tag, sizeof(tag), "%u", req->release);
+	snprintf(image, sizeof(image), "%s:%s", repo, tag);
 
 	/* Ask Docker first: an unreachable dockerd is the likeliest failure
 	 * and should not wait for the directory to be read. */
-	r = docker_ping(b->docker, err, sizeof err);
+	r = docker_ping(b->docker, err, sizeof(err));
 	if (r == -ECONNREFUSED || r == -ETIMEDOUT) {
 		end_unreachable(b, call, r);
 		return;

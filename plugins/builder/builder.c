@@ -75,7 +75,7 @@ static int builder_init(const nap_host *host, void **statep)
 			  socket_path);
 		return -EINVAL;
 	}
-	b = calloc(1, sizeof *b);
+	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->host = host;

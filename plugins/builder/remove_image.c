@@ -28,10 +28,10 @@ void builder_remove_image(nap_plugin_call *call, const ProtobufCMessage *request
 	if (!builder_valid_image(req->image) || strlen(req->image) > NAP_IMAGE_REF_MAX) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "invalid image reference \"%s\": expected [host[:port]/]name[:tag]",
-			     builder_printable(shown, sizeof shown, req->image));
+			     builder_printable(shown, sizeof(shown), req->image));
 		return;
 	}
-	r = docker_image_remove(b->docker, req->image, false, err, sizeof err);
+	r = docker_image_remove(b->docker, req->image, false, err, sizeof(err));
 	switch (r) {
 	case 0:
 		b->host->log(NAP_LOG_INFO, "builder: removed image %s", req->image);

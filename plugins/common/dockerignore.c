@@ -175,8 +175,8 @@ static char *clean(const char *pattern)
 {
 	size_t len = strlen(pattern), n = 0, o = 0;
 	bool rooted = pattern[0] == '/';
-	const char **seg = malloc((len / 2 + 1) * sizeof *seg);
-	size_t *seglen = malloc((len / 2 + 1) * sizeof *seglen);
+	const char **seg = malloc((len / 2 + 1) * sizeof(*seg));
+	size_t *seglen = malloc((len / 2 + 1) * sizeof(*seglen));
 	char *out = malloc(len + 2);
 	const char *p = pattern;
 
@@ -304,7 +304,7 @@ int dockerignore_add(dockerignore *di, const char *pattern, char *err, size_t er
 	if (di->n == di->cap) {
 		size_t cap = di->cap ? 2 * di->cap : 16;
 
-		pat = realloc(di->patterns, cap * sizeof *pat);
+		pat = realloc(di->patterns, cap * sizeof(*pat));
 		if (!pat) {
 			free(text);
 			return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
@@ -319,7 +319,7 @@ int dockerignore_add(dockerignore *di, const char *pattern, char *err, size_t er
 
 int dockerignore_parse(dockerignore **dip, const char *text, size_t len, char *err, size_t errlen)
 {
-	dockerignore *di = calloc(1, sizeof *di);
+	dockerignore *di = calloc(1, sizeof(*di));
 	const char *p = text, *end = text + len;
 	char *line = NULL;
 	int lineno = 0, r = 0;

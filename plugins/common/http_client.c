@@ -66,9 +66,9 @@ struct transfer {
 	const struct http_request *req;
 	struct bytebuf body; /* non-streamed body */
 	struct bytebuf line; /* streamed: the incomplete last line */
-	int streaming;	     /* -1 not yet known, 0 collecting, 1 streaming */
-	int rc;		     /* why a callback stopped the transfer (negative), or 0 */
-	int stop;	     /* on_json's positive stop value */
+	int streaming;       /* -1 not yet known, 0 collecting, 1 streaming */
+	int rc;              /* why a callback stopped the transfer (negative), or 0 */
+	int stop;            /* on_json's positive stop value */
 	char *err;
 	size_t errlen;
 };
@@ -258,7 +258,7 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	/* Headers: the body's type, no "Expect: 100-continue" round trip, extras. */
 	r = add_header(&headers, "Expect:");
 	if (r == 0 && req->content_type) {
-		snprintf(ctype, sizeof ctype, "Content-Type: %s", req->content_type);
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", req->content_type);
 		r = add_header(&headers, ctype);
 	}
 	for (const char *const *x = req->headers; r == 0 && x && *x; x++)

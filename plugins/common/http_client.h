@@ -35,17 +35,17 @@ typedef ssize_t (*http_read_fn)(void *user, void *buf, size_t len);
 
 struct http_request {
 	const char *unix_socket;    /* connect here instead of the URL's host; NULL for TCP */
-	const char *method;	    /* "GET", "POST" (the only one with a body), "DELETE", ... */
-	const char *url;	    /* full URL ("http://docker/v1.41/_ping") */
+	const char *method;         /* "GET", "POST" (the only one with a body), "DELETE", ... */
+	const char *url;            /* full URL ("http://docker/v1.41/_ping") */
 	const char *content_type;   /* of the body; NULL for none */
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated; or NULL */
-	const void *body;	    /* request body in memory, body_len bytes; or NULL */
+	const void *body;           /* request body in memory, body_len bytes; or NULL */
 	size_t body_len;
 	http_read_fn read; /* or a streamed body (sent chunked); NULL for none */
 	void *read_user;
-	long timeout_ms;	 /* whole request; 0 for none (streams) */
+	long timeout_ms;         /* whole request; 0 for none (streams) */
 	long connect_timeout_ms; /* 0: HTTP_CONNECT_TIMEOUT_MS */
-	http_json_fn on_json;	 /* stream mode for 2xx answers; NULL to collect the body */
+	http_json_fn on_json;    /* stream mode for 2xx answers; NULL to collect the body */
 	void *json_user;
 	/* Optional: when it becomes nonzero the request ends with -ECANCELED.
 	 * It is polled about once a second while idle, more often while data

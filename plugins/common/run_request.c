@@ -15,8 +15,8 @@
 const char *run_request_check(const Nap__RunRequest *req, char *buf, size_t len)
 {
 	if (!nap_app_name_valid(req->app))
-		return snprintf(buf, len, "invalid app name \"%.80s\": %s", req->app ? req->app : "",
-				NAP_APP_NAME_RULE),
+		return snprintf(buf, len, "invalid app name \"%.80s\": %s",
+				req->app ? req->app : "", NAP_APP_NAME_RULE),
 		       buf;
 	if (req->release == 0)
 		return "release must be 1 or more";

@@ -102,9 +102,9 @@ static int pax_record(struct bytebuf *b, const char *key, const char *value)
 	char head[32];
 
 	do { /* the length includes its own digits */
-		digits = (size_t)snprintf(head, sizeof head, "%zu", len);
+		digits = (size_t)snprintf(head, sizeof(head), "%zu", len);
 		len = body + digits;
-	} while ((size_t)snprintf(head, sizeof head, "%zu", len) != digits);
+	} while ((size_t)snprintf(head, sizeof(head), "%zu", len) != digits);
 	if (bytebuf_append(b, head, digits) < 0 || bytebuf_append(b, " ", 1) < 0 ||
 	    bytebuf_append(b, key, strlen(key)) < 0 || bytebuf_append(b, "=", 1) < 0 ||
 	    bytebuf_append(b, value, strlen(value)) < 0 || bytebuf_append(b, "\n", 1) < 0)
@@ -117,10 +117,10 @@ static void header_checksum(struct tar_header *h)
 	const unsigned char *p = (const unsigned char *)h;
 	unsigned sum = 0;
 
-	memset(h->chksum, ' ', sizeof h->chksum);
-	for (size_t i = 0; i < sizeof *h; i++)
+	memset(h->chksum, ' ', sizeof(h->chksum));
+	for (size_t i = 0; i < sizeof(*h); i++)
 		sum += p[i];
-	snprintf(h->chksum, sizeof h->chksum, "%06o", sum); /* six digits, NUL, space */
+	snprintf(h->chksum, sizeof(h->chksum), "%06o", sum); /* six digits, NUL, space */
 	h->chksum[7] = ' ';
 }
 
@@ -128,12 +128,12 @@ static void header_checksum(struct tar_header *h)
 static void header_init(struct tar_header *h, char type, unsigned mode, long long mtime,
 			unsigned long long size)
 {
-	memset(h, 0, sizeof *h);
-	octal(h->mode, sizeof h->mode, mode & 07777);
-	octal(h->uid, sizeof h->uid, 0);
-	octal(h->gid, sizeof h->gid, 0);
-	octal(h->size, sizeof h->size, size > TAR_USTAR_MAX_SIZE ? 0 : size);
-	octal(h->mtime, sizeof h->mtime, mtime > 0 ? (unsigned long long)mtime : 0);
+	memset(h, 0, sizeof(*h));
+	octal(h->mode, sizeof(h->mode), mode & 07777);
+	octal(h->uid, sizeof(h->uid), 0);
+	octal(h->gid, sizeof(h->gid), 0);
+	octal(h->size, sizeof(h->size), size > TAR_USTAR_MAX_SIZE ? 0 : size);
+	octal(h->mtime, sizeof(h->mtime), mtime > 0 ? (unsigned long long)mtime : 0);
 	h->typeflag = type;
 	memcpy(h->magic, "ustar", 6);
 	memcpy(h->version, "00", 2);
@@ -144,15 +144,15 @@ static bool header_set_path(struct tar_header *h, const char *path)
 {
 	size_t len = strlen(path);
 
-	if (len <= sizeof h->name) {
+	if (len <= sizeof(h->name)) {
 		memcpy(h->name, path, len);
 		return true;
 	}
 	/* Split at a '/' so that prefix holds the front and name the rest. */
 	for (size_t i = len - 1; i > 0; i--) {
-		if (path[i] != '/' || len - i - 1 > sizeof h->name || len - i - 1 == 0)
+		if (path[i] != '/' || len - i - 1 > sizeof(h->name) || len - i - 1 == 0)
 			continue;
-		if (i > sizeof h->prefix)
+		if (i > sizeof(h->prefix))
 			return false;
 		memcpy(h->prefix, path, i);
 		memcpy(h->name, path + i + 1, len - i - 1);
@@ -176,10 +176,10 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 		need_pax = true;
 		r = pax_record(&pax, "path", path);
 		/* ustar still gets a truncated name, for readers without pax. */
-		memcpy(h.name, path, sizeof h.name);
+		memcpy(h.name, path, sizeof(h.name));
 	}
 	if (r == 0 && link) {
-		if (strlen(link) <= sizeof h.linkname) {
+		if (strlen(link) <= sizeof(h.linkname)) {
 			memcpy(h.linkname, link, strlen(link));
 		} else {
 			need_pax = true;
@@ -189,7 +189,7 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 	if (r == 0 && size > TAR_USTAR_MAX_SIZE) {
 		char n[32];
 
-		snprintf(n, sizeof n, "%llu", size);
+		snprintf(n, sizeof(n), "%llu", size);
 		need_pax = true;
 		r = pax_record(&pax, "size", n);
 	}
@@ -201,10 +201,10 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 		struct tar_header x;
 
 		header_init(&x, 'x', 0644, mtime, pax.len);
-		snprintf(x.name, sizeof x.name, "PaxHeaders.0/%.80s",
+		snprintf(x.name, sizeof(x.name), "PaxHeaders.0/%.80s",
 			 strrchr(path, '/') ? strrchr(path, '/') + 1 : path);
 		header_checksum(&x);
-		r = emit(w, &x, sizeof x);
+		r = emit(w, &x, sizeof(x));
 		if (r == 0)
 			r = emit(w, pax.data, pax.len);
 		if (r == 0)
@@ -214,7 +214,7 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 			return r;
 	}
 	header_checksum(&h);
-	return emit(w, &h, sizeof h);
+	return emit(w, &h, sizeof(h));
 }
 
 /* ---- the walk ---- */
@@ -326,7 +326,7 @@ static int list_dir(char ***namesp, size_t *np, int dir_fd)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 32;
-			grown = realloc(names, cap * sizeof *names);
+			grown = realloc(names, cap * sizeof(*names));
 			if (!grown) {
 				r = -ENOMEM;
 				break;
@@ -351,7 +351,7 @@ static int list_dir(char ***namesp, size_t *np, int dir_fd)
 		return r;
 	}
 	if (n > 0)
-		qsort(names, n, sizeof *names, cmp_names);
+		qsort(names, n, sizeof(*names), cmp_names);
 	*namesp = names;
 	*np = n;
 	return 0;
@@ -485,7 +485,7 @@ static int load_ignore(struct walk *w, const char *dockerfile)
 	if (dockerignore_excludes(w->ignore, ".dockerignore"))
 		r = dockerignore_add(w->ignore, "!.dockerignore", w->err, w->errlen);
 	if (r == 0 && dockerignore_excludes(w->ignore, dockerfile)) {
-		snprintf(pattern, sizeof pattern, "!%s", dockerfile);
+		snprintf(pattern, sizeof(pattern), "!%s", dockerfile);
 		r = dockerignore_add(w->ignore, pattern, w->err, w->errlen);
 	}
 	return r;
@@ -527,7 +527,7 @@ int tar_context_write(const char *dir, const struct tar_context_options *opts,
 		r = walk_dir(&w, w.root_fd, path, 0, 0);
 	}
 	if (r == 0)
-		r = emit(&w, end, sizeof end);
+		r = emit(&w, end, sizeof(end));
 out:
 	dockerignore_free(w.ignore);
 	free(path);

@@ -65,20 +65,23 @@ int notification_check(const Nap__Notification *n, char *err, size_t errlen)
 				     "\"succeeded\" or \"failed\"",
 				     app, OUTCOME_MAX);
 	if (!event_word_valid(notification_event(n)))
-		return errbuf_printf(err, errlen, -EINVAL,
-				     "notifier: the event for %s is not a word of 1 to 32 lowercase "
-				     "letters, digits, '-' and '_': use e.g. \"deploy\"",
-				     app);
+		return errbuf_printf(
+			err, errlen, -EINVAL,
+			"notifier: the event for %s is not a word of 1 to 32 lowercase "
+			"letters, digits, '-' and '_': use e.g. \"deploy\"",
+			app);
 	if ((n->error && strlen(n->error) > NAP_MESSAGE_MAX) || n->n_endpoints > NAP_ENDPOINTS_MAX)
-		return errbuf_printf(err, errlen, -EINVAL,
-				     "notifier: the notification for %s has an error past %u bytes "
-				     "(NAP_MESSAGE_MAX) or more than %u endpoints (NAP_ENDPOINTS_MAX)",
-				     app, NAP_MESSAGE_MAX, NAP_ENDPOINTS_MAX);
+		return errbuf_printf(
+			err, errlen, -EINVAL,
+			"notifier: the notification for %s has an error past %u bytes "
+			"(NAP_MESSAGE_MAX) or more than %u endpoints (NAP_ENDPOINTS_MAX)",
+			app, NAP_MESSAGE_MAX, NAP_ENDPOINTS_MAX);
 	if (n->started_unix_ms > UNIX_MS_MAX || n->finished_unix_ms > UNIX_MS_MAX)
-		return errbuf_printf(err, errlen, -EINVAL,
-				     "notifier: a timestamp of the notification for %s is after the "
-				     "year 9999: send Unix milliseconds",
-				     app);
+		return errbuf_printf(
+			err, errlen, -EINVAL,
+			"notifier: a timestamp of the notification for %s is after the "
+			"year 9999: send Unix milliseconds",
+			app);
 	return 0;
 }
 
@@ -91,7 +94,7 @@ static json_t *json_time(uint64_t unix_ms)
 
 	if (unix_ms == 0 || !gmtime_r(&secs, &tm))
 		return json_null();
-	snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (unsigned)(unix_ms % 1000));
 	return json_string(buf);
@@ -214,10 +217,10 @@ __attribute__((format(printf, 2, 3))) static void line_printf(struct line *l, co
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		line_add(l, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+		line_add(l, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 static void line_endpoint(struct line *l, const Nap__Endpoint *e)

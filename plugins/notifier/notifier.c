@@ -42,7 +42,7 @@ static void deliver(struct queue *q, const struct notice *n, void *user)
 /* Queues the webhook body of a checked notification. */
 static int enqueue(struct notifier *nt, const Nap__Notification *in, char *err, size_t errlen)
 {
-	struct notice *n = calloc(1, sizeof *n);
+	struct notice *n = calloc(1, sizeof(*n));
 
 	if (!n)
 		return -ENOMEM;
@@ -51,12 +51,12 @@ static int enqueue(struct notifier *nt, const Nap__Notification *in, char *err, 
 		free(n);
 		return -EINVAL;
 	}
-	snprintf(n->event, sizeof n->event, "%s", notification_event(in));
+	snprintf(n->event, sizeof(n->event), "%s", notification_event(in));
 	if (in->release)
-		snprintf(n->what, sizeof n->what, "%s %s release %u", n->event, in->app,
+		snprintf(n->what, sizeof(n->what), "%s %s release %u", n->event, in->app,
 			 (unsigned)in->release);
 	else
-		snprintf(n->what, sizeof n->what, "%s %s", n->event, in->app);
+		snprintf(n->what, sizeof(n->what), "%s %s", n->event, in->app);
 	queue_push(&nt->queue, n);
 	return 0;
 }
@@ -70,9 +70,9 @@ static void notify(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	char err[512], line[NOTIFICATION_LINE_MAX];
 	int r;
 
-	r = notification_check(in, err, sizeof err);
+	r = notification_check(in, err, sizeof(err));
 	if (r == 0 && nt->cfg.nwebhooks)
-		r = enqueue(nt, in, err, sizeof err);
+		r = enqueue(nt, in, err, sizeof(err));
 	if (r == -ENOMEM) {
 		host->end(call, NAP_RESOURCE_EXHAUSTED, "notifier: out of memory: try again later");
 		return;
@@ -90,7 +90,7 @@ static void notify(nap_plugin_call *call, const ProtobufCMessage *request, void 
 
 static int notifier_init(const nap_host *host, void **statep)
 {
-	struct notifier *nt = calloc(1, sizeof *nt);
+	struct notifier *nt = calloc(1, sizeof(*nt));
 	CURLcode code;
 	int r;
 
@@ -129,7 +129,7 @@ static int notifier_init(const nap_host *host, void **statep)
 		  nt->cfg.retries, nt->cfg.backoff_ms, nt->cfg.log ? "on" : "off");
 	if (!nt->cfg.nwebhooks && !nt->cfg.log)
 		host->log(NAP_LOG_WARNING, "notifier: no webhooks and log = no: notifications go "
-			  "nowhere");
+					   "nowhere");
 	*statep = nt;
 	return 0;
 }

@@ -57,7 +57,7 @@ int queue_start(struct queue *q, size_t cap, queue_deliver_fn deliver, void *use
 
 	*q = (struct queue){.cap = cap, .deliver = deliver, .user = user, .host = host};
 	atomic_init(&q->cancel, 0);
-	q->ring = calloc(cap, sizeof *q->ring);
+	q->ring = calloc(cap, sizeof(*q->ring));
 	if (!q->ring)
 		return -ENOMEM;
 	pthread_mutex_init(&q->lock, NULL);

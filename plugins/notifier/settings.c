@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,7 +47,7 @@ static int bool_setting(const nap_host *host, const char *key, bool *out)
 
 	if (!s)
 		return 0;
-	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
 		if (strcasecmp(s, yes[i]) == 0)
 			return *out = true, 0;
 		if (strcasecmp(s, no[i]) == 0)
@@ -64,31 +65,32 @@ static int add_webhook(struct notifier_config *cfg, const nap_host *host, const 
 		       size_t len)
 {
 	struct webhook_target *t;
-	char *url, *redacted;
+	char *url = NULL, *redacted = NULL;
 
 	if (cfg->nwebhooks == WEBHOOKS_MAX) {
 		host->log(NAP_LOG_ERROR, "notifier: more than %d webhooks: list fewer URLs",
 			  WEBHOOKS_MAX);
 		return -EINVAL;
 	}
-	url = strndup(word, len);
-	if (!url)
+	char *word_url = strndup(word, len);
+	if (!word_url)
 		return -ENOMEM;
-	redacted = webhook_url_redact(url);
-	if (!redacted) {
-		free(url);
-		return -ENOMEM;
-	}
-	if (len > URL_MAX || !webhook_url_valid(url)) {
+	int r = len > URL_MAX ? -EINVAL : webhook_url_parse(word_url, &url, &redacted);
+	if (r == -EINVAL && !redacted)
+		r = asprintf(&redacted, "(a URL of %zu bytes)", len) < 0 ? -ENOMEM : -EINVAL;
+	free(word_url);
+	if (r == -EINVAL) {
 		/* Only the redacted form is logged: the URL may hold a password. */
 		host->log(NAP_LOG_ERROR,
 			  "notifier: webhook \"%s\" is refused: only http:// and https:// URLs "
 			  "with a host (at most %d bytes) can be used; fix 'webhooks' in the "
 			  "[plugin notifier] section of napd.conf",
 			  redacted, URL_MAX);
+	}
+	if (r < 0) {
 		free(url);
 		free(redacted);
-		return -EINVAL;
+		return r;
 	}
 	t = &cfg->webhooks[cfg->nwebhooks++];
 	t->url = url;
@@ -103,7 +105,7 @@ static int webhooks_setting(struct notifier_config *cfg, const nap_host *host)
 
 	if (!s)
 		return 0;
-	cfg->webhooks = calloc(WEBHOOKS_MAX, sizeof *cfg->webhooks);
+	cfg->webhooks = calloc(WEBHOOKS_MAX, sizeof(*cfg->webhooks));
 	if (!cfg->webhooks)
 		return -ENOMEM;
 	while (*s) {

@@ -19,7 +19,7 @@
 #include <nap/plugin.h>
 
 struct webhook_target {
-	char *url;	/* as configured: what curl is given */
+	char *url;      /* as configured: what curl is given */
 	char *redacted; /* for the log: no userinfo, no query */
 };
 

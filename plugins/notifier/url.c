@@ -5,70 +5,97 @@
 
 #include "url.h"
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-/* Length of the "http://" or "https://" prefix, or 0 for another scheme. */
-static size_t scheme_len(const char *url)
+#include <curl/curl.h>
+
+/* True if part of the parsed URL h is present and not empty. */
+static bool has_part(CURLU *h, CURLUPart part)
 {
-	if (strncasecmp(url, "http://", 7) == 0)
-		return 7;
-	if (strncasecmp(url, "https://", 8) == 0)
-		return 8;
-	return 0;
+	char *s = NULL;
+	bool has = curl_url_get(h, part, &s, 0) == CURLUE_OK && s && s[0];
+	curl_free(s);
+	return has;
 }
 
-/* The authority ends at the first '/', '?' or '#'. */
-static size_t authority_len(const char *s)
+/* The parsed URL h for the log (see url.h), in *redacted. */
+static int redact(CURLU *h, char **redacted)
 {
-	return strcspn(s, "/?#");
+	bool hidden = has_part(h, CURLUPART_QUERY) || has_part(h, CURLUPART_FRAGMENT);
+	char *s = NULL;
+	if (curl_url_set(h, CURLUPART_USER, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_PASSWORD, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_OPTIONS, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_QUERY, NULL, 0) != CURLUE_OK ||
+	    curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0) != CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_URL, &s, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+		return -ENOMEM;
+	int r = asprintf(redacted, "%s%s", s, hidden ? "?..." : "");
+	curl_free(s);
+	return r < 0 ? -ENOMEM : 0;
 }
 
-bool webhook_url_valid(const char *url)
+/* True if the parsed URL h is http or https with a host. */
+static bool is_webhook(CURLU *h)
 {
-	size_t skip = scheme_len(url), alen;
-	const char *auth, *at;
-
-	if (skip == 0)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)url; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f)
-			return false;
-	auth = url + skip;
-	alen = authority_len(auth);
-	/* The host follows any userinfo: it must not be empty. */
-	at = memrchr(auth, '@', alen);
-	if (at)
-		alen -= (size_t)(at + 1 - auth), auth = at + 1;
-	return alen > 0 && auth[0] != ':';
+	char *scheme = NULL;
+	bool web = false;
+	if (curl_url_get(h, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
+		/* libcurl gives the scheme in lower case */
+		web = strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0;
+	curl_free(scheme);
+	return web && has_part(h, CURLUPART_HOST);
 }
 
-/* Length of a "scheme://" prefix of any scheme, or 0 if there is none. */
-static size_t any_scheme_len(const char *url)
+int webhook_url_parse(const char *url, char **checked, char **redacted)
 {
-	size_t n = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-");
-
-	return n > 0 && strncmp(url + n, "://", 3) == 0 ? n + 3 : 0;
-}
-
-char *webhook_url_redact(const char *url)
-{
-	/* Any scheme: a refused URL is logged too, and may hold a password. */
-	size_t skip = any_scheme_len(url), alen, plen;
-	const char *auth, *at, *path;
-	char *out;
-
-	auth = url + skip;
-	alen = authority_len(auth);
-	at = memrchr(auth, '@', alen);
-	path = auth + alen;
-	if (at)
-		auth = at + 1;
-	plen = strcspn(path, "?#");
-	if (asprintf(&out, "%.*s%.*s%.*s%s", (int)skip, url, (int)(path - auth), auth, (int)plen,
-		     path, path[plen] ? "?..." : "") < 0)
-		return NULL;
-	return out;
+	CURLU *h = curl_url();
+	if (!h)
+		return -ENOMEM;
+	/* Any scheme, so that a refused URL is still redacted before it is
+	 * logged; only http and https are taken. */
+	CURLUcode uc = curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+	if (uc == CURLUE_OUT_OF_MEMORY) {
+		curl_url_cleanup(h);
+		return -ENOMEM;
+	}
+	if (uc != CURLUE_OK) {
+		curl_url_cleanup(h);
+		/* Nothing of it is quoted: libcurl cannot say where a password
+		 * would be. */
+		if (asprintf(redacted, "(%zu bytes that libcurl does not read as a URL, error %d)",
+			     strlen(url), (int)uc) < 0)
+			return -ENOMEM;
+		return -EINVAL;
+	}
+	char *s = NULL;
+	int r = 0;
+	if (!is_webhook(h))
+		r = -EINVAL;
+	else if (curl_url_get(h, CURLUPART_URL, &s, 0) != CURLUE_OK)
+		r = -ENOMEM;
+	char *ok = NULL;
+	if (s) {
+		ok = strdup(s);
+		curl_free(s);
+		if (!ok)
+			r = -ENOMEM;
+	}
+	if (r != -ENOMEM) {
+		int rr = redact(h, redacted);
+		if (rr < 0)
+			r = rr;
+	}
+	curl_url_cleanup(h);
+	if (r == -ENOMEM) {
+		free(ok);
+		return r;
+	}
+	if (r == 0)
+		*checked = ok;
+	return r;
 }

@@ -14,13 +14,16 @@
 /* The longest pause between two attempts. */
 #define BACKOFF_MAX_MS 60000L
 
-enum attempt_result { DELIVERED, RETRY, FINAL };
+enum attempt_result {
+	DELIVERED,
+	RETRY,
+	FINAL
+};
 
 /* Copies src into dst with every occurrence of the raw URL replaced by its
  * redacted form: http_client's messages name the URL, which may carry a
  * password. */
-static void redact_message(char *dst, size_t len, const char *src,
-			   const struct webhook_target *t)
+static void redact_message(char *dst, size_t len, const char *src, const struct webhook_target *t)
 {
 	size_t ulen = strlen(t->url), o = 0;
 
@@ -58,8 +61,8 @@ static enum attempt_result attempt(struct queue *q, const struct notifier_config
 	enum attempt_result res;
 	int r;
 
-	snprintf(event_header, sizeof event_header, "X-Nap-Event: %s", n->event);
-	r = http_perform(&resp, &req, err, sizeof err);
+	snprintf(event_header, sizeof(event_header), "X-Nap-Event: %s", n->event);
+	r = http_perform(&resp, &req, err, sizeof(err));
 	if (r == -ETIMEDOUT) {
 		snprintf(why, whylen, "no answer within %ld ms (timeout_ms)", cfg->timeout_ms);
 		return RETRY;
@@ -72,8 +75,8 @@ static enum attempt_result attempt(struct queue *q, const struct notifier_config
 		http_response_release(&resp);
 		return DELIVERED;
 	}
-	http_response_reason(&resp, reason, sizeof reason);
-	redact_message(err, sizeof err, reason, t);
+	http_response_reason(&resp, reason, sizeof(reason));
+	redact_message(err, sizeof(err), reason, t);
 	snprintf(why, whylen, "HTTP %ld%s%s%s", resp.status, err[0] ? " (" : "", err,
 		 err[0] ? ")" : "");
 	if (resp.status >= 500 || resp.status == 408 || resp.status == 429)
@@ -87,8 +90,7 @@ static enum attempt_result attempt(struct queue *q, const struct notifier_config
 }
 
 bool webhook_post(struct queue *q, const struct notifier_config *cfg,
-		  const struct webhook_target *target, const struct notice *n,
-		  const nap_host *host)
+		  const struct webhook_target *target, const struct notice *n, const nap_host *host)
 {
 	long pause = cfg->backoff_ms;
 	char why[600];
@@ -96,11 +98,11 @@ bool webhook_post(struct queue *q, const struct notifier_config *cfg,
 	host->log(NAP_LOG_DEBUG, "notifier: POST %s: %.*s", target->redacted,
 		  n->body_len > 4000 ? 4000 : (int)n->body_len, n->body);
 	for (unsigned i = 0;; i++) {
-		enum attempt_result res = attempt(q, cfg, target, n, why, sizeof why);
+		enum attempt_result res = attempt(q, cfg, target, n, why, sizeof(why));
 
 		if (res == DELIVERED) {
-			host->log(NAP_LOG_INFO, "notifier: %s delivered to %s (attempt %u)", n->what,
-				  target->redacted, i + 1);
+			host->log(NAP_LOG_INFO, "notifier: %s delivered to %s (attempt %u)",
+				  n->what, target->redacted, i + 1);
 			return true;
 		}
 		if (atomic_load(&q->cancel)) {
@@ -116,8 +118,10 @@ bool webhook_post(struct queue *q, const struct notifier_config *cfg,
 				  target->redacted, n->what, i + 1, i ? "s" : "", why);
 			return false;
 		}
-		host->log(NAP_LOG_INFO, "notifier: webhook %s: %s: attempt %u failed (%s); retrying "
-			  "in %ld ms", target->redacted, n->what, i + 1, why, pause);
+		host->log(NAP_LOG_INFO,
+			  "notifier: webhook %s: %s: attempt %u failed (%s); retrying "
+			  "in %ld ms",
+			  target->redacted, n->what, i + 1, why, pause);
 		if (!queue_pause(q, pause)) {
 			host->log(NAP_LOG_WARNING,
 				  "notifier: webhook %s: %s not delivered: napd is stopping the "

@@ -18,8 +18,8 @@
 #define CLEANUP_TIMEOUT_MS 60000u
 #define DISCOVERY_TIMEOUT_MS 10000u
 
-int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
-	     const char *method, const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e)
+int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc, const char *method,
+	     const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e)
 {
 	return bus_call_at(replyp, svc, svc->name, method, req, timeout_ms, e);
 }
@@ -142,8 +142,8 @@ int bus_announce(const char *app, const struct slot *s, char *err, size_t errlen
 	return rc < 0 ? failed(rc, &e, err, errlen) : 0;
 }
 
-int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n,
-		 char *err, size_t errlen)
+int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n, char *err,
+		 size_t errlen)
 {
 	Nap__WithdrawRequest r = NAP__WITHDRAW_REQUEST__INIT;
 	r.app = (char *)app;
@@ -163,8 +163,8 @@ Nap__EndpointList *bus_resolve(const char *app, uint32_t release)
 	r.release = release;
 	ProtobufCMessage *reply = NULL;
 	nap_error e = {0};
-	if (bus_call(&reply, &nap__discovery__descriptor, "Resolve", &r.base,
-		     DISCOVERY_TIMEOUT_MS, &e) < 0)
+	if (bus_call(&reply, &nap__discovery__descriptor, "Resolve", &r.base, DISCOVERY_TIMEOUT_MS,
+		     &e) < 0)
 		return NULL;
 	return (Nap__EndpointList *)reply;
 }

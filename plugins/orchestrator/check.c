@@ -120,8 +120,8 @@ static void check_http(struct probe *p, int fd, uint64_t deadline)
 		}
 		ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
 		if (r <= 0) {
-			snprintf(p->why, sizeof(p->why), "GET %s: connection closed before an answer",
-				 p->path);
+			snprintf(p->why, sizeof(p->why),
+				 "GET %s: connection closed before an answer", p->path);
 			return;
 		}
 		got += (size_t)r;
@@ -191,8 +191,9 @@ static size_t collect(struct probe **out, uint64_t *next)
 			p->port = s->port;
 			snprintf(p->path, sizeof(p->path), "%s", c.http_path);
 			p->timeout_ms = c.timeout_ms;
-			s->next_check_ms = now + (s->phase == PHASE_READY ? c.interval_ms
-									 : O.check.starting_interval_ms);
+			s->next_check_ms = now + (s->phase == PHASE_READY
+							  ? c.interval_ms
+							  : O.check.starting_interval_ms);
 		}
 	}
 	return n;
@@ -210,8 +211,10 @@ static void apply(const struct probe *p)
 	bool docker_bad = strcmp(s->health, "unhealthy") == 0;
 	snprintf(s->last_check, sizeof(s->last_check), "%s", p->ok ? "ok" : p->why);
 	if (p->ok && !docker_ok)
-		snprintf(s->last_check, sizeof(s->last_check), "ok, but the image's HEALTHCHECK "
-			 "says %s", s->health);
+		snprintf(s->last_check, sizeof(s->last_check),
+			 "ok, but the image's HEALTHCHECK "
+			 "says %s",
+			 s->health);
 	if (s->phase == PHASE_STARTING) {
 		if (p->ok && docker_ok) {
 			slot_phase(s, PHASE_READY);
@@ -230,8 +233,8 @@ static void apply(const struct probe *p)
 	s->fails++;
 	if (s->fails >= c.failures || docker_bad) {
 		O.host->log(NAP_LOG_NOTICE,
-			    "orchestrator: %s instance %u (release %u) is unhealthy: %s",
-			    a->name, s->instance, s->release, s->last_check);
+			    "orchestrator: %s instance %u (release %u) is unhealthy: %s", a->name,
+			    s->instance, s->release, s->last_check);
 		slot_phase(s, PHASE_UNHEALTHY);
 		orch_changed(a);
 	}

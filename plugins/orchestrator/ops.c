@@ -42,7 +42,8 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 			pthread_mutex_unlock(&O.lock);
 			O.host->end(call, NAP_DATA_LOSS,
 				    "the record of %s in /nap/apps/%s/app is damaged: restore it "
-				    "(napc destroy %s removes it)", name, name, name);
+				    "(napc destroy %s removes it)",
+				    name, name, name);
 			return NULL;
 		}
 		if (!a->busy && (!a->rec || a->owner[0]) && create && !checked) {
@@ -82,8 +83,10 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 			return a;
 		}
 		if (!said)
-			op_progress(call, "wait", 0, 0, 0, "waiting for the operation on %s in "
-				    "progress", name);
+			op_progress(call, "wait", 0, 0, 0,
+				    "waiting for the operation on %s in "
+				    "progress",
+				    name);
 		said = true;
 		if (gone(call)) {
 			pthread_mutex_unlock(&O.lock);
@@ -124,10 +127,11 @@ int op_wait_settled(nap_plugin_call *call, struct app *a, const char *op)
 			return 0;
 		if (gone(call) || mono_ms() > limit) {
 			pthread_mutex_unlock(&O.lock);
-			O.host->end(call, NAP_DEADLINE_EXCEEDED,
-				    "%s of %s: its extra instances did not all stop within 60 s; nap "
-				    "keeps removing them",
-				    op, a->name);
+			O.host->end(
+				call, NAP_DEADLINE_EXCEEDED,
+				"%s of %s: its extra instances did not all stop within 60 s; nap "
+				"keeps removing them",
+				op, a->name);
 			pthread_mutex_lock(&O.lock);
 			return -1;
 		}
@@ -194,7 +198,9 @@ static const struct slot *not_ready(struct app *a, uint32_t release, size_t *rea
 		if (s && s->phase == PHASE_READY && (s->announced || s->sidekick))
 			(*ready)++;
 		else if (!first)
-			first = s ? s : &(const struct slot){.instance = (uint32_t)json_integer_value(v)};
+			first = s ? s
+				  : &(const struct slot){
+					    .instance = (uint32_t)json_integer_value(v)};
 	}
 	return first;
 }
@@ -253,7 +259,7 @@ int op_wait_ready(nap_plugin_call *call, struct app *a, uint32_t release, const 
 			const char *why = json_string_value(json_object_get(f, "reason"));
 			op_fail(call, a, op, release, stage ? stage : "ready",
 				strcmp(stage ? stage : "", "cancelled") == 0 ? NAP_CANCELLED
-									   : NAP_ABORTED,
+									     : NAP_ABORTED,
 				why ? why : "", started_ms);
 			return -1;
 		}
@@ -266,19 +272,22 @@ int op_wait_ready(nap_plugin_call *call, struct app *a, uint32_t release, const 
 		if (gone(call)) {
 			/* A cancelled deploy leaves what served before it. */
 			if (deploy && rec_rollout(rec) && rec_u32(rec, "release") == release)
-				rollout_fail(a, "cancelled", "the caller cancelled the %s or its "
-					     "deadline passed", op);
+				rollout_fail(a, "cancelled",
+					     "the caller cancelled the %s or its "
+					     "deadline passed",
+					     op);
 			return -1;
 		}
 		if (!deploy && mono_ms() >= limit) {
 			pthread_mutex_unlock(&O.lock);
-			O.host->end(call, NAP_DEADLINE_EXCEEDED,
-				    "%s of %s: %zu of %zu instances ready after %u s; instance %u is "
-				    "%s (last check: %s); nap keeps trying",
-				    op, a->name, ready, json_array_size(json_object_get(rec, "slots")),
-				    O.deploy_timeout_s, wait ? wait->instance : 0,
-				    wait ? phase_name(wait->phase) : "?",
-				    wait && wait->last_check[0] ? wait->last_check : "none yet");
+			O.host->end(
+				call, NAP_DEADLINE_EXCEEDED,
+				"%s of %s: %zu of %zu instances ready after %u s; instance %u is "
+				"%s (last check: %s); nap keeps trying",
+				op, a->name, ready, json_array_size(json_object_get(rec, "slots")),
+				O.deploy_timeout_s, wait ? wait->instance : 0,
+				wait ? phase_name(wait->phase) : "?",
+				wait && wait->last_check[0] ? wait->last_check : "none yet");
 			pthread_mutex_lock(&O.lock);
 			return -1;
 		}
@@ -297,8 +306,7 @@ void op_rollout(struct app *a, uint32_t release, const char *op)
 	json_t *kept = from_slots ? json_incref(from_slots) : json_array();
 	json_object_set_new(rec, "rollout",
 			    json_pack("{s:i, s:o, s:I, s:s}", "from", (json_int_t)from,
-				      "from_slots", kept,
-				      "deadline_ms",
+				      "from_slots", kept, "deadline_ms",
 				      (json_int_t)(wall_ms() + (uint64_t)c.ready_timeout_s * 1000u),
 				      "op", op));
 	json_object_set_new(rec, "slots", slots);

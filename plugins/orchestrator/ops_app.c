@@ -47,8 +47,8 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 	/* on the scheduler of the release that serves */
 	json_array_append_new(rels, json_pack("{s:i, s:s, s:O, s:I, s:s}", "release",
 					      (json_int_t)release, "image", image, "env", env,
-					      "created", (json_int_t)(wall_ms() / 1000), "scheduler",
-					      release_sched(a->rec, 0)));
+					      "created", (json_int_t)(wall_ms() / 1000),
+					      "scheduler", release_sched(a->rec, 0)));
 	while (json_array_size(rels) > APP_RELEASES_KEPT)
 		json_array_remove(rels, 0);
 	json_object_del(a->rec, "failure");
@@ -156,9 +156,10 @@ void ops_scale(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	(void)state;
 	const Nap__ScaleRequest *r = (const Nap__ScaleRequest *)request;
 	if (nap_app_name_valid(r->app) && (r->instances < 1 || r->instances > NAP_INSTANCES_MAX)) {
-		O.host->end(call, NAP_INVALID_ARGUMENT,
-			    "instances must be 1 to %u (NAP_INSTANCES_MAX; use 'napc stop' for none)",
-			    NAP_INSTANCES_MAX);
+		O.host->end(
+			call, NAP_INVALID_ARGUMENT,
+			"instances must be 1 to %u (NAP_INSTANCES_MAX; use 'napc stop' for none)",
+			NAP_INSTANCES_MAX);
 		return;
 	}
 	struct app *a = op_begin(call, r->app, false);
@@ -182,8 +183,8 @@ void ops_scale(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	}
 	orch_changed(a);
 	if (save(call, a, "scale") == 0 &&
-	    (!rec_running(rec) || op_wait_ready(call, a, rec_u32(rec, "release"), "scale",
-						wall_ms()) == 0) &&
+	    (!rec_running(rec) ||
+	     op_wait_ready(call, a, rec_u32(rec, "release"), "scale", wall_ms()) == 0) &&
 	    op_wait_settled(call, a, "scale") == 0)
 		reply_status(call, a, false);
 	op_finish(a);
@@ -281,8 +282,8 @@ void ops_set_check(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	(void)state;
 	const Nap__SetCheckRequest *r = (const Nap__SetCheckRequest *)request;
 	char why[512];
-	if (nap_app_name_valid(r->app) && r->check && r->check->http_path &&
-	    *r->check->http_path && !check_path_ok(r->check->http_path, why, sizeof(why))) {
+	if (nap_app_name_valid(r->app) && r->check && r->check->http_path && *r->check->http_path &&
+	    !check_path_ok(r->check->http_path, why, sizeof(why))) {
 		O.host->end(call, NAP_INVALID_ARGUMENT, "%s", why);
 		return;
 	}

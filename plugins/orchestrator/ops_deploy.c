@@ -76,7 +76,8 @@ static bool deploy_ok(const Nap__DeployRequest *d, json_t **envp, char *why, siz
 		return false;
 	}
 	if (d->instances > NAP_INSTANCES_MAX) {
-		snprintf(why, n, "instances must be 1 to %u (NAP_INSTANCES_MAX)", NAP_INSTANCES_MAX);
+		snprintf(why, n, "instances must be 1 to %u (NAP_INSTANCES_MAX)",
+			 NAP_INSTANCES_MAX);
 		return false;
 	}
 	if (d->check && d->check->http_path && *d->check->http_path &&
@@ -118,10 +119,11 @@ static bool add_release(struct app *a, const Nap__DeployRequest *d, json_t *env,
 		return false;
 	}
 	json_t *rels = json_object_get(rec, "releases");
-	json_array_append_new(rels, json_pack("{s:i, s:s, s:o, s:I, s:s}", "release",
-					      (json_int_t)release, "image", image, "env", merged,
-					      "created", (json_int_t)(wall_ms() / 1000), "scheduler",
-					      sched && *sched ? sched : O.default_sched));
+	json_array_append_new(rels,
+			      json_pack("{s:i, s:s, s:o, s:I, s:s}", "release", (json_int_t)release,
+					"image", image, "env", merged, "created",
+					(json_int_t)(wall_ms() / 1000), "scheduler",
+					sched && *sched ? sched : O.default_sched));
 	while (json_array_size(rels) > APP_RELEASES_KEPT)
 		json_array_remove(rels, 0);
 	uint32_t instances = d->instances ? d->instances : rec_u32(rec, "instances");
@@ -155,8 +157,9 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	if (d->scheduler && *d->scheduler && !sched_known(d->scheduler)) {
 		char known[512];
 		sched_list(known, sizeof(known));
-		snprintf(why, sizeof(why), "no scheduler plugin '%s' runs in this napd (it runs: %s)",
-			 d->scheduler, known[0] ? known : "none yet");
+		snprintf(why, sizeof(why),
+			 "no scheduler plugin '%s' runs in this napd (it runs: %s)", d->scheduler,
+			 known[0] ? known : "none yet");
 		op_finish(a);
 		O.host->end(call, NAP_INVALID_ARGUMENT, "%s", why);
 		json_decref(env);
@@ -172,8 +175,7 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	pthread_mutex_lock(&O.lock);
 	if (!image) {
 		if (!O.host->cancelled(call))
-			op_fail(call, a, "deploy", release, "build",
-				NAP_ABORTED, why, started);
+			op_fail(call, a, "deploy", release, "build", NAP_ABORTED, why, started);
 		if (!rec_u32(a->rec, "release") && !a->nslots && !rec_last_release(a->rec)) {
 			/* nothing was ever deployed: no record is left behind */
 			a->busy = false;

@@ -105,11 +105,16 @@ static void shutdown_plugin(void *state)
 }
 
 static const struct nap_plugin_method apps_methods[] = {
-	{"Deploy", ops_deploy, 0},   {"ListApps", ops_list_apps, 0},
-	{"GetApp", ops_get_app, 0},  {"Scale", ops_scale, 0},
-	{"SetEnv", ops_set_env, 0},  {"Rollback", ops_rollback, 0},
-	{"Stop", ops_stop, 0},	     {"Start", ops_start, 0},
-	{"Destroy", ops_destroy, 0}, {"SetCheck", ops_set_check, 0},
+	{"Deploy", ops_deploy, 0},
+	{"ListApps", ops_list_apps, 0},
+	{"GetApp", ops_get_app, 0},
+	{"Scale", ops_scale, 0},
+	{"SetEnv", ops_set_env, 0},
+	{"Rollback", ops_rollback, 0},
+	{"Stop", ops_stop, 0},
+	{"Start", ops_start, 0},
+	{"Destroy", ops_destroy, 0},
+	{"SetCheck", ops_set_check, 0},
 	{NULL, NULL, 0},
 };
 

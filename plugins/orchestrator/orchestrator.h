@@ -39,18 +39,18 @@
 
 /* What the orchestrator knows of one instance number of one release. */
 enum slot_phase {
-	PHASE_STARTING,	  /* wanted; starting or started, not ready yet */
-	PHASE_READY,	  /* its check passes: announced */
+	PHASE_STARTING,   /* wanted; starting or started, not ready yet */
+	PHASE_READY,      /* its check passes: announced */
 	PHASE_UNHEALTHY,  /* it failed its check `failures` times: withdrawn, replaced */
-	PHASE_CRASHED,	  /* it exited: being replaced */
+	PHASE_CRASHED,    /* it exited: being replaced */
 	PHASE_RESTARTING, /* waiting for its back-off to end */
-	PHASE_STOPPED,	  /* not wanted: being removed */
+	PHASE_STOPPED,    /* not wanted: being removed */
 };
 
 struct slot {
 	uint32_t release, instance;
 	/* as the scheduler reports it */
-	bool exists;  /* a container/unit exists, running or not */
+	bool exists; /* a container/unit exists, running or not */
 	bool running;
 	bool dead;     /* it ended (exited, dead, failed): to be replaced */
 	bool sidekick; /* announced by the scheduler's own announcer */
@@ -58,24 +58,24 @@ struct slot {
 	char host[256];
 	uint32_t port;
 	char health[16]; /* a Dockerfile HEALTHCHECK's state, "" without one */
-	char sched[64];	 /* the scheduler plugin that runs it */
+	char sched[64];  /* the scheduler plugin that runs it */
 	/* as the orchestrator sees it */
 	enum slot_phase phase;
 	bool wanted;
-	bool starting;	/* a Run for it is under way */
+	bool starting; /* a Run for it is under way */
 	bool announced;
-	bool was_ready; /* ready at least once since it started */
+	bool was_ready;    /* ready at least once since it started */
 	bool handled_exit; /* its last exit was counted */
-	unsigned fails;	/* failed checks in a row */
+	unsigned fails;    /* failed checks in a row */
 	uint32_t restarts;
 	uint32_t crashes_in_row; /* exits without staying ready: the back-off step */
 	int32_t last_exit;
 	bool oom;
 	char last_check[200];
-	uint64_t since_ms;	 /* wall clock: in this phase since */
-	uint64_t next_start_ms;	 /* wall clock: back-off ends */
-	uint64_t next_check_ms;	 /* monotonic */
-	uint64_t ready_at_ms;	 /* monotonic: when it last became ready */
+	uint64_t since_ms;      /* wall clock: in this phase since */
+	uint64_t next_start_ms; /* wall clock: back-off ends */
+	uint64_t next_check_ms; /* monotonic */
+	uint64_t ready_at_ms;   /* monotonic: when it last became ready */
 };
 
 struct app {
@@ -83,12 +83,12 @@ struct app {
 	json_t *rec; /* the desired state (record.c); NULL once destroyed */
 	struct slot *slots;
 	size_t nslots;
-	bool busy;	 /* an operation that changes the app runs */
-	bool save;	 /* the record changed here: the reconciler writes it */
-	bool damaged;	 /* its record could not be read: left alone */
-	char owner[400]; /* another napd's app (its napd.id): left alone */
+	bool busy;            /* an operation that changes the app runs */
+	bool save;            /* the record changed here: the reconciler writes it */
+	bool damaged;         /* its record could not be read: left alone */
+	char owner[400];      /* another napd's app (its napd.id): left alone */
 	uint64_t resolved_ms; /* monotonic: discovery last compared */
-	uint64_t version; /* bumped on every change of the app */
+	uint64_t version;     /* bumped on every change of the app */
 	struct app *next;
 };
 
@@ -98,18 +98,18 @@ struct check_defaults {
 
 struct orch {
 	const nap_host *host;
-	char napd_id[400]; /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char napd_id[400];      /* "host:socket" of our napd; "" from a napd before 0.2 */
 	char default_sched[64]; /* the first scheduler plugin napd lists */
 	pthread_mutex_t lock;
-	pthread_cond_t changed; /* broadcast on any change */
+	pthread_cond_t changed;    /* broadcast on any change */
 	pthread_mutex_t save_lock; /* orders record writes */
 	struct app *apps;
-	bool loaded; /* the records were read */
+	bool loaded;          /* the records were read */
 	char load_error[600]; /* why they could not be, while not loaded */
 	struct check_defaults check;
 	uint32_t deploy_timeout_s;
 	uint32_t backoff_ms, backoff_max_ms; /* crash loops: first step and cap */
-	uint32_t resync_ms;		     /* the whole comparison, events or not */
+	uint32_t resync_ms;                  /* the whole comparison, events or not */
 	atomic_bool stopping;
 	uint64_t started_ms; /* monotonic: when init ran */
 	pthread_t reconciler, watcher, checker;
@@ -132,7 +132,7 @@ void orch_wait(uint32_t ms);
 /* ---- state.c (lock held for all) ---- */
 struct app *app_find(const char *name);
 struct app *app_get(const char *name); /* creates; NULL on out of memory */
-void app_drop(struct app *a);	       /* unlinks and frees */
+void app_drop(struct app *a);          /* unlinks and frees */
 struct slot *slot_find(struct app *a, uint32_t release, uint32_t instance);
 struct slot *slot_get(struct app *a, uint32_t release, uint32_t instance);
 void slot_drop(struct app *a, struct slot *s);
@@ -185,8 +185,8 @@ int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen
 /* ---- bus.c: calls to the other plugins (no lock held) ---- */
 /* service.method by name; the reply (if replyp) is unpacked with the
  * method's output descriptor. As host->call otherwise. */
-int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
-	     const char *method, const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e);
+int bus_call(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc, const char *method,
+	     const ProtobufCMessage *req, uint32_t timeout_ms, nap_error *e);
 /* The same to address (svc's name, or "name@plugin" for one of several). */
 int bus_call_at(ProtobufCMessage **replyp, const ProtobufCServiceDescriptor *svc,
 		const char *address, const char *method, const ProtobufCMessage *req,
@@ -196,14 +196,13 @@ int bus_run(const char *app, uint32_t release, json_t *rec, const uint32_t *inst
 int bus_remove(const char *app, const char *sched, uint32_t release, const uint32_t *instances,
 	       size_t n, char *err, size_t errlen);
 int bus_announce(const char *app, const struct slot *s, char *err, size_t errlen);
-int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n,
-		 char *err, size_t errlen);
+int bus_withdraw(const char *app, uint32_t release, const uint32_t *instances, size_t n, char *err,
+		 size_t errlen);
 /* The app's endpoints in discovery (release 0: all); free with
  * nap__endpoint_list__free_unpacked. NULL on failure. */
 Nap__EndpointList *bus_resolve(const char *app, uint32_t release);
-void bus_notify(const char *app, uint32_t release, const char *event, bool ok,
-		const char *stage, const char *error, uint64_t started_ms,
-		const Nap__EndpointList *endpoints);
+void bus_notify(const char *app, uint32_t release, const char *event, bool ok, const char *stage,
+		const char *error, uint64_t started_ms, const Nap__EndpointList *endpoints);
 void bus_remove_image(const char *image);
 
 /* ---- reconcile.c ---- */

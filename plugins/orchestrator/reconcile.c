@@ -36,7 +36,7 @@ struct plan {
 	json_t *rec; /* a copy for Run, when nrun */
 	bool save;
 	bool finish_rollout; /* every target instance ready: the old release goes */
-	uint32_t from;	     /* the release a finished rollout replaced */
+	uint32_t from;       /* the release a finished rollout replaced */
 };
 
 static void ids_add(struct ids *list, size_t *n, size_t max, uint32_t release, uint32_t inst,
@@ -75,8 +75,8 @@ void rollout_fail(struct app *a, const char *stage, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	uint32_t target = rec_u32(rec, "release"), from = rec_u32(ro, "from");
-	O.host->log(NAP_LOG_NOTICE, "orchestrator: %s release %u failed at %s: %s", a->name,
-		    target, stage, reason);
+	O.host->log(NAP_LOG_NOTICE, "orchestrator: %s release %u failed at %s: %s", a->name, target,
+		    stage, reason);
 	json_object_set_new(rec, "failure",
 			    json_pack("{s:i, s:s, s:s, s:I}", "release", (json_int_t)target,
 				      "stage", stage, "reason", reason, "at_ms",
@@ -118,12 +118,13 @@ static void plan_replace(struct app *a, struct slot *s, struct plan *p, bool exi
 		slot_phase(s, exited ? PHASE_CRASHED : PHASE_UNHEALTHY);
 		if (ro && s->release == rec_u32(a->rec, "release") && !s->was_ready) {
 			if (exited)
-				rollout_fail(a, "ready",
-					     "instance %u exited with code %d%s before it was ready "
-					     "(last check: %s); see 'napc logs %s'",
-					     s->instance, s->last_exit,
-					     s->oom ? " (killed: out of memory)" : "",
-					     s->last_check[0] ? s->last_check : "none yet", a->name);
+				rollout_fail(
+					a, "ready",
+					"instance %u exited with code %d%s before it was ready "
+					"(last check: %s); see 'napc logs %s'",
+					s->instance, s->last_exit,
+					s->oom ? " (killed: out of memory)" : "",
+					s->last_check[0] ? s->last_check : "none yet", a->name);
 		}
 	}
 	if (s->announced)
@@ -141,8 +142,7 @@ static void plan_slot(struct app *a, struct slot *s, struct plan *p, uint64_t no
 		slot_phase(s, PHASE_STOPPED);
 		return;
 	}
-	if (s->phase == PHASE_READY && s->crashes_in_row &&
-	    mono_ms() - s->ready_at_ms >= STABLE_MS)
+	if (s->phase == PHASE_READY && s->crashes_in_row && mono_ms() - s->ready_at_ms >= STABLE_MS)
 		s->crashes_in_row = 0;
 	if (s->exists && s->dead) {
 		plan_replace(a, s, p, true);
@@ -217,8 +217,10 @@ static void plan_app(struct app *a, struct plan *p)
 			return;
 		json_object_set_new(a->rec, "napd", json_string(O.napd_id));
 		a->save = true;
-		O.host->log(NAP_LOG_NOTICE, "orchestrator: %s: adopted (its record named no napd, "
-			    "its instances run here)", a->name);
+		O.host->log(NAP_LOG_NOTICE,
+			    "orchestrator: %s: adopted (its record named no napd, "
+			    "its instances run here)",
+			    a->name);
 	}
 	state_mark_wanted(a);
 	for (size_t i = 0; i < a->nslots; i++)
@@ -264,8 +266,8 @@ static void act(struct plan *p)
 {
 	char err[1024];
 	for (size_t i = 0; i < p->nwithdraw; i++)
-		if (bus_withdraw(p->app, p->withdraw[i].release, p->withdraw[i].v,
-				 p->withdraw[i].n, err, sizeof(err)) < 0)
+		if (bus_withdraw(p->app, p->withdraw[i].release, p->withdraw[i].v, p->withdraw[i].n,
+				 err, sizeof(err)) < 0)
 			O.host->log(NAP_LOG_WARNING, "orchestrator: %s: withdrawing: %s", p->app,
 				    err);
 	pthread_mutex_lock(&O.lock);
@@ -291,9 +293,11 @@ static void act(struct plan *p)
 			orch_changed(a);
 		}
 		if (r == 0)
-			O.host->log(NAP_LOG_DEBUG, "orchestrator: %s instance %u (release %u) announced "
-				    "at %s:%u", p->app, p->announce[i].instance,
-				    p->announce[i].release, p->announce[i].host, p->announce[i].port);
+			O.host->log(NAP_LOG_DEBUG,
+				    "orchestrator: %s instance %u (release %u) announced "
+				    "at %s:%u",
+				    p->app, p->announce[i].instance, p->announce[i].release,
+				    p->announce[i].host, p->announce[i].port);
 		pthread_mutex_unlock(&O.lock);
 	}
 	for (size_t i = 0; i < p->nrun; i++) {
@@ -340,9 +344,8 @@ static void act(struct plan *p)
 		}
 	}
 	for (size_t i = 0; i < p->nremove; i++) {
-		int r = bus_remove(p->app, p->remove[i].sched, p->remove[i].release,
-				   p->remove[i].v, p->remove[i].n,
-				   err, sizeof(err));
+		int r = bus_remove(p->app, p->remove[i].sched, p->remove[i].release, p->remove[i].v,
+				   p->remove[i].n, err, sizeof(err));
 		if (r < 0)
 			O.host->log(NAP_LOG_WARNING, "orchestrator: %s: removing release %u: %s",
 				    p->app, p->remove[i].release, err);

@@ -10,7 +10,6 @@
 
 #include "requests.h"
 
-
 static bool key_ok(const char *k, char *why, size_t whylen)
 {
 	if (nap_env_key_valid(k))

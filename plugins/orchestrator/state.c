@@ -13,8 +13,8 @@
 #include "orchestrator.h"
 
 static const char *const phase_names[] = {
-	[PHASE_STARTING] = "starting", [PHASE_READY] = "ready",
-	[PHASE_UNHEALTHY] = "unhealthy", [PHASE_CRASHED] = "crashed",
+	[PHASE_STARTING] = "starting",     [PHASE_READY] = "ready",
+	[PHASE_UNHEALTHY] = "unhealthy",   [PHASE_CRASHED] = "crashed",
 	[PHASE_RESTARTING] = "restarting", [PHASE_STOPPED] = "stopped",
 };
 
@@ -76,7 +76,9 @@ struct slot *slot_get(struct app *a, uint32_t release, uint32_t instance)
 		return NULL;
 	a->slots = v;
 	s = &a->slots[a->nslots++];
-	*s = (struct slot){.release = release, .instance = instance, .phase = PHASE_STARTING,
+	*s = (struct slot){.release = release,
+			   .instance = instance,
+			   .phase = PHASE_STARTING,
 			   .since_ms = wall_ms()};
 	return s;
 }

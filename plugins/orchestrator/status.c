@@ -29,8 +29,8 @@ static void app_state(char *buf, size_t n, struct app *a, uint32_t *readyp)
 	if (!rec_running(rec))
 		snprintf(buf, n, "%s", rec_state(rec));
 	else if (ro && rec_u32(ro, "from"))
-		snprintf(buf, n, "deploying (release %u, %u of %u ready; release %u serves)", target,
-			 ready, want, rec_u32(ro, "from"));
+		snprintf(buf, n, "deploying (release %u, %u of %u ready; release %u serves)",
+			 target, ready, want, rec_u32(ro, "from"));
 	else if (ro)
 		snprintf(buf, n, "deploying (release %u, %u of %u ready)", target, ready, want);
 	else if (ready >= want)

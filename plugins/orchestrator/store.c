@@ -26,7 +26,8 @@ int store_save(struct app *a, char *err, size_t errlen)
 	pthread_mutex_lock(&O.lock);
 	char key[128], *text = NULL;
 	if (a->rec) {
-		json_object_set_new(a->rec, "updated", json_integer((json_int_t)(wall_ms() / 1000)));
+		json_object_set_new(a->rec, "updated",
+				    json_integer((json_int_t)(wall_ms() / 1000)));
 		text = json_dumps(a->rec, JSON_COMPACT);
 	}
 	snprintf(key, sizeof(key), "apps/%s/app", a->name);
@@ -88,8 +89,10 @@ int store_load_all(char *err, size_t errlen)
 		if (a && !j)
 			a->damaged = true;
 		if (!a || !j) {
-			O.host->log(NAP_LOG_WARNING, "orchestrator: the record /nap/%s is damaged; "
-				    "app %s is left alone", rec->key, app);
+			O.host->log(NAP_LOG_WARNING,
+				    "orchestrator: the record /nap/%s is damaged; "
+				    "app %s is left alone",
+				    rec->key, app);
 			json_decref(j);
 			continue;
 		}

@@ -23,9 +23,9 @@
 #define DISCOVER_MS 2000u
 
 struct watcher {
-	char name[64];	   /* the scheduler plugin */
-	char address[96];  /* nap.Scheduler@name */
-	bool synced;	   /* its list is complete (O.lock) */
+	char name[64];    /* the scheduler plugin */
+	char address[96]; /* nap.Scheduler@name */
+	bool synced;      /* its list is complete (O.lock) */
 	pthread_t thread;
 	struct watcher *next;
 };
@@ -215,7 +215,8 @@ void *watch_main(void *arg)
 				if (!w)
 					break;
 				snprintf(w->name, sizeof(w->name), "%s", names[i]);
-				snprintf(w->address, sizeof(w->address), "nap.Scheduler@%s", names[i]);
+				snprintf(w->address, sizeof(w->address), "nap.Scheduler@%s",
+					 names[i]);
 				if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
 					free(w);
 					break;

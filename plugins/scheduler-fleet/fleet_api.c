@@ -31,7 +31,8 @@ int fleet_client_new(fleet_client **cp, const char *endpoint, const char *prefix
 		plen--; /* "/fleet/v1/" and "/fleet/v1" are the same */
 	if (plen > 0 && prefix[0] != '/')
 		return errbuf_printf(err, errlen, -EINVAL,
-				     "prefix = %s: give an absolute path such as /fleet/v1", prefix);
+				     "prefix = %s: give an absolute path such as /fleet/v1",
+				     prefix);
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
@@ -41,8 +42,8 @@ int fleet_client_new(fleet_client **cp, const char *endpoint, const char *prefix
 		c->unix_socket = strdup(endpoint + 7);
 		c->base = malloc(sizeof "http://fleet" + plen);
 		if (c->base)
-			snprintf(c->base, sizeof "http://fleet" + plen, "http://fleet%.*s", (int)plen,
-				 prefix);
+			snprintf(c->base, sizeof "http://fleet" + plen, "http://fleet%.*s",
+				 (int)plen, prefix);
 	} else if (strncmp(endpoint, "http://", 7) == 0 || strncmp(endpoint, "https://", 8) == 0) {
 		size_t elen = strlen(endpoint);
 
@@ -50,8 +51,8 @@ int fleet_client_new(fleet_client **cp, const char *endpoint, const char *prefix
 			elen--;
 		c->base = malloc(elen + plen + 1);
 		if (c->base)
-			snprintf(c->base, elen + plen + 1, "%.*s%.*s", (int)elen, endpoint, (int)plen,
-				 prefix);
+			snprintf(c->base, elen + plen + 1, "%.*s%.*s", (int)elen, endpoint,
+				 (int)plen, prefix);
 	} else {
 		fleet_client_free(c);
 		return errbuf_printf(err, errlen, -EINVAL,
@@ -287,8 +288,9 @@ int fleet_unit_get(struct fleet_unit **up, const fleet_client *c, const char *na
 	json_decref(j);
 	if (r < 0) {
 		fleet_units_free(u, 1);
-		return errbuf_printf(err, errlen, r, "fleet at %s sent a unit %s that cannot be read",
-				     c->endpoint, name);
+		return errbuf_printf(err, errlen, r,
+				     "fleet at %s sent a unit %s that cannot be read", c->endpoint,
+				     name);
 	}
 	*up = u;
 	return 0;
@@ -392,7 +394,8 @@ static int list_all(void **listp, size_t *np, const fleet_client *c, const char 
 
 		if (page >= 100000) {
 			r = errbuf_printf(err, errlen, -EPROTO,
-					  "fleet at %s keeps sending pages of %s", c->endpoint, path);
+					  "fleet at %s keeps sending pages of %s", c->endpoint,
+					  path);
 			break;
 		}
 		if (token) {
@@ -476,15 +479,15 @@ int fleet_units_list(struct fleet_unit **listp, size_t *np, const fleet_client *
 			release_units, err, errlen);
 }
 
-int fleet_states_list(struct fleet_unit_state **listp, size_t *np, const fleet_client *c,
-		      char *err, size_t errlen)
+int fleet_states_list(struct fleet_unit_state **listp, size_t *np, const fleet_client *c, char *err,
+		      size_t errlen)
 {
 	return list_all((void **)listp, np, c, "/state", "states", sizeof **listp, read_state,
 			release_states, err, errlen);
 }
 
-int fleet_machines_list(struct fleet_machine **listp, size_t *np, const fleet_client *c,
-			char *err, size_t errlen)
+int fleet_machines_list(struct fleet_machine **listp, size_t *np, const fleet_client *c, char *err,
+			size_t errlen)
 {
 	return list_all((void **)listp, np, c, "/machines", "machines", sizeof **listp,
 			read_machine, release_machines, err, errlen);

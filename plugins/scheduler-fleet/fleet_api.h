@@ -48,9 +48,9 @@ struct fleet_option {
 
 struct fleet_unit {
 	char *name;
-	char *desired_state; /* "inactive", "loaded", "launched" */
-	char *current_state; /* may be NULL */
-	char *machine_id;    /* NULL or "" while not scheduled */
+	char *desired_state;          /* "inactive", "loaded", "launched" */
+	char *current_state;          /* may be NULL */
+	char *machine_id;             /* NULL or "" while not scheduled */
 	struct fleet_option *options; /* strings owned by the unit */
 	size_t n_options;
 };
@@ -94,10 +94,10 @@ int fleet_unit_delete(bool *existedp, const fleet_client *c, const char *name, c
 /* Every unit / unit state / machine, following nextPageToken to the end. */
 int fleet_units_list(struct fleet_unit **listp, size_t *np, const fleet_client *c, char *err,
 		     size_t errlen);
-int fleet_states_list(struct fleet_unit_state **listp, size_t *np, const fleet_client *c,
-		      char *err, size_t errlen);
-int fleet_machines_list(struct fleet_machine **listp, size_t *np, const fleet_client *c,
-			char *err, size_t errlen);
+int fleet_states_list(struct fleet_unit_state **listp, size_t *np, const fleet_client *c, char *err,
+		      size_t errlen);
+int fleet_machines_list(struct fleet_machine **listp, size_t *np, const fleet_client *c, char *err,
+			size_t errlen);
 
 void fleet_units_free(struct fleet_unit *v, size_t n);
 void fleet_states_free(struct fleet_unit_state *v, size_t n);

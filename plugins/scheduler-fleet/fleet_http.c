@@ -134,9 +134,10 @@ static int http_once(long *statusp, long *answeredp, json_t **jsonp, const struc
 	code = curl_easy_perform(curl);
 	if (code != CURLE_OK) {
 		if (b.overflow)
-			r = errbuf_printf(err, errlen, -EPROTO,
-					  "fleet at %s sent more than %u bytes for %s %s: is it fleet?",
-					  c->endpoint, FLEET_MAX_BODY, method, path);
+			r = errbuf_printf(
+				err, errlen, -EPROTO,
+				"fleet at %s sent more than %u bytes for %s %s: is it fleet?",
+				c->endpoint, FLEET_MAX_BODY, method, path);
 		else if (code == CURLE_OPERATION_TIMEDOUT)
 			r = errbuf_printf(err, errlen, -ETIMEDOUT,
 					  "cannot reach fleet at %s: no answer within %ld ms; is "
@@ -216,7 +217,8 @@ int fleet_http(long *statusp, json_t **jsonp, const struct fleet_client *c, cons
 
 		if (!again || now_ms() - start + pause_ms > limit)
 			return r;
-		ts = (struct timespec){(time_t)(pause_ms / 1000), (long)(pause_ms % 1000) * 1000000L};
+		ts = (struct timespec){(time_t)(pause_ms / 1000),
+				       (long)(pause_ms % 1000) * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		if (pause_ms < 1000)

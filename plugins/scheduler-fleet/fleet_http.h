@@ -10,9 +10,9 @@
 #include <jansson.h>
 
 struct fleet_client {
-	char *endpoint;	   /* as configured, for messages */
+	char *endpoint;    /* as configured, for messages */
 	char *unix_socket; /* fleetd's socket, or NULL for TCP */
-	char *base;	   /* "http://host:port/fleet/v1" (host "fleet" on a socket) */
+	char *base;        /* "http://host:port/fleet/v1" (host "fleet" on a socket) */
 	unsigned retry_ms; /* how long a 5xx-while-restarting or a refused
 			      connection is retried (fleet_client_set_retry) */
 };

@@ -75,8 +75,9 @@ int sf_rows_read(struct sf_row **rowsp, size_t *np, const struct sf_state *st, c
 		snprintf(row->id, sizeof row->id, "%s", units[i].name);
 		snprintf(row->host, sizeof row->host, "%s", a ? a->host : "");
 		snprintf(row->machine, sizeof row->machine, "%s",
-			 s && s->machine_id ? s->machine_id
-					    : units[i].machine_id ? units[i].machine_id : "");
+			 s && s->machine_id    ? s->machine_id
+			 : units[i].machine_id ? units[i].machine_id
+					       : "");
 		row->state = state_word(s);
 		row->port = a ? a->port : 0;
 		n++;

@@ -131,10 +131,11 @@ int sf_remove_units(uint32_t *removedp, const struct sf_state *st, nap_plugin_ca
 	if (removedp)
 		*removedp = removed;
 	if (fleet_r < 0 && any)
-		return errbuf_printf(err, errlen, fleet_r,
-				     "%s; their want keys are withdrawn, so %s stops by itself, but "
-				     "it has not yet",
-				     fleet_err, which);
+		return errbuf_printf(
+			err, errlen, fleet_r,
+			"%s; their want keys are withdrawn, so %s stops by itself, but "
+			"it has not yet",
+			fleet_err, which);
 	if (fleet_r < 0) /* nothing runs: the units left in fleet cannot start */
 		st->host->log(NAP_LOG_WARNING,
 			      "scheduler-fleet: remove %s: the containers have stopped, but their "
@@ -232,8 +233,9 @@ void sf_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 			add_pair(rel, ins, &n, present[i].release, present[i].instance);
 	wait_ms = st->stop_timeout_ms;
 	if (st->host->remaining_ms(call) < wait_ms + 1000u)
-		wait_ms = st->host->remaining_ms(call) > 2000u ? st->host->remaining_ms(call) - 1000u
-							       : st->host->remaining_ms(call) / 2;
+		wait_ms = st->host->remaining_ms(call) > 2000u
+				  ? st->host->remaining_ms(call) - 1000u
+				  : st->host->remaining_ms(call) / 2;
 	r = sf_remove_units(&removed, st, call, req->app, rel, ins, n,
 			    sf_now_us() + (uint64_t)wait_ms * 1000u, err, sizeof err);
 	/* fleet unreachable: what it runs of ours has want and present keys,
@@ -250,8 +252,9 @@ void sf_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	}
 	goto out;
 fail:
-	st->host->end(call, r == -ETIMEDOUT && strstr(err, "still stopping") ? NAP_DEADLINE_EXCEEDED
-									    : sf_status(r),
+	st->host->end(call,
+		      r == -ETIMEDOUT && strstr(err, "still stopping") ? NAP_DEADLINE_EXCEEDED
+								       : sf_status(r),
 		      "scheduler-fleet: remove %s: %s", req->app, err);
 out:
 	fleet_units_free(units, nu);

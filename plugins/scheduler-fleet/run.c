@@ -36,11 +36,11 @@ struct run {
 	const char **metadata;
 	size_t n_metadata;
 	bool spread;
-	bool *created;	   /* per instance: this call made (or replaced) its units */
+	bool *created;            /* per instance: this call made (or replaced) its units */
 	uint64_t *unplaced_since; /* per instance: when first seen without a machine */
-	uint64_t *failed_since;	  /* per instance: when first seen failed */
-	bool *seen_other;	  /* per instance: seen in a state other than failed */
-	Nap__Instance *inst; /* the reply */
+	uint64_t *failed_since;   /* per instance: when first seen failed */
+	bool *seen_other;         /* per instance: seen in a state other than failed */
+	Nap__Instance *inst;      /* the reply */
 	Nap__Instance **ptrs;
 	char (*ids)[SF_UNIT_NAME_MAX];
 	char (*machines)[80];
@@ -114,14 +114,15 @@ static int run_prepare(struct run *run)
 	run->hosts = calloc(n, sizeof *run->hosts);
 	if (req->placement) {
 		run->n_metadata = req->placement->n_machine_metadata;
-		run->metadata = calloc(run->n_metadata ? run->n_metadata : 1, sizeof *run->metadata);
+		run->metadata = calloc(run->n_metadata ? run->n_metadata : 1,
+				       sizeof *run->metadata);
 		for (size_t i = 0; run->metadata && i < run->n_metadata; i++)
 			run->metadata[i] = req->placement->machine_metadata[i];
 	}
 	run->spread = run->st->spread || (req->placement && req->placement->spread);
 	if (!run->env || !run->created || !run->unplaced_since || !run->failed_since ||
-	    !run->seen_other || !run->inst || !run->ptrs ||
-	    !run->ids || !run->machines || !run->hosts || (req->placement && !run->metadata))
+	    !run->seen_other || !run->inst || !run->ptrs || !run->ids || !run->machines ||
+	    !run->hosts || (req->placement && !run->metadata))
 		return -ENOMEM;
 	for (size_t i = 0; i < req->n_env; i++)
 		run->env[i] = (struct sf_env){req->env[i]->key, req->env[i]->value};
@@ -150,7 +151,8 @@ static void spec_of(struct sf_instance_spec *s, const struct run *run, uint32_t 
 		.host = st->address,
 		.check_interval_ms = c && c->interval_ms ? c->interval_ms
 							 : SF_DEFAULT_CHECK_INTERVAL_MS,
-		.check_timeout_ms = c && c->timeout_ms ? c->timeout_ms : SF_DEFAULT_CHECK_TIMEOUT_MS,
+		.check_timeout_ms = c && c->timeout_ms ? c->timeout_ms
+						       : SF_DEFAULT_CHECK_TIMEOUT_MS,
 		.check_failures = c && c->failures ? c->failures : SF_DEFAULT_CHECK_FAILURES,
 		.check_path = c ? c->http_path : NULL,
 	};
@@ -275,7 +277,8 @@ static int why_unplaced(struct run *run, const char *name, char *err, size_t err
 			enum sf_unit_kind kind;
 			uint32_t rel, ins;
 
-			busy = units[k].machine_id && strcmp(units[k].machine_id, machines[i].id) == 0 &&
+			busy = units[k].machine_id &&
+			       strcmp(units[k].machine_id, machines[i].id) == 0 &&
 			       strcmp(units[k].name, name) != 0 &&
 			       sf_unit_parse(units[k].name, app, &kind, &rel, &ins) &&
 			       kind == SF_UNIT_RUN && strcmp(app, run->req->app) == 0 &&
@@ -296,7 +299,8 @@ static int why_unplaced(struct run *run, const char *name, char *err, size_t err
 	} else if (occupied == eligible) {
 		snprintf(err, errlen,
 			 "unit %s cannot be placed: %zu machine%s%s%s, each already runs an "
-			 "instance of %s release %" PRIu32 " (Conflicts): add machines or run fewer "
+			 "instance of %s release %" PRIu32
+			 " (Conflicts): add machines or run fewer "
 			 "instances",
 			 name, eligible, eligible == 1 ? "" : "s", *want ? " matching " : "", want,
 			 run->req->app, run->req->release);
@@ -318,12 +322,13 @@ static const struct fleet_unit *unit_of(const struct fleet_unit *v, size_t n, co
 
 /* A failed state of instance i's units: NAP_OK while it may be systemd's
  * state from before the submit, else FAILED_PRECONDITION with err. */
-static int judge_failed(struct run *run, size_t i, const struct fleet_unit_state *s,
-			uint64_t now, char *pending, size_t plen, char *err, size_t errlen)
+static int judge_failed(struct run *run, size_t i, const struct fleet_unit_state *s, uint64_t now,
+			char *pending, size_t plen, char *err, size_t errlen)
 {
 	if (!run->failed_since[i])
 		run->failed_since[i] = now;
-	if (run->seen_other[i] || now - run->failed_since[i] >= run->st->failed_grace_ms * 1000ull) {
+	if (run->seen_other[i] ||
+	    now - run->failed_since[i] >= run->st->failed_grace_ms * 1000ull) {
 		snprintf(err, errlen,
 			 "unit %s failed on machine %s (%s/%s): see `journalctl -u %s` there",
 			 s->name, s->machine_id ? s->machine_id : "?", s->active_state,
@@ -341,8 +346,7 @@ static int judge_failed(struct run *run, size_t i, const struct fleet_unit_state
  * instance is announced, a nap status to stop with (err says why), or
  * NAP_OK with *donep false to look again; pending gets what is still
  * awaited. */
-static int look(struct run *run, bool *donep, char *pending, size_t plen, char *err,
-		size_t errlen)
+static int look(struct run *run, bool *donep, char *pending, size_t plen, char *err, size_t errlen)
 {
 	const Nap__RunRequest *req = run->req;
 	struct fleet_unit *units = NULL;
@@ -380,8 +384,8 @@ static int look(struct run *run, bool *donep, char *pending, size_t plen, char *
 		rs = state_of(states, ns, run_name);
 		ds = state_of(states, ns, disc_name);
 		machine = rs && rs->machine_id && *rs->machine_id ? rs->machine_id
-			  : u && u->machine_id			 ? u->machine_id
-								 : "";
+			  : u && u->machine_id                    ? u->machine_id
+								  : "";
 		snprintf(run->machines[i], sizeof run->machines[i], "%s", machine);
 		/* Its sidekick announces it only once it passed its check. */
 		a = sf_announced_find(run->st, ann, na, req->release, req->instances[i]);
@@ -516,12 +520,16 @@ void sf_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	if (status != NAP_OK) {
 		if (status != NAP_UNAVAILABLE || submitted > 0)
 			rollback(&run, submitted);
-		st->host->log(NAP_LOG_WARNING, "scheduler-fleet: run of %s release %" PRIu32
-			      " failed: %s", req->app, req->release, err);
+		st->host->log(NAP_LOG_WARNING,
+			      "scheduler-fleet: run of %s release %" PRIu32 " failed: %s", req->app,
+			      req->release, err);
 		st->host->end(call, status, "scheduler-fleet: %s", err);
 	} else {
-		st->host->log(NAP_LOG_INFO, "scheduler-fleet: %s release %" PRIu32 ": %zu instances up in %" PRIu64 " ms",
-			      req->app, req->release, req->n_instances, (sf_now_us() - start) / 1000u);
+		st->host->log(NAP_LOG_INFO,
+			      "scheduler-fleet: %s release %" PRIu32
+			      ": %zu instances up in %" PRIu64 " ms",
+			      req->app, req->release, req->n_instances,
+			      (sf_now_us() - start) / 1000u);
 		reply(&run, call);
 	}
 	run_free(&run);

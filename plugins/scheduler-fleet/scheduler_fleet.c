@@ -166,7 +166,8 @@ static int sf_init(const nap_host *host, void **statep)
 			  st->etcd_url);
 		goto fail;
 	}
-	host->log(NAP_LOG_INFO, "scheduler-fleet: fleet at %s, etcd at %s, instances announced as %s",
+	host->log(NAP_LOG_INFO,
+		  "scheduler-fleet: fleet at %s, etcd at %s, instances announced as %s",
 		  fleet_client_endpoint(st->fleet), st->etcd_url, st->address);
 	*statep = st;
 	return 0;
@@ -181,12 +182,9 @@ static void sf_shutdown(void *state)
 }
 
 static const struct nap_plugin_method sf_methods[] = {
-	{"Run", sf_run, 0},
-	{"Remove", sf_remove, 0},
-	{"List", sf_list, 0},
-	{"Logs", sf_logs, NAP_METHOD_INLINE},
-	{"Watch", sf_watch, 0},
-	{NULL, NULL, 0},
+	{"Run", sf_run, 0},     {"Remove", sf_remove, 0},
+	{"List", sf_list, 0},   {"Logs", sf_logs, NAP_METHOD_INLINE},
+	{"Watch", sf_watch, 0}, {NULL, NULL, 0},
 };
 
 static const struct nap_plugin_service sf_services[] = {

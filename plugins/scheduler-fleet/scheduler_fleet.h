@@ -49,13 +49,13 @@ struct sf_state {
 	const nap_host *host;
 	fleet_client *fleet;
 	etcd_client *etcd;
-	char *etcd_url;	     /* config etcd: what the announcer writes to */
-	char *address;	     /* config host: the host written into etcd */
-	char *docker;	     /* config docker: the docker CLI on the machines */
-	char *announce;	     /* config announce: nap-fleet-announce on the machines */
-	uint32_t start_timeout_ms; /* config start_timeout */
-	uint32_t stop_timeout_ms;  /* config stop_timeout */
-	bool spread;	     /* config spread: always spread instances */
+	char *etcd_url;             /* config etcd: what the announcer writes to */
+	char *address;              /* config host: the host written into etcd */
+	char *docker;               /* config docker: the docker CLI on the machines */
+	char *announce;             /* config announce: nap-fleet-announce on the machines */
+	uint32_t start_timeout_ms;  /* config start_timeout */
+	uint32_t stop_timeout_ms;   /* config stop_timeout */
+	bool spread;                /* config spread: always spread instances */
 	uint32_t failed_grace_ms;   /* config failed_grace */
 	uint32_t watch_interval_ms; /* config watch_interval */
 };
@@ -94,8 +94,8 @@ struct sf_pair {
 
 int sf_want_put(const struct sf_state *st, const char *app, uint32_t release, uint32_t instance,
 		char *err, size_t errlen);
-int sf_want_delete(const struct sf_state *st, const char *app, uint32_t release,
-		   uint32_t instance, char *err, size_t errlen);
+int sf_want_delete(const struct sf_state *st, const char *app, uint32_t release, uint32_t instance,
+		   char *err, size_t errlen);
 /* The (release, instance) pairs of app's keys of kind "want" or "present". */
 int sf_keys_read(struct sf_pair **listp, size_t *np, const struct sf_state *st, const char *kind,
 		 const char *app, char *err, size_t errlen);

@@ -15,15 +15,14 @@
 #include <jansson.h>
 #include <nap/names.h>
 
-void sf_unit_name(char *buf, size_t len, enum sf_unit_kind kind, const char *app,
-		  uint32_t release, uint32_t instance)
+void sf_unit_name(char *buf, size_t len, enum sf_unit_kind kind, const char *app, uint32_t release,
+		  uint32_t instance)
 {
 	snprintf(buf, len, "nap-%s@%" PRIu32 "-%" PRIu32 "%s.service", app, release, instance,
 		 kind == SF_UNIT_DISCOVERY ? "-discovery" : "");
 }
 
-void sf_container_name(char *buf, size_t len, const char *app, uint32_t release,
-		       uint32_t instance)
+void sf_container_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance)
 {
 	snprintf(buf, len, "nap-%s-%" PRIu32 "-%" PRIu32, app, release, instance);
 }

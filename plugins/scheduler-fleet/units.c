@@ -46,13 +46,34 @@ char *sf_systemd_quote(const char *word)
 	*o++ = '"';
 	for (const unsigned char *p = (const unsigned char *)word; *p; p++) {
 		switch (*p) {
-		case '\\': *o++ = '\\'; *o++ = '\\'; break;
-		case '"': *o++ = '\\'; *o++ = '"'; break;
-		case '\n': *o++ = '\\'; *o++ = 'n'; break;
-		case '\t': *o++ = '\\'; *o++ = 't'; break;
-		case '\r': *o++ = '\\'; *o++ = 'r'; break;
-		case '%': *o++ = '%'; *o++ = '%'; break;
-		case '$': *o++ = '$'; *o++ = '$'; break;
+		case '\\':
+			*o++ = '\\';
+			*o++ = '\\';
+			break;
+		case '"':
+			*o++ = '\\';
+			*o++ = '"';
+			break;
+		case '\n':
+			*o++ = '\\';
+			*o++ = 'n';
+			break;
+		case '\t':
+			*o++ = '\\';
+			*o++ = 't';
+			break;
+		case '\r':
+			*o++ = '\\';
+			*o++ = 'r';
+			break;
+		case '%':
+			*o++ = '%';
+			*o++ = '%';
+			break;
+		case '$':
+			*o++ = '$';
+			*o++ = '$';
+			break;
 		default:
 			if (*p < 0x20 || *p == 0x7f)
 				o += sprintf(o, "\\x%02x", *p);
@@ -224,17 +245,18 @@ int sf_discovery_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 			return -ENOMEM;
 		}
 	}
-	args = fmt(u, "%s %s %" PRIu32 " %" PRIu32 " %s %s %s %" PRIu32 " %" PRIu32 " %" PRIu32 "%s%s",
+	args = fmt(u,
+		   "%s %s %" PRIu32 " %" PRIu32 " %s %s %s %" PRIu32 " %" PRIu32 " %" PRIu32 "%s%s",
 		   s->etcd, s->app, s->release, s->instance, container, s->host, s->docker,
 		   s->check_interval_ms, s->check_timeout_ms, s->check_failures, path ? " " : "",
 		   path ? path : "");
-	r |= add(u, "Unit", "Description",
-		 fmt(u, "nap: announces %s in etcd", run));
+	r |= add(u, "Unit", "Description", fmt(u, "nap: announces %s in etcd", run));
 	r |= add(u, "Unit", "BindsTo", fmt(u, "%s", run));
 	r |= add(u, "Unit", "After", fmt(u, "%s", run));
 	/* No ExecStop: the stop's SIGTERM makes it revoke its own lease (a
 	 * withdraw by key could delete a newer announcer's entry). */
-	r |= add(u, "Service", "ExecStart", args ? fmt(u, "%s announce %s", s->announce, args) : NULL);
+	r |= add(u, "Service", "ExecStart",
+		 args ? fmt(u, "%s announce %s", s->announce, args) : NULL);
 	r |= add(u, "X-Fleet", "MachineOf", fmt(u, "%s", run));
 	if (r) {
 		sf_unit_release(u);

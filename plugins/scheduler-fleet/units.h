@@ -30,12 +30,14 @@
 /* "nap-" app(63) "@" u32 "-" u32 "-discovery.service" and a NUL. */
 #define SF_UNIT_NAME_MAX 112
 
-enum sf_unit_kind { SF_UNIT_RUN, SF_UNIT_DISCOVERY };
+enum sf_unit_kind {
+	SF_UNIT_RUN,
+	SF_UNIT_DISCOVERY
+};
 
-void sf_unit_name(char *buf, size_t len, enum sf_unit_kind kind, const char *app,
-		  uint32_t release, uint32_t instance);
-void sf_container_name(char *buf, size_t len, const char *app, uint32_t release,
-		       uint32_t instance);
+void sf_unit_name(char *buf, size_t len, enum sf_unit_kind kind, const char *app, uint32_t release,
+		  uint32_t instance);
+void sf_container_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance);
 /* The Conflicts= glob of the run units of app's release. */
 void sf_conflicts_glob(char *buf, size_t len, const char *app, uint32_t release);
 /* Reads a unit name of ours; app gets NAP_APP_NAME_MAX + 1 bytes. False for
@@ -86,10 +88,10 @@ struct sf_instance_spec {
 	const char *image;
 	const struct sf_env *env;
 	size_t n_env;
-	uint64_t memory_bytes; /* 0: no limit */
+	uint64_t memory_bytes;       /* 0: no limit */
 	const char *const *metadata; /* "key=value", n_metadata of them */
 	size_t n_metadata;
-	bool spread; /* Conflicts= with the app's other instances of the release */
+	bool spread;          /* Conflicts= with the app's other instances of the release */
 	const char *docker;   /* absolute path of the docker CLI */
 	const char *announce; /* absolute path of nap-fleet-announce */
 	const char *etcd;     /* etcd endpoint the announcer writes to */

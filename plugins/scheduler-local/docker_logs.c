@@ -27,15 +27,15 @@ struct log_stream {
 	CURL *easy;
 	const struct sl_log_source *src;
 	char url[256];
-	long status;	    /* HTTP status, once known */
-	int mode;	    /* -1 not yet known, 0 multiplexed, 1 raw (TTY) */
+	long status; /* HTTP status, once known */
+	int mode;    /* -1 not yet known, 0 multiplexed, 1 raw (TTY) */
 	unsigned char hdr[8];
-	size_t hdr_len;	    /* header bytes read of the current frame */
-	uint32_t left;	    /* payload bytes left in the current frame */
-	int stream;	    /* the current frame's stream: 1 or 2 */
+	size_t hdr_len;         /* header bytes read of the current frame */
+	uint32_t left;          /* payload bytes left in the current frame */
+	int stream;             /* the current frame's stream: 1 or 2 */
 	struct bytebuf line[3]; /* partial line per stream (index 1, 2) */
 	struct bytebuf errbody; /* a non-2xx answer's body */
-	int rc;		    /* a callback's failure, or 0 */
+	int rc;                 /* a callback's failure, or 0 */
 	bool done;
 	CURLcode result;
 	char curl_msg[CURL_ERROR_SIZE];

@@ -21,7 +21,7 @@
 #define SL_LOG_LINE_MAX 16384u
 
 struct sl_log_source {
-	const char *id;	   /* container ID (validated by the caller) */
+	const char *id;    /* container ID (validated by the caller) */
 	uint32_t instance; /* passed back with each of its lines */
 };
 

@@ -88,7 +88,8 @@ static void log_running(const struct sl_state *st, const struct docker_container
 	for (size_t i = 0; i < n; i++) {
 		const char *app = json_string_value(json_object_get(list[i].labels, SL_LABEL_APP));
 
-		if (nap_app_name_valid(app) && list[i].state && strcmp(list[i].state, "running") == 0)
+		if (nap_app_name_valid(app) && list[i].state &&
+		    strcmp(list[i].state, "running") == 0)
 			count_app(apps, &napps, app, sl_label_u32(&list[i], SL_LABEL_RELEASE));
 	}
 	for (size_t i = 0; i < napps; i++) {
@@ -120,7 +121,8 @@ void *sl_reconcile(void *arg)
 
 	r = sl_list_containers(&first, &n1, st, NULL, 0, true, err, sizeof err);
 	if (r < 0) {
-		host->log(NAP_LOG_WARNING, "scheduler-local: cannot reconcile with Docker: %s", err);
+		host->log(NAP_LOG_WARNING, "scheduler-local: cannot reconcile with Docker: %s",
+			  err);
 		return NULL;
 	}
 	for (size_t i = 0; i < n1; i++)
@@ -130,8 +132,8 @@ void *sl_reconcile(void *arg)
 			goto out;
 		r = sl_list_containers(&second, &n2, st, NULL, 0, true, err, sizeof err);
 		if (r < 0) {
-			host->log(NAP_LOG_WARNING, "scheduler-local: cannot reconcile with Docker: %s",
-				  err);
+			host->log(NAP_LOG_WARNING,
+				  "scheduler-local: cannot reconcile with Docker: %s", err);
 			goto out;
 		}
 		for (size_t i = 0; i < n2 && !atomic_load(&st->stopping); i++) {
@@ -142,7 +144,8 @@ void *sl_reconcile(void *arg)
 			r = docker_container_remove(st->docker, c->id, err, sizeof err);
 			if (r == 0 || r == -ENOENT) {
 				removed++;
-				host->log(NAP_LOG_NOTICE, "scheduler-local: removed leftover %s (%s)",
+				host->log(NAP_LOG_NOTICE,
+					  "scheduler-local: removed leftover %s (%s)",
 					  c->name ? c->name : c->id, c->state);
 			} else {
 				host->log(NAP_LOG_WARNING,

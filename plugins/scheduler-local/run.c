@@ -128,8 +128,7 @@ static void run_rollback(struct run *run)
 
 /* The napd that a container of ours would carry in SL_LABEL_NAPD, if the
  * one of info is another ("" when it has none: older than napd ids). */
-static const char *foreign_napd(const struct sl_state *st,
-				const struct docker_container_info *info)
+static const char *foreign_napd(const struct sl_state *st, const struct docker_container_info *info)
 {
 	const char *ours = st->napd_label + strlen(SL_LABEL_NAPD "=");
 	const char *its = json_string_value(json_object_get(info->labels, SL_LABEL_NAPD));

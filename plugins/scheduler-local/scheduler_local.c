@@ -92,8 +92,8 @@ static int sl_init(const nap_host *host, void **statep)
 		st->reconcile_started = true;
 	else
 		host->log(NAP_LOG_WARNING, "scheduler-local: cannot start reconciling: no thread");
-	host->log(NAP_LOG_INFO, "scheduler-local: Docker at %s, instances on host %s",
-		  st->socket, st->address);
+	host->log(NAP_LOG_INFO, "scheduler-local: Docker at %s, instances on host %s", st->socket,
+		  st->address);
 	*statep = st;
 	return 0;
 fail:
@@ -124,12 +124,8 @@ static void sl_shutdown(void *state)
 }
 
 static const struct nap_plugin_method sl_methods[] = {
-	{"Run", sl_run, 0},
-	{"Remove", sl_remove, 0},
-	{"List", sl_list, 0},
-	{"Logs", sl_logs, 0},
-	{"Watch", sl_watch, 0},
-	{NULL, NULL, 0},
+	{"Run", sl_run, 0},   {"Remove", sl_remove, 0}, {"List", sl_list, 0},
+	{"Logs", sl_logs, 0}, {"Watch", sl_watch, 0},   {NULL, NULL, 0},
 };
 
 static const struct nap_plugin_service sl_services[] = {

@@ -41,8 +41,8 @@
 struct sl_state {
 	const nap_host *host;
 	docker_client *docker;
-	char *socket;	 /* dockerd's socket (config docker_socket) */
-	char *address;	 /* host written into instances (config host) */
+	char *socket;     /* dockerd's socket (config docker_socket) */
+	char *address;    /* host written into instances (config host) */
 	int stop_grace_s; /* config stop_timeout */
 	/* SL_LABEL_NAPD "=<id>" of the napd running us (config napd.id, given
 	 * by napd): what we start carries it and all we look at has it, so
@@ -91,7 +91,8 @@ int sl_list_containers(struct docker_container_summary **listp, size_t *np,
  * oom_killed (when not running), health, started_unix_ms; announcer "" (the
  * orchestrator). Strings are borrowed from app, info and st. */
 void sl_instance_fill(Nap__Instance *out, const struct sl_state *st, const char *app,
-		      uint32_t release, uint32_t instance, const struct docker_container_info *info);
+		      uint32_t release, uint32_t instance,
+		      const struct docker_container_info *info);
 
 /* ---- parallel.c ---- */
 

@@ -27,7 +27,7 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 		ssize_t n;
 		size_t total = 0;
 
-		while ((n = req->read(req->read_user, buf, sizeof buf)) > 0 && total < (64u << 20))
+		while ((n = req->read(req->read_user, buf, sizeof(buf))) > 0 && total < (64u << 20))
 			total += (size_t)n;
 		if (n < 0)
 			return (int)n;

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd;
 
 	if (!*path) {
-		snprintf(path, sizeof path, "%s/nap-fuzz-conf-XXXXXX",
+		snprintf(path, sizeof(path), "%s/nap-fuzz-conf-XXXXXX",
 			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 		fd = mkstemp(path);
 		if (fd < 0)
@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	close(fd);
 	config_init(&c);
-	if (config_load(&c, path, true, err, sizeof err) == 0) {
+	if (config_load(&c, path, true, err, sizeof(err)) == 0) {
 		if (c.socket)
 			sink += strlen(c.socket);
 		sink += strlen(c.plugin_dir) + c.nallow_uids + c.nallow_gids + c.socket_mode;
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			for (size_t k = 0; k < c.plugins[i].nsettings; k++)
 				sink += strlen(c.plugins[i].settings[k]);
 		}
-		config_resolve_plugins(&c, err, sizeof err);
+		config_resolve_plugins(&c, err, sizeof(err));
 	}
 	sink += strlen(err);
 	config_free(&c);

@@ -35,8 +35,8 @@ static void decode_all(const uint8_t *data, size_t size)
 		if (nap_frame_take(&f, &used, data, size, why, sizeof(why)) != 1)
 			return;
 		if (f->kind == NAP__BUS__KIND__HELLO) {
-			Nap__Bus__Hello *h =
-				nap__bus__hello__unpack(NULL, f->payload.len, f->payload.data);
+			Nap__Bus__Hello *h = nap__bus__hello__unpack(NULL, f->payload.len,
+								     f->payload.data);
 			if (h)
 				nap__bus__hello__free_unpacked(h, NULL);
 		}

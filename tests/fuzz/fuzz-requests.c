@@ -63,7 +63,7 @@ static const ProtobufCMessageDescriptor *const requests[] = {
 	/* the bus */
 	&nap__bus__hello__descriptor,
 };
-#define N_REQUESTS (sizeof requests / sizeof requests[0])
+#define N_REQUESTS (sizeof(requests) / sizeof(requests[0]))
 
 static void check_string(const char *s)
 {
@@ -74,7 +74,7 @@ static void check_string(const char *s)
 		sf_text_valid(s) + nap_utf8_valid(s) + builder_valid_image(s) +
 		builder_valid_registry(s) + disc_host_valid(s) + disc_record_key_valid(s, true);
 	char buf[64];
-	sink += strlen(builder_printable(buf, sizeof buf, s));
+	sink += strlen(builder_printable(buf, sizeof(buf), s));
 }
 
 /* Unknown fields seen by walk(). protobuf-c keeps even invalid ones (field
@@ -142,7 +142,7 @@ static void handler_checks(const ProtobufCMessage *m)
 			enum sf_unit_kind kind;
 			uint32_t rel, inst;
 
-			sf_unit_name(name, sizeof name, SF_UNIT_RUN, req->app, req->release,
+			sf_unit_name(name, sizeof(name), SF_UNIT_RUN, req->app, req->release,
 				     req->instances[0]);
 			if (!sf_unit_parse(name, app, &kind, &rel, &inst) ||
 			    strcmp(app, req->app) != 0 || rel != req->release ||
@@ -157,9 +157,9 @@ static void handler_checks(const ProtobufCMessage *m)
 		const Nap__Notification *n = (const Nap__Notification *)m;
 
 		sink += strlen(notification_event(n));
-		if (notification_check(n, err, sizeof err) == 0) {
+		if (notification_check(n, err, sizeof(err)) == 0) {
 			size_t len;
-			char *json = notification_json(n, &len, err, sizeof err);
+			char *json = notification_json(n, &len, err, sizeof(err));
 			char line[NOTIFICATION_LINE_MAX];
 
 			if (json && strlen(json) != len)

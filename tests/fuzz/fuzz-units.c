@@ -47,12 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile size_t sink;
 
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "fuzz-units: %s:%d: %s\n", __FILE__, __LINE__, #cond);   \
-			abort();                                                                 \
-		}                                                                                \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "fuzz-units: %s:%d: %s\n", __FILE__, __LINE__, #cond);     \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #define MAX_PARTS 64
@@ -101,11 +101,21 @@ static size_t exec_words(char **words, size_t max, const char *line)
 				} else if (*p == '\\') {
 					p++;
 					switch (*p) {
-					case '\\': *o++ = '\\'; break;
-					case '"': *o++ = '"'; break;
-					case 'n': *o++ = '\n'; break;
-					case 't': *o++ = '\t'; break;
-					case 'r': *o++ = '\r'; break;
+					case '\\':
+						*o++ = '\\';
+						break;
+					case '"':
+						*o++ = '"';
+						break;
+					case 'n':
+						*o++ = '\n';
+						break;
+					case 't':
+						*o++ = '\t';
+						break;
+					case 'r':
+						*o++ = '\r';
+						break;
 					case 'x': {
 						unsigned v;
 						CHECK(sscanf(p + 1, "%2x", &v) == 1);
@@ -113,7 +123,8 @@ static size_t exec_words(char **words, size_t max, const char *line)
 						p += 2;
 						break;
 					}
-					default: CHECK(!"unknown escape");
+					default:
+						CHECK(!"unknown escape");
 					}
 				} else {
 					CHECK(*p != '\n' && *p != '\r');
@@ -153,7 +164,8 @@ static void check_unit(const struct sf_unit *u, const struct sf_instance_spec *s
 
 	/* fleet (and systemd) unit names: [A-Za-z0-9:_.@-], at most 255. */
 	CHECK(strlen(u->name) < SF_UNIT_NAME_MAX - 1);
-	CHECK(strspn(u->name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.@-") ==
+	CHECK(strspn(u->name,
+		     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:_.@-") ==
 	      strlen(u->name));
 	CHECK(sf_unit_parse(u->name, app, &k, &release, &instance));
 	CHECK(k == kind && strcmp(app, s->app) == 0 && release == s->release &&
@@ -232,8 +244,12 @@ static void check_create(const struct sf_instance_spec *s)
 		env[i] = owned[i];
 	}
 	sf_container_name(name, sizeof name, s->app, s->release, s->instance);
-	struct docker_container_spec spec = {.image = s->image, .name = name, .env = env,
-					     .n_env = s->n_env, .labels = labels, .n_labels = 2,
+	struct docker_container_spec spec = {.image = s->image,
+					     .name = name,
+					     .env = env,
+					     .n_env = s->n_env,
+					     .labels = labels,
+					     .n_labels = 2,
 					     .memory = (int64_t)(s->memory_bytes & INT64_MAX)};
 	answers_reset((const uint8_t *)answers, sizeof answers - 1);
 	int r = docker_container_run(&id, c, &spec, err, sizeof err);
@@ -330,8 +346,8 @@ static char context[64];
 /* A context directory: a Dockerfile, files at a few depths, odd names. */
 static void make_context(void)
 {
-	static const char *const files[] = {"Dockerfile", "app.py", "sub/Dockerfile.dev",
-					    "sub/deep/x.txt", "a b/é.txt", ".git/HEAD",
+	static const char *const files[] = {"Dockerfile",         "app.py",    "sub/Dockerfile.dev",
+					    "sub/deep/x.txt",     "a b/é.txt", ".git/HEAD",
 					    "node_modules/m/i.js"};
 	char p[256];
 

@@ -21,7 +21,7 @@ ok "man pages are installed" bash -c "ls '$DEST$prefix'/share/man/man8/napd.8* '
 ok "a systemd unit is installed" bash -c "ls '$DEST'/*/lib/systemd/system/napd.service '$DEST$prefix'/lib/systemd/system/napd.service 2>/dev/null | grep -q ."
 
 export PKG_CONFIG_PATH="$DEST$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$DEST"
-ok "pkg-config knows nap-plugin and its ABI" test "$(pkg-config --variable=plugin_abi nap-plugin)" = 1
+ok "pkg-config knows nap-plugin and its ABI" test "$(pkg-config --variable=plugin_abi nap-plugin)" = "$(sed -n 's/^#define NAP_PLUGIN_ABI \([0-9]*\)u$/\1/p' "$top_srcdir/core/include/nap/plugin.h")"
 mkdir -p "$WORK/ext"
 cp "$top_srcdir/examples/echo-plugin/echo.c" "$top_srcdir/examples/echo-plugin/Makefile" "$WORK/ext/"
 ok "the example plugin builds out of tree with pkg-config alone" \
@@ -62,5 +62,21 @@ ok "napd loads the out-of-tree plugin" start_napd
 ok "... and runs it" wait_until 10 plugin_is echo running
 ok "a call reaches it through napd" bash -c "[ \"\$('$NAP_CALL' -s '$SOCK' sdk)\" = \"\$(printf 'OK sdk\nEND OK ')\" ]"
 ok "the out-of-tree client pings napd" bash -c "LD_LIBRARY_PATH='$DEST$libdir' '$WORK/ext/client' '$SOCK' | grep -q 'pong from napd'"
+
+# A service of the third party's own: its .proto, protoc-c, pkg-config.
+mkdir -p "$WORK/greeter"
+cp "$top_srcdir"/examples/greeter-service/{greeter.proto,greeter.c,greet.c,Makefile} "$WORK/greeter/"
+ok "the greeter example (its own acme.Greeter) builds out of tree" \
+	make -C "$WORK/greeter" PROTOC_C="$PROTOC_C" CFLAGS="-O2 -Wall -Wextra -Werror $san"
+ok "... its plugin keeps the generated code inside" \
+	test "$(nm -D --defined-only "$WORK/greeter/greeter.so" | awk '$2 ~ /[TDBR]/ {print $3}')" = nap_plugin_entry
+stop_napd
+write_config "plugins = $WORK/ext/echo.so $WORK/greeter/greeter.so"
+ok "napd loads it beside echo" start_napd
+ok "... and runs it" wait_until 10 plugin_is greeter running
+ok "its client calls acme.Greeter through napd" \
+	bash -c "[ \"\$(LD_LIBRARY_PATH='$DEST$libdir' '$WORK/greeter/greet' '$SOCK' world)\" = 'hello, world' ]"
+ok "... and an empty name is INVALID_ARGUMENT from the plugin" \
+	bash -c "LD_LIBRARY_PATH='$DEST$libdir' '$WORK/greeter/greet' '$SOCK' '' 2>&1 | grep -q 'Greet needs a name'"
 
 done_testing

@@ -59,15 +59,33 @@ int main(int argc, char **argv)
 	req.release = 1;
 	while ((c = getopt(argc, argv, "s:n:v:r:o:g:e:S:F:E:")) != -1) {
 		switch (c) {
-		case 's': sock = optarg; break;
-		case 'n': count = (unsigned)atoi(optarg); break;
-		case 'v': req.event = optarg; break;
-		case 'r': req.release = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'o': req.outcome = optarg; break;
-		case 'g': req.stage = optarg; break;
-		case 'e': req.error = optarg; break;
-		case 'S': req.started_unix_ms = strtoull(optarg, NULL, 10); break;
-		case 'F': req.finished_unix_ms = strtoull(optarg, NULL, 10); break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'n':
+			count = (unsigned)atoi(optarg);
+			break;
+		case 'v':
+			req.event = optarg;
+			break;
+		case 'r':
+			req.release = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'o':
+			req.outcome = optarg;
+			break;
+		case 'g':
+			req.stage = optarg;
+			break;
+		case 'e':
+			req.error = optarg;
+			break;
+		case 'S':
+			req.started_unix_ms = strtoull(optarg, NULL, 10);
+			break;
+		case 'F':
+			req.finished_unix_ms = strtoull(optarg, NULL, 10);
+			break;
 		case 'E':
 			if (req.n_endpoints == MAX_ENDPOINTS)
 				return 2;
@@ -79,7 +97,8 @@ int main(int argc, char **argv)
 			ep_ptrs[req.n_endpoints] = &eps[req.n_endpoints];
 			req.n_endpoints++;
 			break;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {

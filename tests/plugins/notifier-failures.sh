@@ -69,6 +69,18 @@ ok "... and the plugin does not run" plugin_not_running
 ok "... without its password" bash -c "! grep -q pw1234 '$WORK/napd.log'"
 stop_napd
 
+# libcurl's parser (the one that sends) judges: a URL it cannot read is
+# refused and described, never quoted.
+SCENARIO=$((SCENARIO + 1))
+SOCK="$WORK/napd-$SCENARIO.sock"
+write_config "plugins = $NOTIFIER_SO" "[plugin notifier]" "webhooks = http://joe:pw5678@[::1/hook"
+start_napd
+ok "a webhook libcurl cannot read is refused" \
+	wait_until 10 log_has 'bytes that libcurl does not read as a URL, error'
+ok "... and the plugin does not run" plugin_not_running
+ok "... without its password" bash -c "! grep -q pw5678 '$WORK/napd.log'"
+stop_napd
+
 SCENARIO=$((SCENARIO + 1))
 SOCK="$WORK/napd-$SCENARIO.sock"
 write_config "plugins = $NOTIFIER_SO" "[plugin notifier]" "webhooks = $SLOW_URL" "timeout_ms = soon"

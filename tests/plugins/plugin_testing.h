@@ -14,7 +14,8 @@
 /* Exit status that automake's test driver reports as SKIP. */
 #define TEST_SKIP 77
 
-/* Exits with TEST_SKIP after one line on stderr saying why. */
+/* Exits with TEST_SKIP after saying why, on stderr and in the TAP plan
+ * ("1..0 # SKIP why", which automake's TAP driver shows on the SKIP line). */
 __attribute__((format(printf, 1, 2), noreturn)) static inline void skip_all(const char *fmt, ...)
 {
 	va_list ap;
@@ -23,7 +24,11 @@ __attribute__((format(printf, 1, 2), noreturn)) static inline void skip_all(cons
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n");
-	printf("1..0 # SKIP\n");
+	printf("1..0 # SKIP ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
 	exit(TEST_SKIP);
 }
 

@@ -196,7 +196,8 @@ static void on_event(nap_call *c, const nap_reply *r, void *ud)
 		printf("EVENT %s %s %u %u %s %u %s %s\n", ev->kind, ev->instance->app,
 		       (unsigned)ev->instance->release, (unsigned)ev->instance->instance,
 		       *ev->instance->host ? ev->instance->host : "-", (unsigned)ev->instance->port,
-		       ev->instance->state, *ev->instance->announcer ? ev->instance->announcer : "-");
+		       ev->instance->state,
+		       *ev->instance->announcer ? ev->instance->announcer : "-");
 	else
 		printf("EVENT %s\n", ev->kind);
 	fflush(stdout);
@@ -244,7 +245,8 @@ int main(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: scheduler-fleet-call [-s SOCK] [-t MS] run|remove|list|logs|watch ...\n");
+		fprintf(stderr,
+			"usage: scheduler-fleet-call [-s SOCK] [-t MS] run|remove|list|logs|watch ...\n");
 		return 2;
 	}
 	if (nap_conn_connect(&conn, sock, "scheduler-fleet-call") < 0) {

@@ -41,7 +41,10 @@ static char *expand_specifiers(const char *s)
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* Splits line into words (quotes group, C escapes are decoded), then
@@ -75,12 +78,24 @@ static int split(const char *line, char **words, int max)
 			} else if (*p == '\\') {
 				p++;
 				switch (*p) {
-				case 'n': *o++ = '\n'; break;
-				case 't': *o++ = '\t'; break;
-				case 'r': *o++ = '\r'; break;
-				case '\\': *o++ = '\\'; break;
-				case '"': *o++ = '"'; break;
-				case '\'': *o++ = '\''; break;
+				case 'n':
+					*o++ = '\n';
+					break;
+				case 't':
+					*o++ = '\t';
+					break;
+				case 'r':
+					*o++ = '\r';
+					break;
+				case '\\':
+					*o++ = '\\';
+					break;
+				case '"':
+					*o++ = '"';
+					break;
+				case '\'':
+					*o++ = '\'';
+					break;
 				case 'x':
 					if (hexval(p[1]) < 0 || hexval(p[2]) < 0) {
 						free(w);
@@ -185,7 +200,8 @@ static bool argv_is(const char *line, const char *const *want)
 
 int main(void)
 {
-	const char *nasty = "$(id); echo \"x\" 'y' `z` %n %% ${HOME} $HOME \\ \\n tab\there\nnewline\x01 é";
+	const char *nasty =
+		"$(id); echo \"x\" 'y' `z` %n %% ${HOME} $HOME \\ \\n tab\there\nnewline\x01 é";
 	char nasty_kv[256];
 	struct sf_env env[] = {{"GREETING", "hello world"}, {"NASTY", nasty}, {"EMPTY", ""}};
 	const char *meta[] = {"role=web", "region=eu-1"};
@@ -248,7 +264,8 @@ int main(void)
 
 	/* ---- checks ---- */
 	CHECK(sf_image_valid("127.0.0.1:5000/web:3") &&
-		      sf_image_valid("reg.example/a/b@sha256:0123abcd") && sf_image_valid("busybox"),
+		      sf_image_valid("reg.example/a/b@sha256:0123abcd") &&
+		      sf_image_valid("busybox"),
 	      "image references are accepted");
 	CHECK(!sf_image_valid("-v") && !sf_image_valid("img;id") && !sf_image_valid("a b") &&
 		      !sf_image_valid("a$b") && !sf_image_valid("a%n") && !sf_image_valid("") &&
@@ -266,8 +283,8 @@ int main(void)
 
 	/* ---- quoting ---- */
 	{
-		const char *vals[] = {nasty, "", "%", "$", "$$", "\\", "\"", "'", "a b", ";",
-				      "%%H", "${X}", "\\n", "\x7f", "end\\"};
+		const char *vals[] = {nasty, "",  "%",   "$",    "$$",  "\\",   "\"",   "'",
+				      "a b", ";", "%%H", "${X}", "\\n", "\x7f", "end\\"};
 
 		for (size_t i = 0; i < sizeof vals / sizeof *vals; i++) {
 			char *q = sf_systemd_quote(vals[i]);
@@ -299,15 +316,41 @@ int main(void)
 	{
 		const char *rm[] = {"-/usr/bin/docker", "rm", "-f", "nap-web-3-2", NULL};
 		const char *pull[] = {"/usr/bin/docker", "pull", "127.0.0.1:5000/web:3", NULL};
-		const char *start[] = {"/usr/bin/docker", "run", "--rm", "-P", "--init", "--name",
-				       "nap-web-3-2", "--label", "nap.app=web", "--label",
-				       "nap.release=3", "--label", "nap.instance=2", "--label",
-				       "nap.announced-by=sidekick", "--memory",
-				       "67108864", "-e", "GREETING=hello world", "-e", nasty_kv,
-				       "-e", "EMPTY=", "127.0.0.1:5000/web:3", NULL};
-		const char *claim[] = {"/usr/libexec/nap/nap-fleet-announce", "claim",
-				       "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
-				       "10.0.0.5", "/usr/bin/docker", NULL};
+		const char *start[] = {"/usr/bin/docker",
+				       "run",
+				       "--rm",
+				       "-P",
+				       "--init",
+				       "--name",
+				       "nap-web-3-2",
+				       "--label",
+				       "nap.app=web",
+				       "--label",
+				       "nap.release=3",
+				       "--label",
+				       "nap.instance=2",
+				       "--label",
+				       "nap.announced-by=sidekick",
+				       "--memory",
+				       "67108864",
+				       "-e",
+				       "GREETING=hello world",
+				       "-e",
+				       nasty_kv,
+				       "-e",
+				       "EMPTY=",
+				       "127.0.0.1:5000/web:3",
+				       NULL};
+		const char *claim[] = {"/usr/libexec/nap/nap-fleet-announce",
+				       "claim",
+				       "http://127.0.0.1:2379",
+				       "web",
+				       "3",
+				       "2",
+				       "nap-web-3-2",
+				       "10.0.0.5",
+				       "/usr/bin/docker",
+				       NULL};
 		const char *stop[] = {"-/usr/bin/docker", "stop", "nap-web-3-2", NULL};
 
 		CHECK(argv_is(value(&run, "Service", "ExecStartPre", 0), rm),
@@ -363,9 +406,19 @@ int main(void)
 	      "... MachineOf= its run unit");
 	CHECK(count(&disc, "X-Fleet", "Conflicts") == 0, "... and no Conflicts=");
 	{
-		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce", "announce",
-				     "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
-				     "10.0.0.5", "/usr/bin/docker", "1000", "500", "3", NULL};
+		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce",
+				     "announce",
+				     "http://127.0.0.1:2379",
+				     "web",
+				     "3",
+				     "2",
+				     "nap-web-3-2",
+				     "10.0.0.5",
+				     "/usr/bin/docker",
+				     "1000",
+				     "500",
+				     "3",
+				     NULL};
 
 		CHECK(argv_is(value(&disc, "Service", "ExecStart", 0), ann),
 		      "... ExecStart runs the announcer with checked arguments and its check");
@@ -375,9 +428,20 @@ int main(void)
 	sf_unit_release(&disc);
 	{
 		const char *path = "/health?x=1&y=%41;z@a!b~c";
-		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce", "announce",
-				     "http://127.0.0.1:2379", "web", "3", "2", "nap-web-3-2",
-				     "10.0.0.5", "/usr/bin/docker", "1000", "500", "3", path, NULL};
+		const char *ann[] = {"/usr/libexec/nap/nap-fleet-announce",
+				     "announce",
+				     "http://127.0.0.1:2379",
+				     "web",
+				     "3",
+				     "2",
+				     "nap-web-3-2",
+				     "10.0.0.5",
+				     "/usr/bin/docker",
+				     "1000",
+				     "500",
+				     "3",
+				     path,
+				     NULL};
 
 		spec.check_path = path;
 		CHECK(sf_discovery_unit(&disc, &spec) == 0 &&

@@ -34,8 +34,8 @@ static void print_instance(const Nap__Instance *in)
 	       in->id, in->host, (unsigned)in->port, in->state);
 	if (verbose)
 		printf(" exit=%d oom=%d health=%s started=%llu announcer=%s", (int)in->exit_code,
-		       (int)in->oom_killed, in->health,
-		       (unsigned long long)in->started_unix_ms, in->announcer);
+		       (int)in->oom_killed, in->health, (unsigned long long)in->started_unix_ms,
+		       in->announcer);
 }
 
 static void print_instances(Nap__Instance **v, size_t n)
@@ -196,10 +196,17 @@ static int do_logs(nap_conn *conn, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt(argc, argv, "fn:c:")) != -1) {
 		switch (c) {
-		case 'f': req.follow = true; break;
-		case 'n': req.tail = (uint32_t)strtoul(optarg, NULL, 10); break;
-		case 'c': cancel_after = atol(optarg); break;
-		default: return 2;
+		case 'f':
+			req.follow = true;
+			break;
+		case 'n':
+			req.tail = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'c':
+			cancel_after = atol(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (optind >= argc)
@@ -234,8 +241,8 @@ static void on_event(nap_call *call, const nap_reply *r, void *ud)
 
 	(void)call;
 	if (!r->end) {
-		Nap__InstanceEvent *m =
-			nap__instance_event__unpack(NULL, r->payload_len, r->payload);
+		Nap__InstanceEvent *m = nap__instance_event__unpack(NULL, r->payload_len,
+								    r->payload);
 
 		if (m) {
 			printf("EVENT %s", m->kind);
@@ -268,8 +275,11 @@ static int do_watch(nap_conn *conn, int argc, char **argv)
 	optind = 1;
 	while ((c = getopt(argc, argv, "c:")) != -1) {
 		switch (c) {
-		case 'c': cancel_after = atol(optarg); break;
-		default: return 2;
+		case 'c':
+			cancel_after = atol(optarg);
+			break;
+		default:
+			return 2;
 		}
 	}
 	req.app = optind < argc ? argv[optind] : "";
@@ -308,7 +318,8 @@ int main(int argc, char **argv)
 		argv += 2;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "usage: scheduler-local-call [-s SOCK] run|remove|list|logs|watch ...\n");
+		fprintf(stderr,
+			"usage: scheduler-local-call [-s SOCK] run|remove|list|logs|watch ...\n");
 		return 2;
 	}
 	r = nap_conn_connect(&conn, sock, "scheduler-local-call");

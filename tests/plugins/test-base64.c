@@ -34,7 +34,7 @@ int main(void)
 	char *enc;
 	int r;
 
-	for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		r = base64_encode(&enc, vectors[i].plain, strlen(vectors[i].plain));
 		CHECK(r == 0 && strcmp(enc, vectors[i].encoded) == 0, "encode \"%s\"",
 		      vectors[i].plain);
@@ -47,17 +47,17 @@ int main(void)
 		if (r == 0)
 			free(dec);
 	}
-	r = base64_encode(&enc, bytes, sizeof bytes);
+	r = base64_encode(&enc, bytes, sizeof(bytes));
 	CHECK(r == 0 && strcmp(enc, "AP/+gH8=") == 0, "encode binary (uses + and /)");
 	if (r == 0) {
 		r = base64_decode(&dec, &len, enc, strlen(enc));
-		CHECK(r == 0 && len == sizeof bytes && memcmp(dec, bytes, len) == 0,
+		CHECK(r == 0 && len == sizeof(bytes) && memcmp(dec, bytes, len) == 0,
 		      "binary round-trips");
 		if (r == 0)
 			free(dec);
 		free(enc);
 	}
-	for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
+	for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
 		r = base64_decode(&dec, &len, malformed[i], strlen(malformed[i]));
 		CHECK(r == -EINVAL, "\"%s\" is refused", malformed[i]);
 		if (r == 0)

@@ -26,7 +26,7 @@ static void put(const char *rel, const char *content, mode_t mode)
 	char path[4600];
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/ctx/%s", tmp, rel);
+	snprintf(path, sizeof(path), "%s/ctx/%s", tmp, rel);
 	f = fopen(path, "w");
 	if (!f || fputs(content, f) < 0 || fclose(f) != 0 || chmod(path, mode) != 0) {
 		perror(path);
@@ -44,7 +44,7 @@ static void symlink_at(const char *target, const char *rel)
 {
 	char path[4600];
 
-	snprintf(path, sizeof path, "%s/ctx/%s", tmp, rel);
+	snprintf(path, sizeof(path), "%s/ctx/%s", tmp, rel);
 	if (symlink(target, path) != 0) {
 		perror(path);
 		exit(99);
@@ -79,7 +79,7 @@ static char *listing(const char *archive)
 	free(cmd);
 	if (!p || !out)
 		exit(99);
-	while (fgets(line, sizeof line, p)) {
+	while (fgets(line, sizeof(line), p)) {
 		/* drwxr-xr-x 0/0 0 2026-11-25 21:40 name */
 		char mode[16], owner[64], size[32], date[32], time[32];
 		int at = 0;
@@ -109,7 +109,7 @@ static char *slurp(const char *path)
 
 	if (!f)
 		return NULL;
-	n = fread(buf, 1, sizeof buf - 1, f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
@@ -163,7 +163,7 @@ static const char *one_line(const char *s)
 	static char buf[256];
 	size_t o = 0;
 
-	for (; *s && o + 4 < sizeof buf; s++) {
+	for (; *s && o + 4 < sizeof(buf); s++) {
 		if (*s == '\n') {
 			memcpy(buf + o, " | ", 3);
 			o += 3;
@@ -181,9 +181,9 @@ static void test_dockerignore(void)
 	dockerignore *di;
 	int r;
 
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct case_ *c = &cases[i];
-		r = dockerignore_parse(&di, c->patterns, strlen(c->patterns), err, sizeof err);
+		r = dockerignore_parse(&di, c->patterns, strlen(c->patterns), err, sizeof(err));
 
 		if (r != 0) {
 			CHECK(false, "dockerignore parses \"%s\": %s", one_line(c->patterns), err);
@@ -193,12 +193,12 @@ static void test_dockerignore(void)
 		      one_line(c->patterns), c->excluded ? "excludes" : "keeps", c->path);
 		dockerignore_free(di);
 	}
-	r = dockerignore_parse(&di, "ok\n[abc\n", 8, err, sizeof err);
+	r = dockerignore_parse(&di, "ok\n[abc\n", 8, err, sizeof(err));
 	CHECK(r == -EINVAL && strstr(err, "line 2"),
 	      "an unterminated [ is refused with its line: %s", err);
-	r = dockerignore_parse(&di, "!\n", 2, err, sizeof err);
+	r = dockerignore_parse(&di, "!\n", 2, err, sizeof(err));
 	CHECK(r == -EINVAL, "a lone ! is refused: %s", err);
-	r = dockerignore_parse(&di, "dir\n!dir/keep/x\n", 16, err, sizeof err);
+	r = dockerignore_parse(&di, "dir\n!dir/keep/x\n", 16, err, sizeof(err));
 	CHECK(r == 0 && dockerignore_may_include_below(di, "dir") &&
 		      dockerignore_may_include_below(di, "dir/keep") &&
 		      !dockerignore_may_include_below(di, "di"),
@@ -242,9 +242,9 @@ static void test_archive(void)
 	size_t len = 0, len2 = 0;
 	int r;
 
-	snprintf(dir, sizeof dir, "%s/ctx", tmp);
-	snprintf(archive, sizeof archive, "%s/ctx.tar", tmp);
-	snprintf(out, sizeof out, "%s/out", tmp);
+	snprintf(dir, sizeof(dir), "%s/ctx", tmp);
+	snprintf(archive, sizeof(archive), "%s/ctx.tar", tmp);
+	snprintf(out, sizeof(out), "%s/out", tmp);
 	mkdirs("app/sub");
 	mkdirs("tmp/cache");
 	mkdirs(long_dir);
@@ -267,7 +267,7 @@ static void test_archive(void)
 	put("app/run.sh", "#!/bin/sh\necho run\n", 0700);
 	put("app/sub/deep.txt", "deep\n", 0644);
 	put("app/sub/other.txt", "excluded\n", 0644);
-	snprintf(rel, sizeof rel,
+	snprintf(rel, sizeof(rel),
 		 "%s/long-file-name-0123456789-0123456789-0123456789-0123456789-"
 		 "0123456789-0123456789-0123456789.txt",
 		 long_dir);
@@ -278,7 +278,7 @@ static void test_archive(void)
 	if (shell("chmod 0750 '%s/app' && mkfifo '%s/fifo'", dir, dir) != 0)
 		exit(99);
 
-	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof err);
+	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof(err));
 	CHECK(r == 0, "tar_context_buffer of a tree: %d %s", r, r ? err : "");
 	if (r != 0)
 		return;
@@ -295,25 +295,25 @@ static void test_archive(void)
 
 	r = shell("mkdir -p '%s' && tar -xf '%s' -C '%s'", out, archive, out);
 	CHECK(r == 0, "tar -xf extracts it");
-	snprintf(rel, sizeof rel, "%s/app/run.sh", out);
+	snprintf(rel, sizeof(rel), "%s/app/run.sh", out);
 	content = slurp(rel);
 	CHECK(content && strcmp(content, "#!/bin/sh\necho run\n") == 0, "file content round-trips");
-	snprintf(rel, sizeof rel,
+	snprintf(rel, sizeof(rel),
 		 "%s/%s/long-file-name-0123456789-0123456789-0123456789-0123456789-0123456789-"
 		 "0123456789-0123456789.txt",
 		 out, long_dir);
 	content = slurp(rel);
 	CHECK(content && strcmp(content, "long\n") == 0, "a long (pax) path round-trips");
 
-	r = tar_context_buffer(&tar2, &len2, dir, NULL, 0, err, sizeof err);
+	r = tar_context_buffer(&tar2, &len2, dir, NULL, 0, err, sizeof(err));
 	CHECK(r == 0 && len2 == len && memcmp(tar, tar2, len) == 0,
 	      "a second run gives the same bytes");
 	free(tar2);
 
-	r = tar_context_buffer(&tar2, &len2, dir, NULL, 1024, err, sizeof err);
+	r = tar_context_buffer(&tar2, &len2, dir, NULL, 1024, err, sizeof(err));
 	CHECK(r == -EFBIG && strstr(err, "larger than 1024"), "max_len is enforced: %s", err);
 
-	r = tar_context_write(dir, NULL, tar_test_write, NULL, err, sizeof err);
+	r = tar_context_write(dir, NULL, tar_test_write, NULL, err, sizeof(err));
 	CHECK(r == -ENOSPC, "a failing writer's error is returned: %s", err);
 	free(tar);
 }
@@ -325,24 +325,24 @@ static void test_errors(void)
 	size_t len;
 	int r;
 
-	snprintf(dir, sizeof dir, "%s/ctx", tmp);
-	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof err);
+	snprintf(dir, sizeof(dir), "%s/ctx", tmp);
+	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof(err));
 	CHECK(r == -EINVAL, "a Dockerfile path leaving the dir is refused: %s", err);
 	o.dockerfile = "/etc/passwd";
-	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof err);
+	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof(err));
 	CHECK(r == -EINVAL, "an absolute Dockerfile path is refused: %s", err);
 	o.dockerfile = "app/Dockerfile.prod";
-	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof err);
+	r = tar_context_buffer(&tar, &len, dir, &o, 0, err, sizeof(err));
 	CHECK(r == -ENOENT && strstr(err, "app/Dockerfile.prod"), "a missing Dockerfile: %s", err);
-	snprintf(dir, sizeof dir, "%s/none", tmp);
-	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof err);
+	snprintf(dir, sizeof(dir), "%s/none", tmp);
+	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof(err));
 	CHECK(r == -ENOENT && strstr(err, dir), "a missing directory: %s", err);
 
-	snprintf(dir, sizeof dir, "%s/bad", tmp);
+	snprintf(dir, sizeof(dir), "%s/bad", tmp);
 	mkdirs("../bad");
 	put("../bad/Dockerfile", "FROM scratch\n", 0644);
 	put("../bad/.dockerignore", "ok\n[oops\n", 0644);
-	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof err);
+	r = tar_context_buffer(&tar, &len, dir, NULL, 0, err, sizeof(err));
 	CHECK(r == -EINVAL && strstr(err, "line 2"), "a bad .dockerignore: %s", err);
 }
 

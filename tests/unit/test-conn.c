@@ -38,7 +38,8 @@ static void serve(nap_conn *c, const Nap__Bus__Frame *f, void *ud)
 		return;
 	}
 	if (f->method == 0) {
-		Nap__EchoMessage *m = nap__echo_message__unpack(NULL, f->payload.len, f->payload.data);
+		Nap__EchoMessage *m = nap__echo_message__unpack(NULL, f->payload.len,
+								f->payload.data);
 		if (!m) {
 			nap_conn_end(c, f->call_id, NAP_INVALID_ARGUMENT, "bad request");
 			return;
@@ -50,8 +51,8 @@ static void serve(nap_conn *c, const Nap__Bus__Frame *f, void *ud)
 		nap__echo_message__free_unpacked(m, NULL);
 		return;
 	}
-	Nap__EchoStreamRequest *s =
-		nap__echo_stream_request__unpack(NULL, f->payload.len, f->payload.data);
+	Nap__EchoStreamRequest *s = nap__echo_stream_request__unpack(NULL, f->payload.len,
+								     f->payload.data);
 	Nap__EchoMessage out = NAP__ECHO_MESSAGE__INIT;
 	out.payload = s->payload;
 	for (uint32_t i = 0; i < s->count; i++)
@@ -431,7 +432,8 @@ int main(void)
 	      "a call in flight when the peer goes ends UNAVAILABLE (%s)", r6.message);
 	CHECK(nap_conn_process(client) < 0, "the connection reports itself dead");
 	struct result r7 = {0};
-	CHECK(echo_call(NULL, client, "x", 0, &r7) == -ENOTCONN, "a dead connection takes no calls");
+	CHECK(echo_call(NULL, client, "x", 0, &r7) == -ENOTCONN,
+	      "a dead connection takes no calls");
 	nap_conn_free(client);
 
 	/* Garbage from a raw peer: the conn says why (END call 0) and closes. */
@@ -442,8 +444,8 @@ int main(void)
 	nap_conn_wait(victim, 100);
 	char msg[256];
 	int st = read_conn_end(sv[0], msg, sizeof(msg));
-	CHECK(st == NAP_INVALID_ARGUMENT, "a length over the limit gets END 0 INVALID_ARGUMENT (%s)",
-	      msg);
+	CHECK(st == NAP_INVALID_ARGUMENT,
+	      "a length over the limit gets END 0 INVALID_ARGUMENT (%s)", msg);
 	nap_conn_free(victim);
 	close(sv[0]);
 
@@ -468,7 +470,8 @@ int main(void)
 	(void)!write(sv[0], buf, n);
 	nap_conn_wait(victim, 100);
 	st = read_conn_end(sv[0], msg, sizeof(msg));
-	CHECK(st == NAP_FAILED_PRECONDITION, "another major version: FAILED_PRECONDITION (%s)", msg);
+	CHECK(st == NAP_FAILED_PRECONDITION, "another major version: FAILED_PRECONDITION (%s)",
+	      msg);
 	nap_conn_free(victim);
 	close(sv[0]);
 

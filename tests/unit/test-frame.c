@@ -42,15 +42,17 @@ int main(void)
 	f.method = 1;
 	f.timeout_ms = 250;
 	size_t n = pack(buf, &f, &em.base);
-	CHECK(n == nap_frame_size(&f, &em.base), "nap_frame_size matches what nap_frame_pack wrote");
+	CHECK(n == nap_frame_size(&f, &em.base),
+	      "nap_frame_size matches what nap_frame_pack wrote");
 	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == 1 && used == n,
 	      "a whole frame is taken");
 	CHECK(got && got->call_id == 77 && got->kind == NAP__BUS__KIND__CALL &&
 		      strcmp(got->service, "nap.Echo") == 0 && got->method == 1 &&
 		      got->timeout_ms == 250,
 	      "its fields survive");
-	Nap__EchoMessage *back =
-		got ? nap__echo_message__unpack(NULL, got->payload.len, got->payload.data) : NULL;
+	Nap__EchoMessage *back = got ? nap__echo_message__unpack(NULL, got->payload.len,
+								 got->payload.data)
+				     : NULL;
 	CHECK(back && back->payload.len == 5 && memcmp(back->payload.data, "hello", 5) == 0,
 	      "the payload packed in place decodes as the message");
 	if (back)

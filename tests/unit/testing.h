@@ -9,22 +9,22 @@
 
 static int t_count, t_failed;
 
-#define CHECK(cond, ...)                                                                    \
-	do {                                                                                \
-		bool t_ok_ = (cond); /* evaluated once: cond may have effects */           \
-		t_count++;                                                                  \
-		if (!t_ok_)                                                                 \
-			t_failed++;                                                         \
-		printf("%sok %d - ", t_ok_ ? "" : "not ", t_count);                         \
-		printf(__VA_ARGS__);                                                        \
-		if (!t_ok_)                                                                 \
-			printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);                  \
-		printf("\n");                                                               \
-		fflush(stdout);                                                             \
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		bool t_ok_ = (cond); /* evaluated once: cond may have effects */                   \
+		t_count++;                                                                         \
+		if (!t_ok_)                                                                        \
+			t_failed++;                                                                \
+		printf("%sok %d - ", t_ok_ ? "" : "not ", t_count);                                \
+		printf(__VA_ARGS__);                                                               \
+		if (!t_ok_)                                                                        \
+			printf(" (%s:%d: %s)", __FILE__, __LINE__, #cond);                         \
+		printf("\n");                                                                      \
+		fflush(stdout);                                                                    \
 	} while (0)
 
-#define DONE()                                                                              \
-	(printf("1..%d\n# %d passed, %d failed\n", t_count, t_count - t_failed, t_failed),  \
+#define DONE()                                                                                     \
+	(printf("1..%d\n# %d passed, %d failed\n", t_count, t_count - t_failed, t_failed),         \
 	 t_failed ? 1 : 0)
 
 #endif

@@ -137,10 +137,9 @@ void *nap_call_get_userdata(const nap_call *call);
  * when the peer answered with a failure; -ECONNRESET or another negative
  * errno (with *err filled in too) when the connection failed. err may be
  * NULL. */
-int nap_call_unary(ProtobufCMessage **replyp, nap_conn *conn, const char *service,
-		   uint32_t method, const ProtobufCMessage *request,
-		   const ProtobufCMessageDescriptor *reply_desc, uint32_t timeout_ms,
-		   nap_error *err);
+int nap_call_unary(ProtobufCMessage **replyp, nap_conn *conn, const char *service, uint32_t method,
+		   const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
+		   uint32_t timeout_ms, nap_error *err);
 
 /* Callee side: answering a CALL that arrived through nap_incoming_fn. */
 /* Ends a unary call with NAP_OK and its reply (msg may be NULL: empty). */

@@ -11,7 +11,7 @@ extern "C" {
 
 /* ^[a-z][a-z0-9-]{0,62}$ */
 #define NAP_APP_NAME_PATTERN "^[a-z][a-z0-9-]{0,62}$"
-#define NAP_APP_NAME_RULE                                                                    \
+#define NAP_APP_NAME_RULE                                                                          \
 	"app names are 1 to 63 characters of a-z, 0-9 and '-', starting with a letter"
 #define NAP_APP_NAME_MAX 63
 

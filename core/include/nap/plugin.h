@@ -6,11 +6,18 @@
  * ABI, calls init(), and then routes the calls for the plugin's services to
  * the method handlers.
  *
- * ABI rule: NAP_PLUGIN_ABI changes only when something here changes
- * incompatibly. Both structs start with their own size, so fields can be
- * appended within an ABI: a host reads only the fields a plugin's size covers,
- * and a plugin checks host->size before using a field newer than it knows
- * (NAP_HOST_HAS()).
+ * ABI rule: NAP_PLUGIN_ABI changes when something here changes
+ * incompatibly, and whenever any file of proto/ changes at all. Both structs
+ * here start with their own size, so fields can be appended within an ABI: a
+ * host reads only the fields a plugin's size covers, and a plugin checks
+ * host->size before using a field newer than it knows (NAP_HOST_HAS()).
+ * The generated protobuf-c structs cannot grow that way: a plugin allocates
+ * them with the size its headers say, while their descriptors (and so the
+ * size protobuf-c packs and unpacks) are libnap's. So a .proto change, even
+ * a field added within a minor protocol version, bumps NAP_PLUGIN_ABI and
+ * libnap's soname together, and napd refuses plugins built before it with
+ * one line; tests/integration/test-abi.sh fails until both are bumped and
+ * proto/abi.sums records the new .proto files.
  *
  * Threads: a handler runs on a thread of its own unless its method is marked
  * NAP_METHOD_INLINE, in which case it runs on the host's event loop and must
@@ -36,8 +43,10 @@
 extern "C" {
 #endif
 
-/* History: 1 = nap 0.1.0. */
-#define NAP_PLUGIN_ABI 1u
+/* History: 1 = nap 0.1.0 (protocol 1.0, libnap.so.0); 2 = nap 0.2.0
+ * (protocol 1.1: fields added to nap.Scheduler's and nap.Control's messages,
+ * host->call_stream; libnap.so.1). */
+#define NAP_PLUGIN_ABI 2u
 
 typedef struct nap_plugin_call nap_plugin_call;
 typedef struct nap_host nap_host;
@@ -92,12 +101,11 @@ struct nap_host {
 			   nap_error *err);
 };
 
-#define NAP_HOST_HAS(host, field)                                                          \
+#define NAP_HOST_HAS(host, field)                                                                  \
 	((host)->size >= offsetof(struct nap_host, field) + sizeof((host)->field))
 
 /* Handles one call. request is unpacked with the method's input descriptor. */
-typedef void (*nap_method_fn)(nap_plugin_call *call, const ProtobufCMessage *request,
-			      void *state);
+typedef void (*nap_method_fn)(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 enum nap_method_flags {
 	NAP_METHOD_INLINE = 1u << 0, /* runs on the event loop; must not block */
@@ -139,12 +147,12 @@ typedef const struct nap_plugin *(*nap_plugin_entry_fn)(const nap_host *host);
 /* Defines the entry point returning the descriptor `desc`:
  *   NAP_PLUGIN_DEFINE(my_plugin)
  * The host table comes again with init(); keep it there. */
-#define NAP_PLUGIN_DEFINE(desc)                                                             \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_);  \
-	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_)   \
-	{                                                                                    \
-		(void)host_;                                                                 \
-		return &(desc);                                                              \
+#define NAP_PLUGIN_DEFINE(desc)                                                                    \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_);        \
+	NAP_PLUGIN_EXPORT const struct nap_plugin *nap_plugin_entry(const nap_host *host_)         \
+	{                                                                                          \
+		(void)host_;                                                                       \
+		return &(desc);                                                                    \
 	}
 
 #ifdef __cplusplus

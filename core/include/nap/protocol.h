@@ -29,8 +29,8 @@
 #define NAP_FRAME_MAX (4u * 1024u * 1024u)
 
 /* Limits every part enforces on what it accepts (see docs/protocol.md). */
-#define NAP_NAME_MAX 255u          /* service, plugin and peer names */
-#define NAP_MESSAGE_MAX 4096u      /* the human message of an END frame */
+#define NAP_NAME_MAX 255u     /* service, plugin and peer names */
+#define NAP_MESSAGE_MAX 4096u /* the human message of an END frame */
 
 /* What napd grants one connection, and all of them together (docs/protocol.md
  * section 12). A peer that goes past one gets END call id 0 saying which. */
