@@ -24,6 +24,7 @@
 #include "orchestrator.h"
 
 #define PROXY_GRACE_MS 50
+#define WORKER_GRACE_MS 1000u /* a worker that runs this long is ready */
 #define TICK_MS 1000u
 #define PROBE_THREADS 16 /* checks run at once: 40 starting instances take one round */
 
@@ -153,6 +154,38 @@ static void run_probe(struct probe *p)
 	close(fd);
 }
 
+/* A worker (no published port) has nothing to connect to: it is ready once
+ * it has run WORKER_GRACE_MS without exiting, and while its HEALTHCHECK (if
+ * any) says healthy; it turns unhealthy when the HEALTHCHECK does. */
+static void worker_ready(struct app *a, struct slot *s, uint64_t now, uint64_t *next)
+{
+	bool docker_ok = !s->health[0] || strcmp(s->health, "healthy") == 0;
+	if (s->phase == PHASE_READY) {
+		if (strcmp(s->health, "unhealthy") == 0) {
+			snprintf(s->last_check, sizeof(s->last_check),
+				 "the image's HEALTHCHECK says unhealthy");
+			slot_phase(s, PHASE_UNHEALTHY);
+			orch_changed(a);
+		}
+		return;
+	}
+	if (s->next_check_ms + WORKER_GRACE_MS > now) {
+		if (s->next_check_ms + WORKER_GRACE_MS < *next)
+			*next = s->next_check_ms + WORKER_GRACE_MS;
+		return;
+	}
+	if (!docker_ok) {
+		snprintf(s->last_check, sizeof(s->last_check),
+			 "running, but the image's HEALTHCHECK says %s", s->health);
+		return;
+	}
+	snprintf(s->last_check, sizeof(s->last_check), "running (no port to check)");
+	slot_phase(s, PHASE_READY);
+	s->was_ready = true;
+	s->ready_at_ms = now;
+	orch_changed(a);
+}
+
 /* The probes that are due (lock held); *next gets when the next one is. */
 static size_t collect(struct probe **out, uint64_t *next)
 {
@@ -167,9 +200,13 @@ static size_t collect(struct probe **out, uint64_t *next)
 		rec_check(a->rec, &c);
 		for (size_t i = 0; i < a->nslots; i++) {
 			struct slot *s = &a->slots[i];
-			if (!s->running || !s->port || !s->wanted ||
+			if (!s->running || !s->wanted ||
 			    (s->phase != PHASE_STARTING && s->phase != PHASE_READY))
 				continue;
+			if (!s->port) {
+				worker_ready(a, s, now, next);
+				continue;
+			}
 			if (s->next_check_ms > now) {
 				if (s->next_check_ms < *next)
 					*next = s->next_check_ms;

@@ -195,7 +195,7 @@ static const struct slot *not_ready(struct app *a, uint32_t release, size_t *rea
 	json_array_foreach(json_object_get(a->rec, "slots"), i, v)
 	{
 		const struct slot *s = slot_find(a, release, (uint32_t)json_integer_value(v));
-		if (s && s->phase == PHASE_READY && (s->announced || s->sidekick))
+		if (s && slot_serving(s))
 			(*ready)++;
 		else if (!first)
 			first = s ? s

@@ -138,6 +138,11 @@ struct slot *slot_get(struct app *a, uint32_t release, uint32_t instance);
 void slot_drop(struct app *a, struct slot *s);
 void slot_phase(struct slot *s, enum slot_phase phase);
 const char *phase_name(enum slot_phase phase);
+/* Ready and in discovery as it should be: announced, announced by its
+ * scheduler (sidekick), or a worker with no port (nothing to announce). */
+bool slot_serving(const struct slot *s);
+/* Whether the orchestrator announces s itself once it is ready. */
+bool slot_ours_to_announce(const struct slot *s);
 /* Applies an Instance the scheduler reports (kind: present, started, died,
  * health, removed). */
 void state_apply(const char *kind, const void *instance, const char *sched);

@@ -157,8 +157,8 @@ static void plan_slot(struct app *a, struct slot *s, struct plan *p, uint64_t no
 		} else if (s->restarts) {
 			slot_phase(s, PHASE_RESTARTING);
 		}
-	} else if (s->running && s->phase == PHASE_READY && !s->announced && !s->sidekick &&
-		   p->nannounce < 8) {
+	} else if (s->running && s->phase == PHASE_READY && !s->announced &&
+		   slot_ours_to_announce(s) && p->nannounce < 8) {
 		p->announce[p->nannounce++] = *s;
 	}
 }
@@ -177,7 +177,7 @@ static void plan_rollout(struct app *a, struct plan *p)
 	json_array_foreach(json_object_get(rec, "slots"), i, v)
 	{
 		const struct slot *s = slot_find(a, target, (uint32_t)json_integer_value(v));
-		if (!s || s->phase != PHASE_READY || (!s->announced && !s->sidekick)) {
+		if (!s || !slot_serving(s)) {
 			waiting = s;
 			break;
 		}
@@ -411,8 +411,7 @@ static bool any_work(struct app *a)
 		const struct slot *s = &a->slots[i];
 		if (s->wanted != s->exists || (s->exists && s->dead) ||
 		    s->phase == PHASE_UNHEALTHY || s->phase == PHASE_RESTARTING ||
-		    (s->phase == PHASE_READY && !s->announced && !s->sidekick) ||
-		    (!s->wanted && s->announced))
+		    (s->phase == PHASE_READY && !slot_serving(s)) || (!s->wanted && s->announced))
 			return true;
 	}
 	return false;

@@ -23,6 +23,16 @@ const char *phase_name(enum slot_phase phase)
 	return phase_names[phase];
 }
 
+bool slot_ours_to_announce(const struct slot *s)
+{
+	return !s->sidekick && s->port;
+}
+
+bool slot_serving(const struct slot *s)
+{
+	return s->phase == PHASE_READY && (s->announced || !slot_ours_to_announce(s));
+}
+
 struct app *app_find(const char *name)
 {
 	for (struct app *a = O.apps; a; a = a->next)

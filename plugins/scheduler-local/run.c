@@ -249,12 +249,8 @@ static int run_instance(struct run *run, struct run_slot *slot)
 	/* A container that already stopped is reported as it is ("exited"):
 	 * whether an instance is ready is the orchestrator's to judge (its
 	 * deploy then fails at "ready" naming the exit code). */
-	if (info->running && sl_first_port(info) == 0) {
-		snprintf(slot->err, sizeof slot->err,
-			 "image %s exposes no port: add EXPOSE to the Dockerfile", req->image);
-		docker_container_info_free(info);
-		return NAP_FAILED_PRECONDITION;
-	}
+	/* An image without EXPOSE is a worker (a queue consumer, a loop): it
+	 * runs with port 0 and has no endpoint. */
 	slot->info = info;
 	nap__instance__init(&slot->out);
 	sl_instance_fill(&slot->out, st, req->app, req->release, instance, info);

@@ -38,8 +38,15 @@ mkapp slow "/bin/busybox sleep 3; $SERVE"
 mkapp quick "$SERVE"
 mkapp dies "exit 7"
 mkapp flaky "/bin/busybox httpd -p 8080 -h /www; /bin/busybox sleep 1; exit 3"
+# A worker: no EXPOSE, no port, just a loop.
+mkapp worker "while true; do /bin/busybox sleep 1; done"
+sed -i '/^EXPOSE/d' "$WORK/worker/Dockerfile"
+# A Dockerfile HEALTHCHECK that never passes: its port answers, Docker says
+# unhealthy.
+mkapp sick "$SERVE"
+sed -i 's|^CMD|HEALTHCHECK --interval=1s --timeout=1s --retries=1 CMD ["/bin/busybox", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/no-such-page"]\nCMD|' "$WORK/sick/Dockerfile"
 
-trap 'stop_napd; docker rm -f $(docker ps -aq --filter label=nap.app=$APP) >/dev/null 2>&1; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
+trap 'stop_napd; docker rm -f $(docker ps -aq --filter label=nap.app=$APP) $(docker ps -aq --filter label=nap.app=$APP-w) >/dev/null 2>&1; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
 write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 60" \
@@ -125,6 +132,11 @@ ok "napc check sets the path kept with the app" napc check "$APP" --http /index.
 ok "... status shows it" bash -c "napc status $APP | grep -q 'check /index.html'"
 ok "a deploy with the working path succeeds" napc deploy "$APP" "$WORK/quick"
 
+# --- a Dockerfile HEALTHCHECK is honoured: unhealthy never gets ready
+napc deploy "$APP" "$WORK/sick" >"$WORK/sick.out" 2>&1
+ok "a release whose HEALTHCHECK fails fails at ready, naming it" bash -c "grep -q 'failed at ready' '$WORK/sick.out' && grep -q \"HEALTHCHECK says\" '$WORK/sick.out'"
+ok "... the release before serves" fetch_all
+
 # --- a cancelled deploy (napc interrupted while the new release starts)
 serving=$(napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])')
 napc check "$APP" --tcp >/dev/null
@@ -182,6 +194,17 @@ docker kill $(docker ps -q --filter "label=nap.app=$APP") >/dev/null
 ok "napd starts again" start_napd
 ok "... and the instance killed meanwhile is back and announced" wait_until 30 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 1 ] && [ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --keys-only /services/$APP/ | grep -c .) -eq 1 ]"
 ok "... serving" wait_until 10 fetch_all
+
+# --- a worker (no port) deploys, runs, heals and scales with no endpoint
+W=$APP-w
+ok "a worker without EXPOSE deploys" napc deploy "$W" "$WORK/worker" --instances 2
+ok "... status: running, 2 ready, no endpoint" bash -c "napc status $W | grep -q '^$W: running' && [ -z \"\$(napc endpoints $W)\" ] && [ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --keys-only /services/$W/ | grep -c .) -eq 0 ]"
+wcid=$(docker ps -q --filter "label=nap.app=$W" | head -1)
+docker kill "$wcid" >/dev/null
+ok "... a killed worker is replaced" wait_until 20 bash -c "[ \$(docker ps -q --filter label=nap.app=$W | grep -v $wcid | wc -l) -eq 2 ] && napc status $W | grep -q '^$W: running'"
+ok "... and scales" napc scale "$W" 3
+ok "... 3 containers" test "$(docker ps -q --filter "label=nap.app=$W" | wc -l)" -eq 3
+ok "... destroy" napc destroy "$W"
 
 ok "destroy" napc destroy "$APP"
 ok "... leaves nothing" bash -c "[ $(all_containers $APP) -eq 0 ] && [ $(keys $APP) -eq 0 ]"

@@ -202,9 +202,9 @@ ok "Remove of the 16 removes them all" bash -c "grep -qx 'REMOVED 16' '$WORK/rm1
 	[ -z \"\$(docker ps -aq --filter label=nap.app=$APP --filter label=nap.release=2)\" ]"
 slc remove "$APP" 0 >/dev/null
 
-slc run "$APP" 3 "$NOPORTIMG" 1,2,3,4,5,6,7,8,9,10 >"$WORK/fail10.out"
-ok "a failing Run of 10 ends FAILED_PRECONDITION" test $? -eq 9
-ok "... naming the reason" grep -qF "image $NOPORTIMG exposes no port: add EXPOSE to the Dockerfile" "$WORK/fail10.out"
+slc run "$APP" 3 127.0.0.1:5000/nap-no-such-image:1 1,2,3,4,5,6,7,8,9,10 >"$WORK/fail10.out"
+ok "a failing Run of 10 ends NOT_FOUND" test $? -eq 5
+ok "... naming the reason" grep -qF "image 127.0.0.1:5000/nap-no-such-image:1 not found" "$WORK/fail10.out"
 ok "... and leaves no container" test -z "$(docker ps -aq --filter "label=nap.app=$APP")"
 
 # ---- a container of that name from another napd is not ours ----
