@@ -315,9 +315,9 @@ static void second_hello(struct plugin *pl, struct peer *p, const Nap__Bus__Fram
 	struct provider *owner = taken ? router_provider(taken) : NULL;
 	if (owner && owner != &pl->provider)
 		refuse(pl, p, NAP_PERMISSION_DENIED,
-		       "refused: it tried to register service %.255s, which %s provides, "
+		       "refused: it tried to register service %.255s, which %s%s provides, "
 		       "with a second HELLO",
-		       taken, owner->name);
+		       taken, owner->ops == &plugin_ops ? "plugin " : "", owner->name);
 	else if (taken)
 		refuse(pl, p, NAP_PERMISSION_DENIED,
 		       "refused: it tried to register service %.255s, which it did not declare "
