@@ -183,6 +183,11 @@ void state_apply(const char *kind, const void *instance, const char *sched)
 		orch_changed(a);
 		return;
 	}
+	/* Events may repeat what a list said, or come late: a death or a
+	 * health verdict about another container than the slot's is old. */
+	if (s->id[0] && in->id && *in->id && strcmp(s->id, in->id) != 0 &&
+	    (strcmp(kind, "died") == 0 || strcmp(kind, "health") == 0))
+		return;
 	bool was_running = s->running;
 	s->exists = true;
 	snprintf(s->sched, sizeof(s->sched), "%s", sched);
