@@ -5,7 +5,9 @@
 #    same steps by hand with the docker CLI and etcdctl (build, push,
 #    run -P, inspect, put), and their ratio;
 #  - announce latency: Docker's start event -> the entry's PUT seen by an
-#    etcd watcher, both received by one process;
+#    etcd watcher, both received by one process, for a container that
+#    discovery-etcd announces itself (the orchestrator's instances are
+#    announced once ready: bench/run heal measures those);
 #  - removal latency: Docker's kill event -> the entry's DELETE, the same way;
 #  - 20 apps deployed at once: total time and napd's peak resident memory;
 #  - scale-out from 1 to 40 instances through napc (ready and announced)
@@ -77,9 +79,22 @@ echo "deploy.warm_redeploy.ratio_nap_over_by_hand: $(awk "BEGIN {printf \"%.2f\"
 
 # --- announce and removal latency, seen by an etcd watcher ---
 image=127.0.0.1:5000/$app:1
-# The containers started by hand carry the bench napd's id (napd.id): its
-# discovery-etcd follows only the containers of its own napd.
-python3 - "$image" "$ROUNDS" "$(hostname):$sock" <<'PY'
+# The containers started by hand are discovery-etcd's to announce (no
+# nap.announced-by label): they carry the id of a second napd that runs only
+# discovery-etcd, whose Docker follower this measures. (The bench napd's
+# orchestrator would remove them: an app without a record is not wanted.)
+cat >"$work/napd2.conf" <<CONF
+plugins = $(plugin discovery-etcd)
+log_level = warning
+CONF
+"$build/core/napd/napd" --foreground --config "$work/napd2.conf" --socket "$work/napd2.sock" \
+	2>"$work/napd2.log" &
+NAPD2_PID=$!
+for _ in $(seq 1 100); do
+	napc --socket "$work/napd2.sock" --json plugins 2>/dev/null | grep -q '"running"' && break
+	sleep 0.05
+done
+python3 - "$image" "$ROUNDS" "$(hostname):$work/napd2.sock" <<'PY'
 # Both clocks in one process: Docker's event stream (start, kill) and an
 # etcd watch on the app's prefix, each stamped when it arrives here.
 import base64, json, socket, subprocess, sys, threading, time, urllib.request
@@ -137,6 +152,7 @@ print(f"deploy.removal_latency_ms.median: {med(removal):.1f}")
 print(f"deploy.removal_latency_ms.max: {max(removal) if removal else float('nan'):.1f}")
 print(f"deploy.latency_samples: {len(announce)} announce, {len(removal)} removal of {rounds}")
 PY
+kill "$NAPD2_PID" 2>/dev/null && wait "$NAPD2_PID" 2>/dev/null
 
 # --- 20 apps at once ---
 t0=$(now)

@@ -232,10 +232,17 @@ void ops_destroy(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 {
 	(void)state;
 	const Nap__AppRequest *r = (const Nap__AppRequest *)request;
-	struct app *a = op_begin(call, r->app, false);
+	/* also an app that runs here without a record (etcd lost it) */
+	struct app *a = op_begin(call, r->app, true);
 	if (!a)
 		return;
+	if (!a->rec && !a->nslots) {
+		op_finish(a);
+		O.host->end(call, NAP_NOT_FOUND, "no app %s ('napc ls' lists the apps)", r->app);
+		return;
+	}
 	json_t *rec = a->rec;
+	a->known = true;
 	a->rec = NULL; /* nothing is wanted: the reconciler removes everything */
 	a->damaged = false;
 	orch_changed(a);

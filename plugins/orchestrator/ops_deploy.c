@@ -167,6 +167,7 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	}
 	if (!a->rec)
 		a->rec = record_new(a->name);
+	a->known = true;
 	uint32_t release = rec_last_release(a->rec) + 1;
 	/* The release number is taken now, so that a failed build is not
 	 * numbered again by the next deploy. */

@@ -87,6 +87,8 @@ struct app {
 	bool save;            /* the record changed here: the reconciler writes it */
 	bool damaged;         /* its record could not be read: left alone */
 	char owner[400];      /* another napd's app (its napd.id): left alone */
+	bool known;           /* this orchestrator had its record: what runs of it is ours */
+	bool warned;          /* said once that its containers have no record */
 	uint64_t resolved_ms; /* monotonic: discovery last compared */
 	uint64_t version;     /* bumped on every change of the app */
 	struct app *next;
@@ -184,7 +186,8 @@ int store_save(struct app *a, char *err, size_t errlen);
 int store_load_all(char *err, size_t errlen); /* fills O.apps */
 int store_delete(const char *app, char *err, size_t errlen);
 /* The owner of app's stored record into owner ("" when there is no record or
- * it names none); -errno when the records cannot be read. */
+ * it names none); 1 if the record exists, 0 if not, -errno when the records
+ * cannot be read. */
 int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen);
 
 /* ---- bus.c: calls to the other plugins (no lock held) ---- */

@@ -207,6 +207,18 @@ static void plan_app(struct app *a, struct plan *p)
 		return; /* an operator's to mend, or another napd's: not touched */
 	if (!app_synced(a))
 		return; /* a scheduler of it has not listed its instances yet */
+	if (!a->rec && !a->known) {
+		/* Containers of an app this orchestrator never had a record of
+		 * (etcd lost it, or someone ran them by hand): not removed on a
+		 * guess. napc destroy removes them. */
+		if (a->nslots && !a->warned)
+			O.host->log(NAP_LOG_NOTICE,
+				    "orchestrator: %s runs here but has no record: left alone "
+				    "('napc destroy %s' removes it)",
+				    a->name, a->name);
+		a->warned = a->nslots > 0;
+		return;
+	}
 	if (a->rec && !*rec_owner(a->rec)) {
 		/* A record of nap 0.1 names no napd: it is ours only if our
 		 * scheduler runs an instance of it (labelled with our napd). */
@@ -378,8 +390,20 @@ static void resync_discovery(struct app *a)
 	snprintf(name, sizeof(name), "%s", a->name);
 	pthread_mutex_unlock(&O.lock);
 	Nap__EndpointList *l = bus_resolve(name, 0);
+	char owner[400], err[512];
+	int have = store_owner(name, owner, sizeof(owner), err, sizeof(err));
 	pthread_mutex_lock(&O.lock);
 	a = app_find(name);
+	if (a && a->rec && have == 0 && !a->busy) {
+		/* etcd lost it (its data, or someone deleted the key): the
+		 * orchestrator holds the desired state and writes it again */
+		O.host->log(NAP_LOG_NOTICE,
+			    "orchestrator: the record of %s was missing from etcd: writing it "
+			    "again",
+			    name);
+		a->save = true;
+		orch_changed(a);
+	}
 	if (!l || !a) {
 		if (l)
 			nap__endpoint_list__free_unpacked(l, NULL);

@@ -105,13 +105,14 @@ int store_load_all(char *err, size_t errlen)
 		}
 		json_decref(a->rec);
 		a->rec = j;
+		a->known = true;
 		orch_changed(a);
 	}
 	O.loaded = true;
 	orch_changed(NULL);
 	pthread_mutex_unlock(&O.lock);
 	protobuf_c_message_free_unpacked(reply, NULL);
-	return 0;
+	return r;
 }
 
 int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen)
@@ -129,13 +130,15 @@ int store_owner(const char *app, char *owner, size_t n, char *err, size_t errlen
 		return call_failed(r, &e, "read the app's record", err, errlen);
 	const Nap__GetRecordsReply *rep = (const Nap__GetRecordsReply *)reply;
 	owner[0] = '\0';
+	r = 0;
 	for (size_t i = 0; i < rep->n_records; i++) {
 		if (strcmp(rep->records[i]->key, key) != 0)
 			continue;
+		r = 1;
 		json_t *j = record_parse(rep->records[i]->value.data, rep->records[i]->value.len);
 		snprintf(owner, n, "%s", j ? rec_owner(j) : "");
 		json_decref(j);
 	}
 	protobuf_c_message_free_unpacked(reply, NULL);
-	return 0;
+	return r;
 }
