@@ -57,3 +57,4 @@ include tests/faults/local.mk
 include tests/soak/local.mk
 include tests/limits/local.mk
 include tests/heal/local.mk
+include tests/swarm/local.mk

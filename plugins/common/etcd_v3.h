@@ -34,10 +34,21 @@
 
 typedef struct etcd_client etcd_client;
 
+/* Members of one cluster a client fails over between. */
+#define ETCD_MEMBERS_MAX 9
+
 /* Makes a client for the etcd at endpoint ("http://host:port", no trailing
- * path; NULL: ETCD_DEFAULT_ENDPOINT). Nothing is connected yet. Returns 0,
- * -EINVAL for an endpoint that is not an http(s) URL, or -ENOMEM. */
+ * path; NULL: ETCD_DEFAULT_ENDPOINT), or for the members of one cluster:
+ * "http://a:2379, http://b:2379, http://c:2379" (commas and/or blanks). A
+ * request goes to the member that answered last and, if that one is down
+ * or cannot commit, to each other member in turn; when none can, the error
+ * says how many answered ("no quorum: 1 of 3 members answer"). Nothing is
+ * connected yet. Returns 0, -EINVAL for an endpoint that is not an http(s)
+ * URL (or more than ETCD_MEMBERS_MAX), or -ENOMEM. */
 int etcd_client_new(etcd_client **clientp, const char *endpoint);
+
+/* How many members the client knows. */
+size_t etcd_client_members(const etcd_client *c);
 
 /* Frees c (NULL is fine); returns NULL. */
 etcd_client *etcd_client_free(etcd_client *c);
