@@ -242,12 +242,13 @@ static int etcd_call(json_t **answerp, etcd_client *c, const char *path, json_t 
 			return r;
 		}
 		alive += answered;
-		if (err && errlen)
+		/* Keep what a member that answered said (etcd's own reason). */
+		if (err && errlen && (answered || !*last))
 			snprintf(last, sizeof last, "%s", err);
 	}
 	free(text);
 	if (c->n > 1 && alive > 0)
-		return errbuf_printf(err, errlen, r,
+		return errbuf_printf(err, errlen, -EAGAIN,
 				     "etcd %s: etcd has no quorum: %zu of %zu members answer and "
 				     "none could commit (%s); nothing was written, nap goes on once "
 				     "a majority is back",

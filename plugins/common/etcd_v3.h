@@ -12,7 +12,8 @@
  *    longer than ETCD_TIMEOUT_MS; -ECANCELED a cancel flag was set; -ENOENT
  *    no such lease; -EINVAL a bad argument or a request etcd refused;
  *    -ERANGE a watch revision that was compacted away; -EPROTO an answer we
- *    cannot read; -EIO other etcd errors; -ENOMEM.
+ *    cannot read; -EIO other etcd errors; -EAGAIN members answer but none
+ *    can commit (the cluster lost its quorum); -ENOMEM.
  *  - Keys are C strings (nap's keys are text); values are bytes with a length.
  *  - Thread-safety: an etcd_client is immutable after etcd_client_new(), so
  *    every function may run in several threads at once on one client; each

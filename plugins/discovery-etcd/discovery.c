@@ -43,6 +43,9 @@ void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r
 	case -ENOMEM:
 		disc_host->end(call, NAP_RESOURCE_EXHAUSTED, "%s: out of memory", what);
 		break;
+	case -EAGAIN: /* err says how many members answer */
+		disc_host->end(call, NAP_UNAVAILABLE, "%s: %s", what, err);
+		break;
 	case -EIO:
 		disc_host->end(call, NAP_UNAVAILABLE, "%s: etcd at %s failed: %s", what,
 			       d->etcd_url, err);
