@@ -34,7 +34,12 @@ struct run {
 	size_t n_constraints;
 	unsigned *ports;
 	size_t n_ports;
-	bool *created; /* per instance: this call made its service */
+	bool *created;	   /* per instance: this call made its service */
+	unsigned *replaced; /* per instance: made again after its node was lost */
+	/* Spread (no constraints given): the node each instance is placed on,
+	 * "" to leave it to Swarm. */
+	char (*node)[64];
+	struct sw_snapshot snap; /* the app before this call, for spreading */
 };
 
 static uint64_t mono_ms(void)
@@ -102,8 +107,67 @@ static json_t *labels_json(const struct run *run, uint32_t instance)
 	return l;
 }
 
-static json_t *service_spec(const struct run *run, const char *name, uint32_t instance)
+/* Spreading: Swarm spreads the tasks of one service over the nodes, but
+ * each instance is a service of its own, and Swarm placed several of them
+ * on one node. So when the app gives no constraints, each instance gets the
+ * ready, active node with the fewest instances of this release of the app
+ * (then of the app), as a constraint
+ * node.id==ID. That node lost, the orchestrator's replacement is placed
+ * afresh on the nodes still up. With constraints, Swarm chooses among the
+ * nodes that satisfy them. */
+static void run_spread(struct run *run)
 {
+	json_t *nodes = run->snap.nodes, *n;
+	size_t nn = json_array_size(nodes), i;
+	unsigned(*count)[2] = calloc(nn + 1, sizeof *count);
+
+	if (!count)
+		return;
+	for (size_t k = 0; k < run->snap.n; k++) {
+		const struct sw_inst *in = &run->snap.v[k];
+
+		if (strcmp(in->state, "running") && strcmp(in->state, "pending"))
+			continue;
+		json_array_foreach(nodes, i, n)
+		{
+			const char *id = json_string_value(json_object_get(n, "ID"));
+
+			if (!id || strcmp(id, in->node_id) != 0)
+				continue;
+			count[i][0] += in->release == run->req->release;
+			count[i][1]++;
+		}
+	}
+	for (size_t k = 0; k < run->req->n_instances; k++) {
+		size_t best = nn;
+
+		json_array_foreach(nodes, i, n)
+		{
+			const char *avail = json_string_value(
+				json_object_get(json_object_get(n, "Spec"), "Availability"));
+			const char *state = json_string_value(
+				json_object_get(json_object_get(n, "Status"), "State"));
+
+			if (!avail || strcmp(avail, "active") || !state || strcmp(state, "ready"))
+				continue;
+			/* fewest of this release, then fewest of the app */
+			if (best == nn || count[i][0] < count[best][0] ||
+			    (count[i][0] == count[best][0] && count[i][1] < count[best][1]))
+				best = i;
+		}
+		if (best == nn)
+			break;
+		snprintf(run->node[k], sizeof run->node[k], "%s",
+			 json_string_value(json_object_get(json_array_get(nodes, best), "ID")));
+		count[best][0]++;
+		count[best][1]++;
+	}
+	free(count);
+}
+
+static json_t *service_spec(const struct run *run, const char *name, size_t k)
+{
+	uint32_t instance = run->req->instances[k];
 	const Nap__RunRequest *req = run->req;
 	json_t *env = json_array(), *ports = json_array(), *cons = json_array();
 	json_t *labels = labels_json(run, instance);
@@ -125,6 +189,12 @@ static json_t *service_spec(const struct run *run, const char *name, uint32_t in
 						       "PublishMode", "host"));
 	for (size_t i = 0; i < run->n_constraints; i++)
 		json_array_append_new(cons, json_string(run->constraints[i]));
+	if (run->node[k][0]) {
+		char c[96];
+
+		snprintf(c, sizeof c, "node.id==%s", run->node[k]);
+		json_array_append_new(cons, json_string(c));
+	}
 	return json_pack(
 		"{s:s, s:O, s:{s:{s:s, s:o, s:O, s:b, s:I}, s:{s:{s:I}}, s:{s:s}, s:{s:o}}, "
 		"s:{s:{s:i}}, s:{s:o}}",
@@ -138,7 +208,7 @@ static json_t *service_spec(const struct run *run, const char *name, uint32_t in
 
 /* Creates the service of one instance, or keeps the one that runs the same
  * image; another of that name is removed first. */
-static int run_service(struct run *run, size_t i, char *err, size_t errlen)
+static int run_service(struct run *run, size_t i, bool force, char *err, size_t errlen)
 {
 	const struct sw_state *st = run->st;
 	uint32_t instance = run->req->instances[i];
@@ -155,7 +225,7 @@ static int run_service(struct run *run, size_t i, char *err, size_t errlen)
 							"TaskTemplate"),
 					"ContainerSpec"),
 			"Image"));
-		bool same = image && strcmp(image, run->req->image) == 0;
+		bool same = !force && image && strcmp(image, run->req->image) == 0;
 
 		json_decref(old);
 		if (same)
@@ -169,7 +239,7 @@ static int run_service(struct run *run, size_t i, char *err, size_t errlen)
 	} else if (r != -ENOENT) {
 		return r;
 	}
-	spec = service_spec(run, name, instance);
+	spec = service_spec(run, name, i);
 	if (!spec)
 		return -ENOMEM;
 	r = docker_json(&reply, st->manager, "POST", "/services/create", spec, "service create",
@@ -215,6 +285,43 @@ static void constraint_list(const struct run *run, char *buf, size_t len)
 					run->constraints[i]);
 }
 
+/* A task placed on a node that was lost before it started never runs, and
+ * Swarm does not move it (no restart policy): its service is made again,
+ * placed afresh among the nodes up, at most SW_REPLACE_MAX times. */
+#define SW_REPLACE_MAX 3
+static int run_replace_lost(struct run *run, const struct sw_snapshot *snap, char *err,
+			    size_t errlen)
+{
+	const Nap__RunRequest *req = run->req;
+
+	for (size_t i = 0; i < req->n_instances; i++) {
+		const struct sw_inst *in = find_inst(snap, req->release, req->instances[i]);
+		int r;
+
+		if (!in || !in->node_down || !run->created[i] || in->started_unix_ms ||
+		    strcmp(in->state, "exited") != 0)
+			continue;
+		if (++run->replaced[i] > SW_REPLACE_MAX)
+			continue; /* reported as it is: exited */
+		run->st->host->log(NAP_LOG_NOTICE,
+				   "scheduler-swarm: %s instance %u was placed on node %s, which was "
+				   "lost before it started: placing it again",
+				   req->app, (unsigned)in->instance, in->host);
+		sw_snapshot_free(&run->snap);
+		if (run->n_constraints == 0 &&
+		    sw_snapshot_read(&run->snap, run->st, req->app, err, errlen) == 0) {
+			memset(run->node, 0, req->n_instances * sizeof *run->node);
+			run_spread(run);
+		}
+		run->created[i] = false;
+		r = run_service(run, i, true, err, errlen);
+		if (r < 0)
+			return r;
+		return 1; /* read again */
+	}
+	return 0;
+}
+
 /* Waits until every task runs (or ran); ends the call either way. Returns
  * the nap status it ended with. */
 static int run_wait(struct run *run)
@@ -233,6 +340,16 @@ static int run_wait(struct run *run)
 		if (r < 0) {
 			st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
 			return sw_status(r);
+		}
+		r = run_replace_lost(run, &snap, err, sizeof err);
+		if (r != 0) {
+			sw_snapshot_free(&snap);
+			if (r < 0) {
+				run_rollback(run);
+				st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
+				return sw_status(r);
+			}
+			continue;
 		}
 		for (size_t i = 0; i < req->n_instances && !failed; i++) {
 			const struct sw_inst *in = find_inst(&snap, req->release, req->instances[i]);
@@ -338,7 +455,12 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 		return;
 	}
 	run.created = calloc(req->n_instances, sizeof *run.created);
-	if (!run.created) {
+	run.node = calloc(req->n_instances, sizeof *run.node);
+	run.replaced = calloc(req->n_instances, sizeof *run.replaced);
+	if (!run.created || !run.node || !run.replaced) {
+		free(run.created);
+		free(run.node);
+		free(run.replaced);
 		st->host->end(call, NAP_RESOURCE_EXHAUSTED, "scheduler-swarm: out of memory");
 		return;
 	}
@@ -352,10 +474,20 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 			      : r < 0	   ? buf
 					   : "the image exposes no port: add EXPOSE to the Dockerfile");
 		free(run.created);
+		free(run.node);
+		free(run.replaced);
 		return;
 	}
+	if (run.n_constraints == 0) {
+		r = sw_snapshot_read(&run.snap, st, req->app, buf, sizeof buf);
+		if (r < 0) {
+			st->host->end(call, sw_status(r), "scheduler-swarm: %s", buf);
+			goto out;
+		}
+		run_spread(&run);
+	}
 	for (size_t i = 0; i < req->n_instances; i++) {
-		r = run_service(&run, i, buf, sizeof buf);
+		r = run_service(&run, i, false, buf, sizeof buf);
 		if (r < 0) {
 			run_rollback(&run);
 			st->host->end(call, sw_status(r), "scheduler-swarm: instance %u of %s: %s",
@@ -365,6 +497,9 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	}
 	run_wait(&run);
 out:
+	sw_snapshot_free(&run.snap);
 	free(run.ports);
 	free(run.created);
+	free(run.node);
+	free(run.replaced);
 }

@@ -96,11 +96,11 @@ cluster_up() {
 		sw_docker "$n" swarm join --token "$token" --advertise-addr "$(sw_addr "$n")" \
 			"$(sw_addr 1):2377" >/dev/null || return 1
 	done
-	# Each node gets a zone label for the placement tests.
-	local id i=0
+	# Node N gets the label zone=zN, for the placement tests.
+	local id addr
 	for id in $(sw_docker 1 node ls -q); do
-		i=$((i + 1))
-		sw_docker 1 node update --label-add "zone=z$i" "$id" >/dev/null
+		addr=$(sw_docker 1 node inspect -f '{{.Status.Addr}}' "$id")
+		sw_docker 1 node update --label-add "zone=z${addr##*.1}" "$id" >/dev/null
 	done
 	wait_until 30 sw_all_ready || return 1
 	sw_log "swarm of 3 ready"

@@ -3,7 +3,10 @@
 # cluster.sh): napd with orchestrator, builder, scheduler-swarm and
 # discovery-etcd; deploy 3 instances spread over the 3 nodes, a killed task
 # replaced, a whole node lost, a redeploy under a fetching client, a
-# constraint no node satisfies, destroy. Heavy (3 dockerd, namespaces,
+# constraint no node satisfies, destroy. etcd is a 3-member cluster of the
+# test's own (tests/swarm/etcd-cluster.sh): an orchestrator takes on every
+# app recorded in the etcd it is given, so a shared etcd would bring other
+# tests' apps onto this swarm. Heavy (3 dockerd, namespaces,
 # iptables): it runs only with NAP_SWARM=1 (make check-swarm), as root.
 . "$(dirname "$0")/../integration/lib.sh"
 
@@ -12,20 +15,21 @@ if [ "${NAP_SWARM:-0}" != 1 ]; then
 	exit 77
 fi
 [ "$(id -u)" = 0 ] || { echo "SKIP: the swarm tests need root (namespaces, dockerd)" >&2; exit 77; }
-need_servers docker registry etcd
+need_servers docker registry
 need_plugins orchestrator builder scheduler-swarm discovery-etcd
 export ETCDCTL_API=3
-ETCD=http://127.0.0.1:2379
 APP=sw-$$
 plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
 keys() { etcdctl --endpoints=$ETCD get --prefix --keys-only "/services/$1/" | grep -c . || true; }
 . "$(dirname "$0")/cluster.sh"
+EC_BASE=${EC_BASE:-23750}
+. "$(dirname "$0")/etcd-cluster.sh"
+ETCD=$EC_CSV
 
 cleanup() {
 	stop_napd
 	[ -n "${SW_REUSE:-}" ] || cluster_down
-	etcdctl --endpoints=$ETCD del --prefix "/services/$APP/" >/dev/null 2>&1
-	etcdctl --endpoints=$ETCD del --prefix "/nap/apps/$APP/" >/dev/null 2>&1
+	ec_down
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -35,6 +39,7 @@ if [ -n "${SW_REUSE:-}" ]; then # a cluster left up by hand (development)
 else
 	ok "a swarm of 3 engines comes up" cluster_up || exit 1
 fi
+ok "a 3-member etcd of the test's own comes up" ec_up || exit 1
 
 cp -r "$top_srcdir/examples/hello" "$WORK/hello"
 chmod -R u+w "$WORK/hello"
@@ -44,7 +49,8 @@ for n in $SW_NODES; do engines="$engines $(sw_addr "$n")=unix://$(sw_sock "$n"),
 write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-swarm) $(plugin discovery-etcd)" \
 	"deploy_timeout = 120" \
 	"[plugin orchestrator]" "ready_timeout = 60" "backoff_ms = 300" \
-	"[plugin scheduler-swarm]" "manager = $(sw_manager)" "node_engines = ${engines%,}"
+	"[plugin scheduler-swarm]" "manager = $(sw_manager)" "node_engines = ${engines%,}" \
+	"[plugin discovery-etcd]" "etcd = $EC_ENDPOINTS"
 ok "napd starts with scheduler-swarm" start_napd
 for p in orchestrator builder scheduler-swarm discovery-etcd; do
 	ok "$p runs" wait_until 20 plugin_is "$p" running
@@ -120,6 +126,22 @@ wait $FETCH
 read -r n fails <"$WORK/fetch.result"
 ok "... with no failed request ($fails of $n failed)" test "$fails" -eq 0 -a "$n" -ge 10
 ok "... the old release's services are gone" wait_until 30 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP --filter label=nap.release=1 | grep -c .) -eq 0 ]"
+
+# --- placement, through the Scheduler itself (the orchestrator does not
+# pass an app's placement yet): a constraint no node satisfies is refused,
+# naming it, and the release that serves goes on; one that a node satisfies
+# lands there.
+SLC="$top_builddir/tests/plugins/scheduler-local-call"
+[ -x "$SLC" ] || make -C "$top_builddir" tests/plugins/scheduler-local-call >/dev/null 2>&1
+rel=$(napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])')
+"$SLC" -s "$SOCK" run "$APP" 99 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==nowhere >"$WORK/c1.out" 2>&1
+sed 's/^/#   /' "$WORK/c1.out"
+ok "a constraint no node satisfies: Run fails naming it" grep -q "^END FAILED_PRECONDITION.*no node satisfies the placement node.labels.zone==nowhere" "$WORK/c1.out"
+ok "... no service of it is left" test "$(sw_docker 1 service ls -q --filter "label=nap.app=$APP" --filter label=nap.release=99 | grep -c .)" -eq 0
+ok "... release $rel serves" fetch_all
+"$SLC" -s "$SOCK" run "$APP" 98 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==z2 >"$WORK/c2.out" 2>&1
+ok "a constraint node 2 satisfies: the task runs there" grep -q "^INSTANCE $APP 98 1 [^ ]* $(sw_addr 2) [0-9]* running" "$WORK/c2.out"
+"$SLC" -s "$SOCK" remove "$APP" 98 >/dev/null 2>&1
 
 # --- destroy leaves no service, task, key or record
 napc destroy "$APP" >/dev/null 2>&1
