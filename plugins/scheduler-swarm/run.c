@@ -354,6 +354,16 @@ static int run_wait(struct run *run)
 		for (size_t i = 0; i < req->n_instances && !failed; i++) {
 			const struct sw_inst *in = find_inst(&snap, req->release, req->instances[i]);
 
+			if (!in && run->created[i]) {
+				/* removed by another call meanwhile */
+				snprintf(err, sizeof err,
+					 "instance %u of %s release %u was removed while it started",
+					 (unsigned)req->instances[i], req->app, (unsigned)req->release);
+				sw_snapshot_free(&snap);
+				run_rollback(run);
+				st->host->end(run->call, NAP_ABORTED, "scheduler-swarm: %s", err);
+				return NAP_ABORTED;
+			}
 			if (!in || strcmp(in->state, "pending") == 0) {
 				if (in && strstr(in->task_err, "no suitable node"))
 					failed = in;

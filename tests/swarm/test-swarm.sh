@@ -26,7 +26,9 @@ EC_BASE=${EC_BASE:-23750}
 . "$(dirname "$0")/etcd-cluster.sh"
 ETCD=$EC_CSV
 
+NAPD2_PID=
 cleanup() {
+	[ -n "$NAPD2_PID" ] && kill "$NAPD2_PID" 2>/dev/null
 	stop_napd
 	[ -n "${SW_REUSE:-}" ] || cluster_down
 	ec_down
@@ -128,20 +130,33 @@ ok "... with no failed request ($fails of $n failed)" test "$fails" -eq 0 -a "$n
 ok "... the old release's services are gone" wait_until 30 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP --filter label=nap.release=1 | grep -c .) -eq 0 ]"
 
 # --- placement, through the Scheduler itself (the orchestrator does not
-# pass an app's placement yet): a constraint no node satisfies is refused,
-# naming it, and the release that serves goes on; one that a node satisfies
-# lands there.
+# pass an app's placement yet), on a second napd with scheduler-swarm alone
+# (another napd.id: the first napd's orchestrator does not see its
+# services): a constraint no node satisfies is refused, naming it, and the
+# release that serves goes on; one that node 2 satisfies lands there.
 SLC="$top_builddir/tests/plugins/scheduler-local-call"
 [ -x "$SLC" ] || make -C "$top_builddir" tests/plugins/scheduler-local-call >/dev/null 2>&1
+{
+	echo "plugins = $(plugin scheduler-swarm)"
+	echo "[plugin scheduler-swarm]"
+	echo "manager = $(sw_manager)"
+} >"$WORK/napd2.conf"
+"$NAPD" --foreground --config "$WORK/napd2.conf" --socket "$WORK/napd2.sock" 2>>"$WORK/napd2.log" &
+NAPD2_PID=$!
+ok "a second napd with scheduler-swarm alone starts" wait_until 20 bash -c "'$NAPC' --socket '$WORK/napd2.sock' plugins | grep -q 'scheduler-swarm.*running'"
 rel=$(napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])')
-"$SLC" -s "$SOCK" run "$APP" 99 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==nowhere >"$WORK/c1.out" 2>&1
+"$SLC" -s "$WORK/napd2.sock" run "$APP" 99 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==nowhere >"$WORK/c1.out" 2>&1
 sed 's/^/#   /' "$WORK/c1.out"
 ok "a constraint no node satisfies: Run fails naming it" grep -q "^END FAILED_PRECONDITION.*no node satisfies the placement node.labels.zone==nowhere" "$WORK/c1.out"
 ok "... no service of it is left" test "$(sw_docker 1 service ls -q --filter "label=nap.app=$APP" --filter label=nap.release=99 | grep -c .)" -eq 0
 ok "... release $rel serves" fetch_all
-"$SLC" -s "$SOCK" run "$APP" 98 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==z2 >"$WORK/c2.out" 2>&1
+"$SLC" -s "$WORK/napd2.sock" run "$APP" 98 "127.0.0.1:5000/$APP:$rel" 1 -p node.labels.zone==z2 >"$WORK/c2.out" 2>&1
+sed 's/^/#   /' "$WORK/c2.out"
 ok "a constraint node 2 satisfies: the task runs there" grep -q "^INSTANCE $APP 98 1 [^ ]* $(sw_addr 2) [0-9]* running" "$WORK/c2.out"
-"$SLC" -s "$SOCK" remove "$APP" 98 >/dev/null 2>&1
+ok "... Remove of that instance removes its service" bash -c "'$SLC' -s '$WORK/napd2.sock' remove $APP 98 1 | grep -q 'REMOVED 1' && [ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.release=98 | grep -c .) -eq 0 ]"
+kill "$NAPD2_PID" 2>/dev/null
+wait "$NAPD2_PID" 2>/dev/null
+NAPD2_PID=
 
 # --- destroy leaves no service, task, key or record
 napc destroy "$APP" >/dev/null 2>&1
