@@ -101,8 +101,8 @@ int sw_snapshot_read(struct sw_snapshot *snap, const struct sw_state *st, const 
 void sw_snapshot_free(struct sw_snapshot *snap);
 /* Fills out (initialised by the caller) from in; strings borrowed. */
 void sw_instance_fill(Nap__Instance *out, const struct sw_inst *in);
-/* The address of node id in nodes, or NULL. */
-const char *sw_node_addr(json_t *nodes, const char *id);
+/* The address of node id in nodes (into buf), or NULL. */
+const char *sw_node_addr(json_t *nodes, const char *id, char *buf, size_t len);
 /* Label filters (nap.app=…, nap.napd=…) as a URL-encoded filters= value
  * appended to path (a DOCKER_URL_MAX buffer). */
 int sw_filters_path(char *path, size_t len, const char *base, const struct sw_state *st,

@@ -104,7 +104,23 @@ static uint32_t label_u32(json_t *labels, const char *key)
 	return *end || v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
-const char *sw_node_addr(json_t *nodes, const char *id)
+/* A node's address: Status.Addr; a manager may report 0.0.0.0 there
+ * (Docker does when it listens on every address), then the host part of
+ * ManagerStatus.Addr ("10.0.0.1:2377"). Into buf. */
+static const char *node_addr(json_t *n, char *buf, size_t len)
+{
+	const char *a = str(json_object_get(n, "Status"), "Addr");
+
+	if (*a && strcmp(a, "0.0.0.0") != 0) {
+		snprintf(buf, len, "%s", a);
+		return buf;
+	}
+	a = str(json_object_get(n, "ManagerStatus"), "Addr");
+	snprintf(buf, len, "%.*s", (int)(strrchr(a, ':') ? strrchr(a, ':') - a : (long)strlen(a)), a);
+	return buf;
+}
+
+const char *sw_node_addr(json_t *nodes, const char *id, char *buf, size_t len)
 {
 	size_t i;
 	json_t *n;
@@ -112,7 +128,7 @@ const char *sw_node_addr(json_t *nodes, const char *id)
 	json_array_foreach(nodes, i, n)
 	{
 		if (strcmp(str(n, "ID"), id) == 0)
-			return json_string_value(json_object_get(json_object_get(n, "Status"), "Addr"));
+			return node_addr(n, buf, len);
 	}
 	return NULL;
 }
@@ -213,7 +229,8 @@ static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nod
 		json_t *node = node_find(nodes, in->node_id);
 		json_t *nst = json_object_get(node, "Status");
 
-		snprintf(in->host, sizeof in->host, "%s", str(nst, "Addr"));
+		if (node)
+			node_addr(node, in->host, sizeof in->host);
 		snprintf(in->machine, sizeof in->machine, "%s",
 			 str(json_object_get(node, "Description"), "Hostname"));
 		/* A task on a node Swarm marked down is lost with it. */

@@ -400,10 +400,10 @@ static void watch_run(struct watch *w)
 
 		json_array_foreach(snap.nodes, i, n)
 		{
-			const char *addr = json_string_value(
-				json_object_get(json_object_get(n, "Status"), "Addr"));
+			char addr[64];
+			const char *id = json_string_value(json_object_get(n, "ID"));
 
-			if (addr)
+			if (id && sw_node_addr(snap.nodes, id, addr, sizeof addr))
 				follow(w, addr);
 		}
 	}

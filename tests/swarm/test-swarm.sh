@@ -158,6 +158,11 @@ kill "$NAPD2_PID" 2>/dev/null
 wait "$NAPD2_PID" 2>/dev/null
 NAPD2_PID=
 
+# --- logs: the services' logs through the manager
+ok "napc logs answers" napc logs "$APP"
+timeout 3 "$NAPC" --socket "$SOCK" logs "$APP" --follow >/dev/null 2>&1
+ok "napc logs --follow follows until stopped" test $? -eq 124
+
 # --- destroy leaves no service, task, key or record
 napc destroy "$APP" >/dev/null 2>&1
 ok "destroy succeeds" test $? -eq 0
