@@ -129,6 +129,16 @@ read -r n fails <"$WORK/fetch.result"
 ok "... with no failed request ($fails of $n failed)" test "$fails" -eq 0 -a "$n" -ge 10
 ok "... the old release's services are gone" wait_until 30 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP --filter label=nap.release=1 | grep -c .) -eq 0 ]"
 
+# --- scale, stop, start as on one host
+ok "scale to 4" napc scale "$APP" 4
+ok "... 4 services, 4 keys, all serving" bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP | grep -c .) -eq 4 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 4 ] && fetch_all"
+ok "scale to 2" napc scale "$APP" 2
+ok "... 2 services, 2 keys" wait_until 20 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP | grep -c .) -eq 2 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ]"
+ok "stop" napc stop "$APP"
+ok "... no service, no key" wait_until 20 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP | grep -c .) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 0 ]"
+ok "start" napc start "$APP"
+ok "... 2 keys, serving" wait_until 20 bash -c "[ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ] && fetch_all"
+
 # --- placement, through the Scheduler itself (the orchestrator does not
 # pass an app's placement yet), on a second napd with scheduler-swarm alone
 # (another napd.id: the first napd's orchestrator does not see its
