@@ -165,7 +165,8 @@ int docker_transport_error(const docker_client *c, int r, const char *what, char
 		return errbuf_printf(err, errlen, r,
 				     "%s: Docker is not answering on %s (is dockerd running%s?)",
 				     what, c->socket_path,
-				     c->tcp_base ? " and listening there" : "; scripts/servers start");
+				     c->tcp_base ? " and listening there"
+						 : "; scripts/servers start");
 	if (r == -ECANCELED)
 		return errbuf_printf(err, errlen, r, "%s: cancelled", what);
 	if (err && errlen > 0) {

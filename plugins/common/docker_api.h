@@ -234,8 +234,8 @@ int docker_events(docker_client *c, const char *const *label_filters, size_t n_f
  * On success *outp (if outp is not NULL) is the decoded answer, owned by the
  * caller (json_decref), or NULL for an empty body. Errors as above; what
  * names the request in err. */
-int docker_json(json_t **outp, docker_client *c, const char *method, const char *path,
-		json_t *body, const char *what, char *err, size_t errlen);
+int docker_json(json_t **outp, docker_client *c, const char *method, const char *path, json_t *body,
+		const char *what, char *err, size_t errlen);
 
 /* The TCP ports an image EXPOSEs (Config.ExposedPorts), ascending: *portsp
  * (caller frees; NULL when *np is 0). -ENOENT if there is no such image. */

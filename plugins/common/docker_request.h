@@ -24,7 +24,7 @@
 
 struct docker_client {
 	char *socket_path; /* the Unix socket; or, for TCP, the address as given */
-	char *tcp_base;	   /* "http://host:port" for an engine over TCP, else NULL */
+	char *tcp_base;    /* "http://host:port" for an engine over TCP, else NULL */
 };
 
 /* The Unix socket to connect to, or NULL over TCP. */

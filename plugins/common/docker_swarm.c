@@ -16,8 +16,8 @@
 #include "docker_request.h"
 #include "errbuf.h"
 
-int docker_json(json_t **outp, docker_client *c, const char *method, const char *path,
-		json_t *body, const char *what, char *err, size_t errlen)
+int docker_json(json_t **outp, docker_client *c, const char *method, const char *path, json_t *body,
+		const char *what, char *err, size_t errlen)
 {
 	char url[DOCKER_URL_MAX], *text = NULL;
 	struct http_response resp;

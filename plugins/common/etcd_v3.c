@@ -248,11 +248,12 @@ static int etcd_call(json_t **answerp, etcd_client *c, const char *path, json_t 
 	}
 	free(text);
 	if (c->n > 1 && alive > 0)
-		return errbuf_printf(err, errlen, -EAGAIN,
-				     "etcd %s: etcd has no quorum: %zu of %zu members answer and "
-				     "none could commit (%s); nothing was written, nap goes on once "
-				     "a majority is back",
-				     what, alive, c->n, last);
+		return errbuf_printf(
+			err, errlen, -EAGAIN,
+			"etcd %s: etcd has no quorum: %zu of %zu members answer and "
+			"none could commit (%s); nothing was written, nap goes on once "
+			"a majority is back",
+			what, alive, c->n, last);
 	if (c->n > 1)
 		return errbuf_printf(err, errlen, r,
 				     "etcd %s: none of the %zu etcd members answers (%s): is etcd "

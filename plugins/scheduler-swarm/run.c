@@ -34,7 +34,7 @@ struct run {
 	size_t n_constraints;
 	unsigned *ports;
 	size_t n_ports;
-	bool *created;	   /* per instance: this call made its service */
+	bool *created;      /* per instance: this call made its service */
 	unsigned *replaced; /* per instance: made again after its node was lost */
 	/* Spread (no constraints given): the node each instance is placed on,
 	 * "" to leave it to Swarm. */
@@ -67,7 +67,8 @@ static const char *run_constraints(struct run *run, char *buf, size_t len)
 		}
 		for (const char *p = c; *p; p++)
 			if (*p < 0x21 || *p > 0x7e) {
-				snprintf(buf, len, "placement \"%.80s\": no spaces or control bytes", c);
+				snprintf(buf, len,
+					 "placement \"%.80s\": no spaces or control bytes", c);
 				return buf;
 			}
 		if (!*c || strlen(c) > 250) {
@@ -184,9 +185,9 @@ static json_t *service_spec(const struct run *run, const char *name, size_t k)
 	/* Host mode: each task is reached at its node's address (the routing
 	 * mesh is not used), on a port Docker picks. */
 	for (size_t i = 0; i < run->n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:s, s:I, s:s}", "Protocol", "tcp",
-						       "TargetPort", (json_int_t)run->ports[i],
-						       "PublishMode", "host"));
+		json_array_append_new(ports,
+				      json_pack("{s:s, s:I, s:s}", "Protocol", "tcp", "TargetPort",
+						(json_int_t)run->ports[i], "PublishMode", "host"));
 	for (size_t i = 0; i < run->n_constraints; i++)
 		json_array_append_new(cons, json_string(run->constraints[i]));
 	if (run->node[k][0]) {
@@ -198,12 +199,12 @@ static json_t *service_spec(const struct run *run, const char *name, size_t k)
 	return json_pack(
 		"{s:s, s:O, s:{s:{s:s, s:o, s:O, s:b, s:I}, s:{s:{s:I}}, s:{s:s}, s:{s:o}}, "
 		"s:{s:{s:i}}, s:{s:o}}",
-		"Name", name, "Labels", labels, "TaskTemplate", "ContainerSpec", "Image", req->image,
-		"Env", env, "Labels", labels, "Init", 1, "StopGracePeriod",
-		(json_int_t)run->st->stop_grace_s * 1000000000, "Resources", "Limits", "MemoryBytes",
-		(json_int_t)req->memory_bytes, "RestartPolicy", "Condition", "none", "Placement",
-		"Constraints", cons, "Mode", "Replicated", "Replicas", 1, "EndpointSpec", "Ports",
-		ports);
+		"Name", name, "Labels", labels, "TaskTemplate", "ContainerSpec", "Image",
+		req->image, "Env", env, "Labels", labels, "Init", 1, "StopGracePeriod",
+		(json_int_t)run->st->stop_grace_s * 1000000000, "Resources", "Limits",
+		"MemoryBytes", (json_int_t)req->memory_bytes, "RestartPolicy", "Condition", "none",
+		"Placement", "Constraints", cons, "Mode", "Replicated", "Replicas", 1,
+		"EndpointSpec", "Ports", ports);
 }
 
 /* Creates the service of one instance, or keeps the one that runs the same
@@ -303,10 +304,11 @@ static int run_replace_lost(struct run *run, const struct sw_snapshot *snap, cha
 			continue;
 		if (++run->replaced[i] > SW_REPLACE_MAX)
 			continue; /* reported as it is: exited */
-		run->st->host->log(NAP_LOG_NOTICE,
-				   "scheduler-swarm: %s instance %u was placed on node %s, which was "
-				   "lost before it started: placing it again",
-				   req->app, (unsigned)in->instance, in->host);
+		run->st->host->log(
+			NAP_LOG_NOTICE,
+			"scheduler-swarm: %s instance %u was placed on node %s, which was "
+			"lost before it started: placing it again",
+			req->app, (unsigned)in->instance, in->host);
 		sw_snapshot_free(&run->snap);
 		if (run->n_constraints == 0 &&
 		    sw_snapshot_read(&run->snap, run->st, req->app, err, errlen) == 0) {
@@ -352,13 +354,16 @@ static int run_wait(struct run *run)
 			continue;
 		}
 		for (size_t i = 0; i < req->n_instances && !failed; i++) {
-			const struct sw_inst *in = find_inst(&snap, req->release, req->instances[i]);
+			const struct sw_inst *in = find_inst(&snap, req->release,
+							     req->instances[i]);
 
 			if (!in && run->created[i]) {
 				/* removed by another call meanwhile */
-				snprintf(err, sizeof err,
-					 "instance %u of %s release %u was removed while it started",
-					 (unsigned)req->instances[i], req->app, (unsigned)req->release);
+				snprintf(
+					err, sizeof err,
+					"instance %u of %s release %u was removed while it started",
+					(unsigned)req->instances[i], req->app,
+					(unsigned)req->release);
 				sw_snapshot_free(&snap);
 				run_rollback(run);
 				st->host->end(run->call, NAP_ABORTED, "scheduler-swarm: %s", err);
@@ -408,16 +413,17 @@ static int run_wait(struct run *run)
 				Nap__Instance **ptrs = calloc(req->n_instances, sizeof *ptrs);
 
 				for (size_t i = 0; outs && ptrs && i < req->n_instances; i++) {
-					const struct sw_inst *in =
-						find_inst(&snap, req->release, req->instances[i]);
+					const struct sw_inst *in = find_inst(&snap, req->release,
+									     req->instances[i]);
 
 					nap__instance__init(&outs[i]);
 					sw_instance_fill(&outs[i], in);
 					ptrs[i] = &outs[i];
-					st->host->log(NAP_LOG_INFO,
-						      "scheduler-swarm: %s instance %u on %s (%s:%u)",
-						      req->app, (unsigned)in->instance, in->machine,
-						      in->host, (unsigned)in->port);
+					st->host->log(
+						NAP_LOG_INFO,
+						"scheduler-swarm: %s instance %u on %s (%s:%u)",
+						req->app, (unsigned)in->instance, in->machine,
+						in->host, (unsigned)in->port);
 				}
 				reply.n_instances = outs && ptrs ? req->n_instances : 0;
 				reply.instances = ptrs;
@@ -437,8 +443,8 @@ static int run_wait(struct run *run)
 		if (mono_ms() > deadline) {
 			run_rollback(run);
 			snprintf(err, sizeof err,
-				 "%s release %u: Swarm did not start every task within %u s", req->app,
-				 (unsigned)req->release, (unsigned)timeout_s);
+				 "%s release %u: Swarm did not start every task within %u s",
+				 req->app, (unsigned)req->release, (unsigned)timeout_s);
 			st->host->end(run->call, NAP_DEADLINE_EXCEEDED, "scheduler-swarm: %s", err);
 			return NAP_DEADLINE_EXCEEDED;
 		}
@@ -477,12 +483,15 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	r = docker_image_tcp_ports(&run.ports, &run.n_ports, st->images, req->image, buf,
 				   sizeof buf);
 	if (r < 0 || run.n_ports == 0) {
-		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : r < 0 ? sw_status(r) : NAP_FAILED_PRECONDITION,
+		st->host->end(call,
+			      r == -ENOENT ? NAP_NOT_FOUND
+			      : r < 0      ? sw_status(r)
+					   : NAP_FAILED_PRECONDITION,
 			      "scheduler-swarm: %s",
 			      r == -ENOENT ? "the image is not on the builder's engine "
 					     "(image_docker): build and push it first"
-			      : r < 0	   ? buf
-					   : "the image exposes no port: add EXPOSE to the Dockerfile");
+			      : r < 0      ? buf
+				      : "the image exposes no port: add EXPOSE to the Dockerfile");
 		free(run.created);
 		free(run.node);
 		free(run.replaced);

@@ -75,7 +75,8 @@ static int parse_engines(struct sw_state *st, const char *v)
 		char *eq = strchr(tok, '=');
 		struct sw_engine *e;
 
-		if (!eq || eq == tok || eq - tok >= (long)sizeof e->addr || st->n_engines >= SW_ENGINES_MAX) {
+		if (!eq || eq == tok || eq - tok >= (long)sizeof e->addr ||
+		    st->n_engines >= SW_ENGINES_MAX) {
 			st->host->log(NAP_LOG_ERROR,
 				      "scheduler-swarm: node_engines: \"%s\" is not ADDR=ENGINE "
 				      "(at most %d of them)",
@@ -89,10 +90,11 @@ static int parse_engines(struct sw_state *st, const char *v)
 		e->url = strdup(eq + 1);
 		r = e->url ? docker_client_new(&e->docker, e->url) : -ENOMEM;
 		if (r == -EINVAL)
-			st->host->log(NAP_LOG_ERROR,
-				      "scheduler-swarm: node_engines: %s: give /path, unix:///path or "
-				      "tcp://host:port",
-				      eq + 1);
+			st->host->log(
+				NAP_LOG_ERROR,
+				"scheduler-swarm: node_engines: %s: give /path, unix:///path or "
+				"tcp://host:port",
+				eq + 1);
 		if (e->url)
 			st->n_engines++;
 	}
@@ -134,7 +136,8 @@ static int sw_init(const nap_host *host, void **statep)
 	}
 	r = docker_client_new(&st->manager, st->manager_url);
 	if (r == 0)
-		r = docker_client_new(&st->images, images && *images ? images : DOCKER_DEFAULT_SOCKET);
+		r = docker_client_new(&st->images,
+				      images && *images ? images : DOCKER_DEFAULT_SOCKET);
 	if (r == -EINVAL) {
 		host->log(NAP_LOG_ERROR,
 			  "scheduler-swarm: manager = %s, image_docker = %s: give /path, "
@@ -174,12 +177,8 @@ static void sw_shutdown(void *state)
 }
 
 static const struct nap_plugin_method sw_methods[] = {
-	{"Run", sw_run, 0},
-	{"Remove", sw_remove, 0},
-	{"List", sw_list, 0},
-	{"Logs", sw_logs, 0},
-	{"Watch", sw_watch, 0},
-	{NULL, NULL, 0},
+	{"Run", sw_run, 0},   {"Remove", sw_remove, 0}, {"List", sw_list, 0},
+	{"Logs", sw_logs, 0}, {"Watch", sw_watch, 0},   {NULL, NULL, 0},
 };
 
 static const struct nap_plugin_service sw_services[] = {

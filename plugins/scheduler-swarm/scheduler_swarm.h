@@ -74,9 +74,9 @@ struct sw_inst {
 	uint32_t release, instance;
 	char service_id[64];
 	char task_id[64];
-	char state[16];	    /* "pending", "running", "exited", "failed" */
+	char state[16];     /* "pending", "running", "exited", "failed" */
 	char task_err[256]; /* the task's Status.Err ("no suitable node ...") */
-	char host[64];	    /* the node's address */
+	char host[64];      /* the node's address */
 	char machine[128];  /* the node's hostname (ID) */
 	char node_id[64];
 	uint32_t port;

@@ -116,7 +116,8 @@ static const char *node_addr(json_t *n, char *buf, size_t len)
 		return buf;
 	}
 	a = str(json_object_get(n, "ManagerStatus"), "Addr");
-	snprintf(buf, len, "%.*s", (int)(strrchr(a, ':') ? strrchr(a, ':') - a : (long)strlen(a)), a);
+	snprintf(buf, len, "%.*s", (int)(strrchr(a, ':') ? strrchr(a, ':') - a : (long)strlen(a)),
+		 a);
 	return buf;
 }
 
@@ -164,9 +165,9 @@ static uint64_t parse_time_ms(const char *s)
 /* The state of a task as Instance.state. */
 static const char *task_state(const char *s)
 {
-	static const char *const pending[] = {"new",	  "allocated", "pending",
+	static const char *const pending[] = {"new",      "allocated", "pending",
 					      "assigned", "accepted",  "preparing",
-					      "ready",	  "starting",  NULL};
+					      "ready",    "starting",  NULL};
 
 	if (strcmp(s, "running") == 0)
 		return "running";
@@ -236,7 +237,8 @@ static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nod
 		/* A task on a node Swarm marked down is lost with it. */
 		if (node && strcmp(str(nst, "State"), "ready") != 0) {
 			in->node_down = true;
-			if (strcmp(in->state, "running") == 0 || strcmp(in->state, "pending") == 0) {
+			if (strcmp(in->state, "running") == 0 ||
+			    strcmp(in->state, "pending") == 0) {
 				snprintf(in->state, sizeof in->state, "exited");
 				in->exit_code = -1;
 			}

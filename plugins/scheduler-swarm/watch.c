@@ -34,7 +34,7 @@
 /* A manager that fails this many re-reads in a row ends the watch. */
 #define SW_MANAGER_FAILS_MAX 20
 
-struct nev { /* what a node engine said */
+struct nev {          /* what a node engine said */
 	char kind[8]; /* "started", "died", "health" */
 	struct sw_inst in;
 	char health[16];
@@ -305,8 +305,11 @@ static void apply_node_event(struct watch *w, const struct nev *n)
 	}
 	if (strcmp(n->kind, "started") == 0 && running && same_task)
 		return;
-	if (strcmp(n->kind, "died") == 0 && ((k && !running && same_task) || (!same_task && running)))
+	if (strcmp(n->kind, "died") == 0 &&
+	    ((k && !running && same_task) || (!same_task && running)))
 		return; /* said, or an older task's end */
+	if (!k && strcmp(n->kind, "died") == 0)
+		return; /* its service is gone ("removed" was sent): it stops */
 	if (!k)
 		k = known_add(w, &n->in);
 	if (!k)

@@ -94,7 +94,8 @@ static int do_run(nap_conn *conn, int argc, char **argv)
 			req.memory_bytes = strtoull(argv[++i], NULL, 10);
 			continue;
 		}
-		if (strcmp(argv[i], "-p") == 0 && i + 1 < argc && placement.n_machine_metadata < 16) {
+		if (strcmp(argv[i], "-p") == 0 && i + 1 < argc &&
+		    placement.n_machine_metadata < 16) {
 			constraints[placement.n_machine_metadata++] = argv[++i];
 			req.placement = &placement;
 			continue;
