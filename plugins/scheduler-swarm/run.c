@@ -105,6 +105,8 @@ static json_t *labels_json(const struct run *run, uint32_t instance)
 	json_object_set_new(l, SW_LABEL_ANNOUNCED_BY, json_string(SW_ANNOUNCED_BY_ORCHESTRATOR));
 	if (*run->st->napd_id)
 		json_object_set_new(l, SW_LABEL_NAPD, json_string(run->st->napd_id));
+	snprintf(v, sizeof v, "%zu", run->n_ports);
+	json_object_set_new(l, SW_LABEL_PORTS, json_string(v));
 	return l;
 }
 
@@ -369,13 +371,14 @@ static int run_wait(struct run *run)
 				st->host->end(run->call, NAP_ABORTED, "scheduler-swarm: %s", err);
 				return NAP_ABORTED;
 			}
-			if (!in || strcmp(in->state, "pending") == 0) {
+			if (!in || strcmp(in->state, "pending") == 0 ||
+			    (strcmp(in->state, "running") == 0 && !in->port && run->n_ports)) {
+				/* (running, its port not reported yet: wait) */
 				if (in && strstr(in->task_err, "no suitable node"))
 					failed = in;
 				else if (!waiting)
 					waiting = in;
-			} else if (strcmp(in->state, "failed") == 0 ||
-				   (strcmp(in->state, "running") == 0 && in->port == 0)) {
+			} else if (strcmp(in->state, "failed") == 0) {
 				failed = in;
 			}
 		}
@@ -387,10 +390,6 @@ static int run_wait(struct run *run)
 				snprintf(err, sizeof err,
 					 "no node satisfies the placement %s (Swarm: %s)", cons,
 					 failed->task_err);
-			else if (strcmp(failed->state, "running") == 0)
-				snprintf(err, sizeof err,
-					 "image %s exposes no port: add EXPOSE to the Dockerfile",
-					 req->image);
 			else
 				snprintf(err, sizeof err, "instance %u of %s: %s",
 					 (unsigned)failed->instance, req->app,
@@ -482,16 +481,14 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	}
 	r = docker_image_tcp_ports(&run.ports, &run.n_ports, st->images, req->image, buf,
 				   sizeof buf);
-	if (r < 0 || run.n_ports == 0) {
-		st->host->end(call,
-			      r == -ENOENT ? NAP_NOT_FOUND
-			      : r < 0      ? sw_status(r)
-					   : NAP_FAILED_PRECONDITION,
+	/* An image without EXPOSE runs as an instance with no port (a
+	 * worker): nothing is published, Instance.port stays 0. */
+	if (r < 0) {
+		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : sw_status(r),
 			      "scheduler-swarm: %s",
 			      r == -ENOENT ? "the image is not on the builder's engine "
 					     "(image_docker): build and push it first"
-			      : r < 0      ? buf
-				      : "the image exposes no port: add EXPOSE to the Dockerfile");
+					   : buf);
 		free(run.created);
 		free(run.node);
 		free(run.replaced);

@@ -31,6 +31,9 @@
 #define SW_LABEL_INSTANCE "nap.instance"
 #define SW_LABEL_NAPD "nap.napd"
 #define SW_LABEL_ANNOUNCED_BY "nap.announced-by"
+/* How many ports the service publishes: a "running" task of a service that
+ * publishes some counts as started only once its port is known. */
+#define SW_LABEL_PORTS "nap.ports"
 #define SW_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
 /* Longest service name: "nap-" app(63) "-" u32 "-" u32. */
 #define SW_NAME_MAX 96
@@ -80,6 +83,7 @@ struct sw_inst {
 	char machine[128];  /* the node's hostname (ID) */
 	char node_id[64];
 	uint32_t port;
+	bool no_ports; /* the service publishes none (a worker) */
 	int exit_code;
 	uint64_t started_unix_ms;
 	bool node_down;

@@ -215,6 +215,7 @@ static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nod
 	in->release = label_u32(labels, SW_LABEL_RELEASE);
 	in->instance = label_u32(labels, SW_LABEL_INSTANCE);
 	snprintf(in->service_id, sizeof in->service_id, "%s", str(svc, "ID"));
+	in->no_ports = strcmp(str(labels, SW_LABEL_PORTS), "0") == 0;
 	if (!task) {
 		snprintf(in->state, sizeof in->state, "pending");
 		snprintf(in->task_id, sizeof in->task_id, "%s", in->service_id);

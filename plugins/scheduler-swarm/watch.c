@@ -330,7 +330,7 @@ static void apply_snapshot(struct watch *w, const struct sw_snapshot *snap)
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct sw_inst *in = &snap->v[i];
 		struct known *k = known_find(w, in->app, in->release, in->instance);
-		bool now_running = strcmp(in->state, "running") == 0 && in->port;
+		bool now_running = strcmp(in->state, "running") == 0 && (in->port || in->no_ports);
 		bool was_running = k && strcmp(k->in.state, "running") == 0;
 		bool ended = strcmp(in->state, "exited") == 0 || strcmp(in->state, "failed") == 0;
 

@@ -164,6 +164,17 @@ ok "... release $rel serves" fetch_all
 sed 's/^/#   /' "$WORK/c2.out"
 ok "a constraint node 2 satisfies: the task runs there" grep -q "^INSTANCE $APP 98 1 [^ ]* $(sw_addr 2) [0-9]* running" "$WORK/c2.out"
 ok "... Remove of that instance removes its service" bash -c "'$SLC' -s '$WORK/napd2.sock' remove $APP 98 1 | grep -q 'REMOVED 1' && [ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.release=98 | grep -c .) -eq 0 ]"
+# a worker: an image without EXPOSE runs with no port published
+mkdir -p "$WORK/worker"
+cp "$WORK/hello/busybox" "$WORK/worker/"
+printf 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "sleep", "600"]\n' >"$WORK/worker/Dockerfile"
+WIMG=127.0.0.1:5000/$APP-worker:1
+docker build -q -t "$WIMG" "$WORK/worker" >/dev/null 2>&1 && docker push "$WIMG" >/dev/null 2>&1
+"$SLC" -s "$WORK/napd2.sock" run "$APP-worker" 1 "$WIMG" 1 >"$WORK/w.out" 2>&1
+sed 's/^/#   /' "$WORK/w.out"
+ok "an image without EXPOSE runs as an instance with no port" grep -q "^INSTANCE $APP-worker 1 1 [^ ]* [0-9.]* 0 running" "$WORK/w.out"
+ok "... and is removed" bash -c "'$SLC' -s '$WORK/napd2.sock' remove $APP-worker 1 | grep -q 'REMOVED 1'"
+docker rmi "$WIMG" >/dev/null 2>&1
 kill "$NAPD2_PID" 2>/dev/null
 wait "$NAPD2_PID" 2>/dev/null
 NAPD2_PID=
