@@ -509,10 +509,10 @@ int etcd_lease_revoke(etcd_client *c, int64_t lease, char *err, size_t errlen)
 struct watch_state {
 	etcd_watch_fn event;
 	void *user;
-	int64_t next;	 /* revision to resume from; 0: "now" */
+	int64_t next;    /* revision to resume from; 0: "now" */
 	int64_t compact; /* set when etcd cancelled the watch for compaction */
-	int rc;		 /* why the stream was stopped, when it was */
-	bool by_caller;	 /* ... and it was event() that stopped it */
+	int rc;          /* why the stream was stopped, when it was */
+	bool by_caller;  /* ... and it was event() that stopped it */
 	char *err;
 	size_t errlen;
 };
@@ -569,9 +569,9 @@ static int watch_response(struct watch_state *w, const json_t *result)
 		kv_release(&kv);
 		/* Resume after this revision, unless more events of the same
 		 * revision (one transaction) follow in this response. */
-		later = i + 1 < n ? json_int64_member(
-					    json_object_get(json_array_get(events, i + 1), "kv"),
-					    "mod_revision", 0)
+		later = i + 1 < n ? json_int64_member(json_object_get(json_array_get(events, i + 1),
+								      "kv"),
+						      "mod_revision", 0)
 				  : 0;
 		w->next = later == ev.revision ? ev.revision : ev.revision + 1;
 		if (r != 0)

@@ -76,7 +76,7 @@ struct etcd_range {
 	struct etcd_kv *kvs; /* n of them, sorted by key */
 	size_t n;
 	int64_t revision; /* the store's revision the answer reflects */
-	bool more;	  /* limit cut the answer short */
+	bool more;        /* limit cut the answer short */
 };
 
 /* Reads key, or with prefix every key that starts with key (key "" and
@@ -119,7 +119,7 @@ struct etcd_event {
 	enum etcd_event_type type;
 	const struct etcd_kv *kv; /* NULL for ETCD_WATCH_CREATED; for a DELETE, only
 				     key and mod_revision are set */
-	int64_t revision;	  /* the revision of this change (kv->mod_revision);
+	int64_t revision;         /* the revision of this change (kv->mod_revision);
 				     for CREATED, the store's revision then */
 };
 
@@ -130,7 +130,7 @@ typedef int (*etcd_watch_fn)(void *user, const struct etcd_event *ev);
 struct etcd_watch_options {
 	const char *key; /* the key, or with prefix every key under it */
 	bool prefix;
-	int64_t start_revision;	  /* replay changes from this revision on; 0: from now */
+	int64_t start_revision;   /* replay changes from this revision on; 0: from now */
 	const atomic_int *cancel; /* optional: set it to end the watch (within about 1 s) */
 };
 

@@ -240,7 +240,9 @@ static int cmp_double(const void *a, const void *b)
 
 static void test_watch(void)
 {
-	enum { N = 50 };
+	enum {
+		N = 50
+	};
 	static struct watcher w, w2, w3;
 	int64_t put_rev = 0, del_rev = 0;
 	double sent[N], lat[N];
@@ -281,8 +283,9 @@ static void test_watch(void)
 	     N, lat[N / 2], lat[N - 1]);
 
 	/* Resume from a revision: the history is replayed. */
-	w2.opts = (struct etcd_watch_options){
-		.key = key("w/"), .prefix = true, .start_revision = put_rev};
+	w2.opts = (struct etcd_watch_options){.key = key("w/"),
+					      .prefix = true,
+					      .start_revision = put_rev};
 	w2.stop_after = 2;
 	watch_start(&w2);
 	pthread_join(w2.thread, NULL);
