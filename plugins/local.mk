@@ -8,3 +8,4 @@ include plugins/scheduler-local/local.mk
 include plugins/discovery-etcd/local.mk
 include plugins/notifier/local.mk
 include plugins/scheduler-fleet/local.mk
+include plugins/scheduler-swarm/local.mk

@@ -74,3 +74,4 @@ include tests/soak/local.mk
 include tests/limits/local.mk
 include tests/heal/local.mk
 include tests/bus/local.mk
+include tests/swarm/local.mk

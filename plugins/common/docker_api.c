@@ -18,11 +18,34 @@
 
 int docker_client_new(docker_client **clientp, const char *socket_path)
 {
-	docker_client *c = calloc(1, sizeof *c);
+	docker_client *c;
+	const char *where = socket_path ? socket_path : DOCKER_DEFAULT_SOCKET;
 
+	if (strncmp(where, "unix://", 7) == 0)
+		where += 7;
+	if (strncmp(where, "tcp://", 6) != 0 && strncmp(where, "http://", 7) != 0 &&
+	    where[0] != '/')
+		return -EINVAL;
+	c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	c->socket_path = strdup(socket_path ? socket_path : DOCKER_DEFAULT_SOCKET);
+	c->socket_path = strdup(where);
+	if (c->socket_path && where[0] != '/') {
+		const char *hostport = strstr(where, "://") + 3;
+		size_t len = strcspn(hostport, "/");
+		char hp[257];
+
+		snprintf(hp, sizeof hp, "%.*s", (int)(len > 256 ? 0 : len), hostport);
+		if (len == 0 || len > 256 || !docker_valid_name(hp, ".-:[]_") ||
+		    !(c->tcp_base = malloc(len + sizeof "http://")))
+			c->tcp_base = NULL;
+		else
+			snprintf(c->tcp_base, len + sizeof "http://", "http://%s", hp);
+		if (!c->tcp_base) {
+			docker_client_free(c);
+			return len == 0 || len > 256 ? -EINVAL : -ENOMEM;
+		}
+	}
 	if (!c->socket_path) {
 		free(c);
 		return -ENOMEM;
@@ -35,9 +58,26 @@ docker_client *docker_client_free(docker_client *c)
 {
 	if (c) {
 		free(c->socket_path);
+		free(c->tcp_base);
 		free(c);
 	}
 	return NULL;
+}
+
+const char *docker_client_unix(const docker_client *c)
+{
+	return c->tcp_base ? NULL : c->socket_path;
+}
+
+const char *docker_client_url(const docker_client *c, const char *url, char *buf)
+{
+	static const char base[] = "http://docker";
+	int n;
+
+	if (!c->tcp_base || strncmp(url, base, sizeof base - 1) != 0)
+		return url;
+	n = snprintf(buf, DOCKER_URL_MAX, "%s%s", c->tcp_base, url + sizeof base - 1);
+	return n < 0 || n >= DOCKER_URL_MAX ? NULL : buf;
 }
 
 bool docker_valid_name(const char *s, const char *extra)
@@ -123,9 +163,10 @@ int docker_transport_error(const docker_client *c, int r, const char *what, char
 
 	if (r == -ECONNREFUSED)
 		return errbuf_printf(err, errlen, r,
-				     "%s: Docker is not answering on %s (is dockerd running? "
-				     "scripts/servers start)",
-				     what, c->socket_path);
+				     "%s: Docker is not answering on %s (is dockerd running%s?)",
+				     what, c->socket_path,
+				     c->tcp_base ? " and listening there"
+						 : "; scripts/servers start");
 	if (r == -ECANCELED)
 		return errbuf_printf(err, errlen, r, "%s: cancelled", what);
 	if (err && errlen > 0) {
@@ -139,10 +180,11 @@ int docker_request(struct http_response *resp, docker_client *c, const char *met
 		   const char *url, const char *json_body, long timeout_ms, const char *what,
 		   char *err, size_t errlen)
 {
+	char tcp_url[DOCKER_URL_MAX];
 	struct http_request req = {
-		.unix_socket = c->socket_path,
+		.unix_socket = docker_client_unix(c),
 		.method = method,
-		.url = url,
+		.url = docker_client_url(c, url, tcp_url),
 		.content_type = json_body ? "application/json" : NULL,
 		.body = json_body,
 		.body_len = json_body ? strlen(json_body) : 0,
@@ -151,6 +193,8 @@ int docker_request(struct http_response *resp, docker_client *c, const char *met
 	struct http_response res;
 	int r;
 
+	if (!req.url)
+		return errbuf_printf(err, errlen, -ENAMETOOLONG, "%s: URL too long", what);
 	r = http_perform(&res, &req, err, errlen);
 	if (r < 0)
 		return docker_transport_error(c, r, what, err, errlen);

@@ -44,9 +44,11 @@ struct docker_kv {
 	const char *value;
 };
 
-/* Makes a client for dockerd at socket_path (NULL: DOCKER_DEFAULT_SOCKET).
- * Nothing is connected yet. Free it with docker_client_free(). Returns 0 or
- * -ENOMEM. */
+/* Makes a client for dockerd at socket_path (NULL: DOCKER_DEFAULT_SOCKET):
+ * a Unix socket ("/path" or "unix:///path") or an engine over TCP
+ * ("tcp://host:port", plain HTTP: only on a network you trust, as Docker
+ * says). Nothing is connected yet. Free it with docker_client_free().
+ * Returns 0, -EINVAL (none of those forms) or -ENOMEM. */
 int docker_client_new(docker_client **clientp, const char *socket_path);
 
 /* Frees c (NULL is fine); returns NULL. */
@@ -226,5 +228,29 @@ typedef int (*docker_event_fn)(void *user, const struct docker_event *ev);
 int docker_events(docker_client *c, const char *const *label_filters, size_t n_filters,
 		  int64_t since_nano, docker_event_fn event, void *user, const atomic_int *cancel,
 		  char *err, size_t errlen);
+
+/* ---- JSON requests, images, Swarm (docker_swarm.c) ---- */
+
+/* One request whose answer is JSON: method, path after "/v1.41" with its
+ * query ("/services?filters=…"), body a JSON value or NULL (not consumed).
+ * On success *outp (if outp is not NULL) is the decoded answer, owned by the
+ * caller (json_decref), or NULL for an empty body. Errors as above; what
+ * names the request in err. */
+int docker_json(json_t **outp, docker_client *c, const char *method, const char *path, json_t *body,
+		const char *what, char *err, size_t errlen);
+
+/* The TCP ports an image EXPOSEs (Config.ExposedPorts), ascending: *portsp
+ * (caller frees; NULL when *np is 0). -ENOENT if there is no such image. */
+int docker_image_tcp_ports(unsigned **portsp, size_t *np, docker_client *c, const char *image,
+			   char *err, size_t errlen);
+
+/* GET path (e.g. "/services/<id>/logs?stdout=1&stderr=1&tail=100"), whose
+ * answer is Docker's multiplexed log stream, collected whole (at most
+ * HTTP_MAX_BODY): line() gets each line (without its newline) of stream 1
+ * (stdout) or 2 (stderr); a raw (TTY) answer counts as stdout. A nonzero
+ * return of line() stops and is returned. */
+typedef int (*docker_log_line_fn)(void *user, int stream, const char *line, size_t len);
+int docker_logs_get(docker_client *c, const char *path, docker_log_line_fn line, void *user,
+		    char *err, size_t errlen);
 
 #endif

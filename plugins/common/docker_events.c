@@ -51,10 +51,10 @@ int docker_events(docker_client *c, const char *const *label_filters, size_t n_f
 		  int64_t since_nano, docker_event_fn event, void *user, const atomic_int *cancel,
 		  char *err, size_t errlen)
 {
-	char url[DOCKER_URL_MAX] = DOCKER_URL_BASE "/events";
+	char url[DOCKER_URL_MAX] = DOCKER_URL_BASE "/events", tcp_url[DOCKER_URL_MAX];
 	struct event_stream s = {.event = event, .user = user};
 	struct http_request req = {
-		.unix_socket = c->socket_path,
+		.unix_socket = docker_client_unix(c),
 		.method = "GET",
 		.url = url,
 		.on_json = event_json,
@@ -77,6 +77,9 @@ int docker_events(docker_client *c, const char *const *label_filters, size_t n_f
 	}
 	if (r < 0)
 		return errbuf_printf(err, errlen, r, "events: bad label filters");
+	req.url = docker_client_url(c, url, tcp_url);
+	if (!req.url)
+		return errbuf_printf(err, errlen, -ENAMETOOLONG, "events: URL too long");
 	r = http_perform(&resp, &req, err, errlen);
 	if (r < 0) {
 		if (s.cb_rc < 0)

@@ -105,10 +105,11 @@ static int docker_stream(docker_client *c, struct line_stream *s, const char *ur
 			 const char *content_type, const char *const *headers, docker_read_fn read,
 			 void *read_user, const atomic_int *cancel, char *err, size_t errlen)
 {
+	char tcp_url[DOCKER_URL_MAX];
 	struct http_request req = {
-		.unix_socket = c->socket_path,
+		.unix_socket = docker_client_unix(c),
 		.method = "POST",
-		.url = url,
+		.url = docker_client_url(c, url, tcp_url),
 		.content_type = content_type,
 		.headers = headers,
 		.read = read,
@@ -120,6 +121,8 @@ static int docker_stream(docker_client *c, struct line_stream *s, const char *ur
 	struct http_response resp;
 	int r;
 
+	if (!req.url)
+		return errbuf_printf(err, errlen, -ENAMETOOLONG, "%s: URL too long", s->what);
 	r = http_perform(&resp, &req, err, errlen);
 	if (r < 0) {
 		if (s->cb_rc < 0)

@@ -23,8 +23,17 @@
 #define DOCKER_TAG_CHARS "_.-"
 
 struct docker_client {
-	char *socket_path;
+	char *socket_path; /* the Unix socket; or, for TCP, the address as given */
+	char *tcp_base;    /* "http://host:port" for an engine over TCP, else NULL */
 };
+
+/* The Unix socket to connect to, or NULL over TCP. */
+const char *docker_client_unix(const docker_client *c);
+
+/* url (built on DOCKER_URL_BASE) as it goes to c: the same on a Unix
+ * socket, with the engine's host:port over TCP. Returns url or buf (a
+ * DOCKER_URL_MAX buffer); NULL if it does not fit. */
+const char *docker_client_url(const docker_client *c, const char *url, char *buf);
 
 /* True if s is non-empty and every character is alphanumeric or in extra.
  * Everything pasted into a URL path goes through this. */

@@ -21,28 +21,61 @@
 #define ETCD_ENDPOINT_MAX 512
 
 struct etcd_client {
+	char endpoints[ETCD_MEMBERS_MAX][ETCD_ENDPOINT_MAX];
+	size_t n;
+	/* The member that answered last: requests go there first. */
+	atomic_size_t current;
+	/* What the error messages name: the member tried, or all of them. */
 	char endpoint[ETCD_ENDPOINT_MAX];
 };
 
 int etcd_client_new(etcd_client **clientp, const char *endpoint)
 {
 	etcd_client *c;
-	size_t len;
+	const char *p;
 
 	if (!endpoint)
 		endpoint = ETCD_DEFAULT_ENDPOINT;
-	len = strlen(endpoint);
-	while (len > 0 && endpoint[len - 1] == '/')
-		len--;
-	if ((strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0) ||
-	    len >= ETCD_ENDPOINT_MAX || strpbrk(endpoint, " ?#"))
-		return -EINVAL;
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	memcpy(c->endpoint, endpoint, len);
+	/* "http://a:2379, http://b:2379 http://c:2379" */
+	for (p = endpoint; *p;) {
+		size_t len;
+
+		p += strspn(p, ", \t");
+		len = strcspn(p, ", \t");
+		if (len == 0)
+			break;
+		if (c->n == ETCD_MEMBERS_MAX)
+			goto bad;
+		while (len > 0 && p[len - 1] == '/')
+			len--;
+		if ((strncmp(p, "http://", 7) != 0 && strncmp(p, "https://", 8) != 0) ||
+		    len >= ETCD_ENDPOINT_MAX || memchr(p, '?', len) || memchr(p, '#', len))
+			goto bad;
+		memcpy(c->endpoints[c->n++], p, len);
+		p += strcspn(p, ", \t");
+	}
+	if (c->n == 0)
+		goto bad;
+	atomic_init(&c->current, 0);
+	snprintf(c->endpoint, sizeof c->endpoint, "%s", c->endpoints[0]);
+	for (size_t i = 1; i < c->n; i++) {
+		size_t used = strlen(c->endpoint);
+
+		snprintf(c->endpoint + used, sizeof c->endpoint - used, ", %s", c->endpoints[i]);
+	}
 	*clientp = c;
 	return 0;
+bad:
+	free(c);
+	return -EINVAL;
+}
+
+size_t etcd_client_members(const etcd_client *c)
+{
+	return c->n;
 }
 
 etcd_client *etcd_client_free(etcd_client *c)
@@ -124,37 +157,35 @@ static int etcd_status(const struct http_response *resp, const char *what, char 
 	return errbuf_printf(err, errlen, r, "etcd %s: %s (HTTP %ld)", what, reason, resp->status);
 }
 
-/* POSTs body (consumed) to path and returns the decoded answer in *answerp. */
-static int etcd_call(json_t **answerp, etcd_client *c, const char *path, json_t *body,
-		     const char *what, char *err, size_t errlen)
+/* One attempt of etcd_call at member i: 0 with *answerp, or an errno.
+ * *answered: the member answered HTTP at all (even with an error). */
+static int etcd_call_one(json_t **answerp, etcd_client *c, size_t i, const char *path,
+			 const char *text, const char *what, bool *answered, char *err,
+			 size_t errlen)
 {
 	char url[ETCD_ENDPOINT_MAX + 64];
 	struct http_request req = {.method = "POST",
 				   .url = url,
 				   .content_type = "application/json",
+				   .body = text,
+				   .body_len = strlen(text),
 				   .timeout_ms = ETCD_TIMEOUT_MS};
 	struct http_response resp;
 	json_error_t jerr;
-	char *text;
 	json_t *answer;
 	int r;
 
-	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (!text)
-		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
-	snprintf(url, sizeof url, "%s%s", c->endpoint, path);
-	req.body = text;
-	req.body_len = strlen(text);
+	*answered = false;
+	snprintf(url, sizeof url, "%s%s", c->endpoints[i], path);
 	r = http_perform(&resp, &req, err, errlen);
-	free(text);
 	if (r == -ECONNREFUSED)
 		return errbuf_printf(err, errlen, r,
 				     "etcd %s: etcd is not answering at %s (is it running? "
 				     "scripts/servers start)",
-				     what, c->endpoint);
+				     what, c->endpoints[i]);
 	if (r < 0)
 		return r;
+	*answered = true;
 	r = etcd_status(&resp, what, err, errlen);
 	if (r == 0) {
 		answer = json_loadb(resp.body, resp.body_len, 0, &jerr);
@@ -169,6 +200,67 @@ static int etcd_call(json_t **answerp, etcd_client *c, const char *path, json_t 
 			json_decref(answer);
 	}
 	http_response_release(&resp);
+	return r;
+}
+
+/* An answer that another member may not give: the member is down, cut off
+ * from the others, or has no leader (etcd's "request timed out", "no
+ * leader": HTTP 5xx). A 4xx (a bad request, no such lease) is the
+ * cluster's answer. */
+static bool try_another(int r)
+{
+	return r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EIO || r == -EPROTO;
+}
+
+/* POSTs body (consumed) to path and returns the decoded answer in *answerp.
+ * With several members: the one that answered last first, then each other
+ * in turn, until one answers. Every request nap sends may be repeated
+ * (puts, deletes, reads, a lease renewal; a lease granted twice expires
+ * unused). If none answers, one line says how many answered at all: when
+ * some did (but could not commit), the cluster has lost its quorum. */
+static int etcd_call(json_t **answerp, etcd_client *c, const char *path, json_t *body,
+		     const char *what, char *err, size_t errlen)
+{
+	size_t first = atomic_load(&c->current) % c->n, alive = 0;
+	char *text;
+	char last[512] = "";
+	int r = -EIO;
+
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (!text)
+		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
+	for (size_t k = 0; k < c->n; k++) {
+		size_t i = (first + k) % c->n;
+		bool answered;
+
+		r = etcd_call_one(answerp, c, i, path, text, what, &answered, err, errlen);
+		if (r == 0 || !try_another(r)) {
+			if (i != first)
+				atomic_store(&c->current, i);
+			free(text);
+			return r;
+		}
+		alive += answered;
+		/* Keep what a member that answered said (etcd's own reason). */
+		if (err && errlen && (answered || !*last))
+			snprintf(last, sizeof last, "%s", err);
+	}
+	free(text);
+	if (c->n > 1 && alive > 0)
+		return errbuf_printf(
+			err, errlen, -EAGAIN,
+			"etcd %s: etcd has no quorum: %zu of %zu members answer and "
+			"none could commit (%s); nothing was written, nap goes on once "
+			"a majority is back",
+			what, alive, c->n, last);
+	if (c->n > 1)
+		return errbuf_printf(err, errlen, r,
+				     "etcd %s: none of the %zu etcd members answers (%s): is etcd "
+				     "running?",
+				     what, c->n, c->endpoint);
+	if (err && errlen)
+		snprintf(err, errlen, "%s", last);
 	return r;
 }
 
@@ -417,10 +509,10 @@ int etcd_lease_revoke(etcd_client *c, int64_t lease, char *err, size_t errlen)
 struct watch_state {
 	etcd_watch_fn event;
 	void *user;
-	int64_t next;	 /* revision to resume from; 0: "now" */
+	int64_t next;    /* revision to resume from; 0: "now" */
 	int64_t compact; /* set when etcd cancelled the watch for compaction */
-	int rc;		 /* why the stream was stopped, when it was */
-	bool by_caller;	 /* ... and it was event() that stopped it */
+	int rc;          /* why the stream was stopped, when it was */
+	bool by_caller;  /* ... and it was event() that stopped it */
 	char *err;
 	size_t errlen;
 };
@@ -477,9 +569,9 @@ static int watch_response(struct watch_state *w, const json_t *result)
 		kv_release(&kv);
 		/* Resume after this revision, unless more events of the same
 		 * revision (one transaction) follow in this response. */
-		later = i + 1 < n ? json_int64_member(
-					    json_object_get(json_array_get(events, i + 1), "kv"),
-					    "mod_revision", 0)
+		later = i + 1 < n ? json_int64_member(json_object_get(json_array_get(events, i + 1),
+								      "kv"),
+						      "mod_revision", 0)
 				  : 0;
 		w->next = later == ev.revision ? ev.revision : ev.revision + 1;
 		if (r != 0)
@@ -544,10 +636,29 @@ int etcd_watch(int64_t *next_revisionp, etcd_client *c, const struct etcd_watch_
 		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
-	snprintf(url, sizeof url, "%s/v3/watch", c->endpoint);
 	req.body = text;
 	req.body_len = strlen(text);
-	r = http_perform(&resp, &req, err, errlen);
+	/* A watch stays with one member: the one that answered last, else the
+	 * next one that accepts the connection. */
+	{
+		size_t first = atomic_load(&c->current) % c->n;
+
+		for (size_t k = 0; k < c->n; k++) {
+			size_t i = (first + k) % c->n;
+
+			snprintf(url, sizeof url, "%s/v3/watch", c->endpoints[i]);
+			r = http_perform(&resp, &req, err, errlen);
+			if (r != -ECONNREFUSED) {
+				if (i != first)
+					atomic_store(&c->current, i);
+				break;
+			}
+		}
+		/* The stream broke: the member may be gone; the next watch
+		 * tries the following one first. */
+		if (r == -EPROTO && c->n > 1 && w.rc == 0)
+			atomic_store(&c->current, (first + 1) % c->n);
+	}
 	if (r < 0) {
 		if (w.rc < 0 && w.by_caller)
 			r = errbuf_printf(err, errlen, w.rc, "etcd watch: stopped: %s",

@@ -12,7 +12,8 @@
  *    longer than ETCD_TIMEOUT_MS; -ECANCELED a cancel flag was set; -ENOENT
  *    no such lease; -EINVAL a bad argument or a request etcd refused;
  *    -ERANGE a watch revision that was compacted away; -EPROTO an answer we
- *    cannot read; -EIO other etcd errors; -ENOMEM.
+ *    cannot read; -EIO other etcd errors; -EAGAIN members answer but none
+ *    can commit (the cluster lost its quorum); -ENOMEM.
  *  - Keys are C strings (nap's keys are text); values are bytes with a length.
  *  - Thread-safety: an etcd_client is immutable after etcd_client_new(), so
  *    every function may run in several threads at once on one client; each
@@ -34,10 +35,21 @@
 
 typedef struct etcd_client etcd_client;
 
+/* Members of one cluster a client fails over between. */
+#define ETCD_MEMBERS_MAX 9
+
 /* Makes a client for the etcd at endpoint ("http://host:port", no trailing
- * path; NULL: ETCD_DEFAULT_ENDPOINT). Nothing is connected yet. Returns 0,
- * -EINVAL for an endpoint that is not an http(s) URL, or -ENOMEM. */
+ * path; NULL: ETCD_DEFAULT_ENDPOINT), or for the members of one cluster:
+ * "http://a:2379, http://b:2379, http://c:2379" (commas and/or blanks). A
+ * request goes to the member that answered last and, if that one is down
+ * or cannot commit, to each other member in turn; when none can, the error
+ * says how many answered ("no quorum: 1 of 3 members answer"). Nothing is
+ * connected yet. Returns 0, -EINVAL for an endpoint that is not an http(s)
+ * URL (or more than ETCD_MEMBERS_MAX), or -ENOMEM. */
 int etcd_client_new(etcd_client **clientp, const char *endpoint);
+
+/* How many members the client knows. */
+size_t etcd_client_members(const etcd_client *c);
 
 /* Frees c (NULL is fine); returns NULL. */
 etcd_client *etcd_client_free(etcd_client *c);
@@ -64,7 +76,7 @@ struct etcd_range {
 	struct etcd_kv *kvs; /* n of them, sorted by key */
 	size_t n;
 	int64_t revision; /* the store's revision the answer reflects */
-	bool more;	  /* limit cut the answer short */
+	bool more;        /* limit cut the answer short */
 };
 
 /* Reads key, or with prefix every key that starts with key (key "" and
@@ -107,7 +119,7 @@ struct etcd_event {
 	enum etcd_event_type type;
 	const struct etcd_kv *kv; /* NULL for ETCD_WATCH_CREATED; for a DELETE, only
 				     key and mod_revision are set */
-	int64_t revision;	  /* the revision of this change (kv->mod_revision);
+	int64_t revision;         /* the revision of this change (kv->mod_revision);
 				     for CREATED, the store's revision then */
 };
 
@@ -118,7 +130,7 @@ typedef int (*etcd_watch_fn)(void *user, const struct etcd_event *ev);
 struct etcd_watch_options {
 	const char *key; /* the key, or with prefix every key under it */
 	bool prefix;
-	int64_t start_revision;	  /* replay changes from this revision on; 0: from now */
+	int64_t start_revision;   /* replay changes from this revision on; 0: from now */
 	const atomic_int *cancel; /* optional: set it to end the watch (within about 1 s) */
 };
 

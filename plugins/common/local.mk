@@ -20,6 +20,7 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/docker_image.c \
 	plugins/common/docker_container.c \
 	plugins/common/docker_events.c \
+	plugins/common/docker_swarm.c \
 	plugins/common/dockerignore.c plugins/common/dockerignore.h \
 	plugins/common/tar_context.c plugins/common/tar_context.h \
 	plugins/common/etcd_v3.c plugins/common/etcd_v3.h \

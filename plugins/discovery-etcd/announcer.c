@@ -85,8 +85,8 @@ static int sync_all_locked(struct announcer *a, char *err, size_t errlen)
 		}
 		if (r < 0 && rc == 0)
 			rc = r;
-		if (r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT)
-			break; /* the lease went or etcd did: no point going on */
+		if (r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EAGAIN)
+			break; /* the lease went or etcd did (or its quorum): no point going on */
 		i++;
 	}
 	a->dirty = rc < 0;

@@ -1,7 +1,8 @@
 /* discovery-etcd: the plugin descriptor, its settings, init and shutdown.
  *
  * Settings ([plugin discovery-etcd] in napd.conf):
- *   etcd          = http://127.0.0.1:2379   the etcd v3 JSON gateway
+ *   etcd          = http://127.0.0.1:2379   the etcd v3 JSON gateway, or the
+ *                   members of a cluster: http://a:2379, http://b:2379, ...
  *   docker_socket = /var/run/docker.sock    whose events to follow
  *   host          = 127.0.0.1               the address written into our keys
  *   lease_ttl     = 10                      seconds; keys of a dead plugin
@@ -42,6 +43,9 @@ void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r
 		break;
 	case -ENOMEM:
 		disc_host->end(call, NAP_RESOURCE_EXHAUSTED, "%s: out of memory", what);
+		break;
+	case -EAGAIN: /* err says how many members answer */
+		disc_host->end(call, NAP_UNAVAILABLE, "%s: %s", what, err);
 		break;
 	case -EIO:
 		disc_host->end(call, NAP_UNAVAILABLE, "%s: etcd at %s failed: %s", what,

@@ -1,13 +1,15 @@
 /* scheduler-local-call: makes one nap.Scheduler call through napd and prints
  * what came back, for tests/plugins/scheduler-local-test.sh.
  *
- *   scheduler-local-call -s SOCK run APP RELEASE IMAGE INSTANCES [-m BYTES] [KEY=VALUE...]
+ *   scheduler-local-call -s SOCK run APP RELEASE IMAGE INSTANCES [-m BYTES] [-p CONSTRAINT]
+ *                        [KEY=VALUE...]
  *   scheduler-local-call -s SOCK remove APP RELEASE [INSTANCE...]
  *   scheduler-local-call -s SOCK list [-v] [APP]
  *   scheduler-local-call -s SOCK logs APP [-f] [-n TAIL] [-c CANCEL_AFTER_MS]
  *   scheduler-local-call -s SOCK watch [-c CANCEL_AFTER_MS] [APP]
  *
- * INSTANCES is a comma-separated list ("1,2"). Prints one line per result:
+ * INSTANCES is a comma-separated list ("1,2"); each -p adds one
+ * placement.machine_metadata entry (any scheduler; the name is historical). Prints one line per result:
  * "INSTANCE app release instance id host port state" (with -v followed by
  * " exit=N oom=0|1 health=H started=MS announcer=A"),
  * "REMOVED n", "LOG instance line", "EVENT kind" followed by the instance
@@ -68,12 +70,15 @@ static int do_run(nap_conn *conn, int argc, char **argv)
 	Nap__EnvVar *env = calloc((size_t)argc, sizeof *env);
 	Nap__EnvVar **envp = calloc((size_t)argc, sizeof *envp);
 	uint32_t inst[64];
+	Nap__Placement placement = NAP__PLACEMENT__INIT;
+	char *constraints[16];
 	ProtobufCMessage *reply;
 	char *list, *tok, *save = NULL;
 	int r;
 
 	if (argc < 4 || !env || !envp)
 		return 2;
+	placement.machine_metadata = constraints;
 	req.app = argv[0];
 	req.release = (uint32_t)strtoul(argv[1], NULL, 10);
 	req.image = argv[2];
@@ -87,6 +92,12 @@ static int do_run(nap_conn *conn, int argc, char **argv)
 
 		if (strcmp(argv[i], "-m") == 0 && i + 1 < argc) {
 			req.memory_bytes = strtoull(argv[++i], NULL, 10);
+			continue;
+		}
+		if (strcmp(argv[i], "-p") == 0 && i + 1 < argc &&
+		    placement.n_machine_metadata < 16) {
+			constraints[placement.n_machine_metadata++] = argv[++i];
+			req.placement = &placement;
 			continue;
 		}
 		eq = strchr(argv[i], '=');

@@ -240,7 +240,9 @@ static int cmp_double(const void *a, const void *b)
 
 static void test_watch(void)
 {
-	enum { N = 50 };
+	enum {
+		N = 50
+	};
 	static struct watcher w, w2, w3;
 	int64_t put_rev = 0, del_rev = 0;
 	double sent[N], lat[N];
@@ -281,8 +283,9 @@ static void test_watch(void)
 	     N, lat[N / 2], lat[N - 1]);
 
 	/* Resume from a revision: the history is replayed. */
-	w2.opts = (struct etcd_watch_options){
-		.key = key("w/"), .prefix = true, .start_revision = put_rev};
+	w2.opts = (struct etcd_watch_options){.key = key("w/"),
+					      .prefix = true,
+					      .start_revision = put_rev};
 	w2.stop_after = 2;
 	watch_start(&w2);
 	pthread_join(w2.thread, NULL);
@@ -408,6 +411,38 @@ static void test_errors(void)
 	CHECK(r == -ECONNREFUSED && strstr(err, "http://127.0.0.1:1"),
 	      "an unreachable etcd: one clear line: %s", err);
 	etcd_client_free(bad);
+	bad = NULL;
+	r = etcd_client_new(&bad, "http://127.0.0.1:1, http://127.0.0.1:2");
+	if (r == 0)
+		r = etcd_get(&range, bad, "x", false, 0, err, sizeof err);
+	CHECK(r == -ECONNREFUSED && strstr(err, "none of the 2 etcd members answers"),
+	      "no member of a list answers: one line naming them: %s", err);
+	etcd_client_free(bad);
+}
+
+/* A member list whose first member is down: requests go to the next one,
+ * and a watch too. */
+static void test_members(const char *ep)
+{
+	char list[600], err[512];
+	etcd_client *c = NULL;
+	struct etcd_range range;
+	int r;
+
+	snprintf(list, sizeof list, "http://127.0.0.1:1,  %s", ep ? ep : ETCD_DEFAULT_ENDPOINT);
+	r = etcd_client_new(&c, list);
+	CHECK(r == 0 && etcd_client_members(c) == 2, "a list of 2 members is taken");
+	if (r < 0)
+		return;
+	r = etcd_put(NULL, c, key("member"), "v", 1, 0, err, sizeof err);
+	CHECK(r == 0, "a put goes to the member that answers (%s)", r ? err : "ok");
+	r = etcd_get(&range, c, key("member"), false, 0, err, sizeof err);
+	CHECK(r == 0 && range.n == 1, "... and a read");
+	if (r == 0)
+		etcd_range_release(&range);
+	etcd_client_free(c);
+	r = etcd_client_new(&c, "http://127.0.0.1:1, 127.0.0.1:2379");
+	CHECK(r == -EINVAL, "a list with a member that is not a URL is refused");
 }
 
 int main(void)
@@ -433,6 +468,7 @@ int main(void)
 	test_compacted();
 	test_threads();
 	test_errors();
+	test_members(ep);
 
 	etcd_delete(NULL, etcd, prefix, true, err, sizeof err);
 	etcd_client_free(etcd);
