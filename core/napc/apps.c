@@ -294,20 +294,26 @@ static int parse_check_option(Nap__Check *check, int c, const char *arg)
 /* vars and ptrs have room for argc entries; the caller frees them. */
 static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Nap__EnvVar **ptrs)
 {
-	static const struct option lo[] = {{"instances", 1, 0, 'i'},
-					   {"env", 1, 0, 'e'},
-					   {"memory", 1, 0, 'm'},
-					   {"check-http", 1, 0, 'c'},
-					   {"ready-timeout", 1, 0, 'r'},
-					   {"scheduler", 1, 0, 's'},
-					   {0, 0, 0, 0}};
+	static const struct option lo[] = {{"instances", 1, 0, 'i'},     {"env", 1, 0, 'e'},
+					   {"memory", 1, 0, 'm'},        {"check-http", 1, 0, 'c'},
+					   {"ready-timeout", 1, 0, 'r'}, {"scheduler", 1, 0, 's'},
+					   {"constraint", 1, 0, 'p'},    {0, 0, 0, 0}};
 	Nap__DeployRequest req = NAP__DEPLOY_REQUEST__INIT;
 	Nap__Check check = NAP__CHECK__INIT;
+	char *constraints[NAP_CONSTRAINTS_MAX];
+	req.constraints = constraints;
 	int c, r = 0;
 	optind = 0; /* a full restart of getopt: main() parsed with "+" */
 	while ((c = getopt_long(argc, argv, "i:e:m:", lo, NULL)) != -1) {
 		if (c == 's') {
 			req.scheduler = optarg;
+		} else if (c == 'p') {
+			if (req.n_constraints >= NAP_CONSTRAINTS_MAX) {
+				fprintf(stderr, "napc: at most %u --constraint\n",
+					NAP_CONSTRAINTS_MAX);
+				return NAPC_EXIT_USAGE;
+			}
+			constraints[req.n_constraints++] = optarg;
 		} else if (c == 'c' || c == 'r') {
 			if ((r = parse_check_option(&check, c, optarg)))
 				return r;
@@ -338,7 +344,7 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 	if (optind >= argc || argc - optind > 2) {
 		fprintf(stderr, "usage: napc deploy APP [DIR] [--instances N] [--memory SIZE] "
 				"[--env K=V]... [--check-http PATH] [--ready-timeout SECONDS] "
-				"[--scheduler PLUGIN]\n");
+				"[--scheduler PLUGIN] [--constraint EXPR]...\n");
 		return NAPC_EXIT_USAGE;
 	}
 	req.app = argv[optind];

@@ -24,6 +24,7 @@ static void usage(FILE *out)
 		"Commands:\n"
 		"  deploy APP [DIR] [--instances N] [--memory SIZE] [--env K=V]...\n"
 		"         [--check-http PATH] [--ready-timeout SECONDS] [--scheduler PLUGIN]\n"
+		"         [--constraint EXPR]...\n"
 		"                  build DIR's Dockerfile (default .) and run it; prints the endpoints\n"
 		"                  once every instance is ready (its port answers, or PATH 2xx/3xx)\n"
 		"  ls              list the apps\n"

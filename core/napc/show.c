@@ -82,8 +82,11 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 					     (json_int_t)s->check->failures, "ready_timeout_s",
 					     (json_int_t)s->check->ready_timeout_s)
 				 : json_null();
+	json_t *cons = json_array();
+	for (size_t i = 0; i < s->n_constraints; i++)
+		json_array_append_new(cons, json_string(s->constraints[i]));
 	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o, s:i, s:i, s:o, s:o, "
-			 "s:s}",
+			 "s:s, s:o}",
 			 "app", s->app, "release", (json_int_t)s->release, "image", s->image,
 			 "instances", (json_int_t)s->instances, "memory_bytes",
 			 (json_int_t)s->memory_bytes, "state", s->state, "updated",
@@ -156,6 +159,8 @@ void napc_print_status(const struct napc *n, const Nap__AppStatus *s)
 		printf("  image %s\n", s->image);
 	if (s->scheduler && *s->scheduler)
 		printf("  scheduler %s\n", s->scheduler);
+	for (size_t i = 0; i < s->n_constraints; i++)
+		printf("  constraint %s\n", s->constraints[i]);
 	if (s->check)
 		printf("  check %s, every %u ms, unhealthy after %u failures, ready within %u s\n",
 		       *s->check->http_path ? s->check->http_path : "TCP connect",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <nap/builder.pb-c.h>
+#include <nap/limits.h>
 #include <nap/discovery.pb-c.h>
 #include <nap/notifier.pb-c.h>
 #include <nap/scheduler.pb-c.h>
@@ -100,6 +101,17 @@ int bus_run(const char *app, uint32_t release, json_t *rec, const uint32_t *inst
 	r.timeout_s = SCHEDULE_TIMEOUT_MS / 1000u;
 	rec_check(rec, &check);
 	r.check = &check;
+	/* where it may run: the app's constraints */
+	Nap__Placement placement = NAP__PLACEMENT__INIT;
+	json_t *cons = json_object_get(rec, "constraints");
+	char *cv[NAP_CONSTRAINTS_MAX];
+	for (size_t i = 0;
+	     i < json_array_size(cons) && placement.n_machine_metadata < NAP_CONSTRAINTS_MAX; i++)
+		if (json_is_string(json_array_get(cons, i)))
+			cv[placement.n_machine_metadata++] = (char *)json_string_value(
+				json_array_get(cons, i));
+	placement.machine_metadata = cv;
+	r.placement = &placement;
 	nap_error e = {0};
 	char at[96];
 	int rc = bus_call_at(NULL, &nap__scheduler__descriptor,

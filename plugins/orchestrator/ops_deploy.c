@@ -85,6 +85,8 @@ static bool deploy_ok(const Nap__DeployRequest *d, json_t **envp, char *why, siz
 		return false;
 	if (!request_dir_ok(d->dir, why, n))
 		return false;
+	if (!constraints_ok(d->constraints, d->n_constraints, why, n))
+		return false;
 	if (d->scheduler && strlen(d->scheduler) > 63) {
 		snprintf(why, n, "a scheduler is named by its plugin's name, at most 63 bytes");
 		return false;
@@ -132,6 +134,13 @@ static bool add_release(struct app *a, const Nap__DeployRequest *d, json_t *env,
 		json_object_set_new(rec, "memory", json_integer((json_int_t)d->memory_bytes));
 	if (d->check)
 		json_object_set_new(rec, "check", check_to_json(d->check));
+	if (d->n_constraints) {
+		json_t *c = json_array();
+		for (size_t i = 0; i < d->n_constraints; i++)
+			if (strcmp(d->constraints[i], "none") != 0)
+				json_array_append_new(c, json_string(d->constraints[i]));
+		json_object_set_new(rec, "constraints", c);
+	}
 	return true;
 }
 

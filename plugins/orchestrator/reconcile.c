@@ -108,12 +108,17 @@ static void plan_replace(struct app *a, struct slot *s, struct plan *p, bool exi
 		s->restarts++;
 		s->crashes_in_row++;
 		s->next_start_ms = wall_ms() + backoff_ms(s->crashes_in_row);
+		char how[96];
+		/* exit code -1: the scheduler lost it with its machine (swarm) */
+		if (s->last_exit == -1)
+			snprintf(how, sizeof(how), "was lost with its machine");
+		else
+			snprintf(how, sizeof(how), "exited with code %d%s", s->last_exit,
+				 s->oom ? " (out of memory)" : "");
 		if (exited)
 			O.host->log(NAP_LOG_NOTICE,
-				    "orchestrator: %s instance %u (release %u) exited with code "
-				    "%d%s; replacing it%s",
-				    a->name, s->instance, s->release, s->last_exit,
-				    s->oom ? " (out of memory)" : "",
+				    "orchestrator: %s instance %u (release %u) %s; replacing it%s",
+				    a->name, s->instance, s->release, how,
 				    s->crashes_in_row > 1 ? " after a back-off" : "");
 		slot_phase(s, exited ? PHASE_CRASHED : PHASE_UNHEALTHY);
 		if (ro && s->release == rec_u32(a->rec, "release") && !s->was_ready) {

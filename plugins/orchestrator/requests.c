@@ -108,3 +108,27 @@ bool check_path_ok(const char *path, char *why, size_t whylen)
 			 NAP_CHECK_PATH_MAX);
 	return ok;
 }
+
+bool constraints_ok(char *const *c, size_t n, char *why, size_t whylen)
+{
+	if (n > NAP_CONSTRAINTS_MAX) {
+		snprintf(why, whylen,
+			 "%zu placement constraints; the limit is %u (NAP_CONSTRAINTS_MAX)", n,
+			 NAP_CONSTRAINTS_MAX);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(c[i]);
+		bool ok = len >= 1 && len <= NAP_CONSTRAINT_MAX;
+		for (size_t k = 0; ok && k < len; k++)
+			ok = c[i][k] > 0x20 && c[i][k] < 0x7f;
+		if (!ok) {
+			snprintf(why, whylen,
+				 "a placement constraint is 1 to %u printable characters without "
+				 "spaces, like node.labels.zone==a (NAP_CONSTRAINT_MAX)",
+				 NAP_CONSTRAINT_MAX);
+			return false;
+		}
+	}
+	return true;
+}

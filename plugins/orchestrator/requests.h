@@ -28,4 +28,8 @@ bool request_dir_ok(const char *dir, char *why, size_t whylen);
  * NAP_CHECK_PATH_MAX bytes (it goes into a request line and a fleet unit). */
 bool check_path_ok(const char *path, char *why, size_t whylen);
 
+/* Placement constraints: at most NAP_CONSTRAINTS_MAX, each 1 to
+ * NAP_CONSTRAINT_MAX printable characters without blanks. */
+bool constraints_ok(char *const *c, size_t n, char *why, size_t whylen);
+
 #endif

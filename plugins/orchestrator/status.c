@@ -87,6 +87,11 @@ void status_fill(Nap__AppStatus *st, struct app *a, bool with_env)
 	json_t *cur = rec_release(rec, 0);
 	st->image = dup(cur ? json_string_value(json_object_get(cur, "image")) : "");
 	st->scheduler = dup(cur ? release_sched(rec, 0) : "");
+	json_t *cons = json_object_get(rec, "constraints");
+	st->constraints = calloc(json_array_size(cons) + 1, sizeof(char *));
+	for (size_t k = 0; st->constraints && k < json_array_size(cons); k++)
+		st->constraints[st->n_constraints++] = dup(
+			json_string_value(json_array_get(cons, k)));
 	json_t *rels = json_object_get(rec, "releases");
 	st->releases = calloc(json_array_size(rels) + 1, sizeof(uint32_t));
 	size_t i;
@@ -136,6 +141,9 @@ void status_clear(Nap__AppStatus *st)
 	free(st->state);
 	free(st->image);
 	free(st->scheduler);
+	for (size_t i = 0; i < st->n_constraints; i++)
+		free(st->constraints[i]);
+	free(st->constraints);
 	free(st->releases);
 	for (size_t i = 0; i < st->n_env; i++) {
 		free(st->env[i]->key);

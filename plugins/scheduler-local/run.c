@@ -71,6 +71,14 @@ static const char *run_check(const Nap__RunRequest *req, char *buf, size_t len)
 		return "no image given";
 	if (req->memory_bytes > INT64_MAX)
 		return "memory_bytes is too large";
+	/* One host: a constraint cannot be met here, and is not ignored. */
+	if (req->placement && req->placement->n_machine_metadata) {
+		snprintf(buf, len,
+			 "placement constraints (%.100s...) need a scheduler of several machines "
+			 "(scheduler-swarm, scheduler-fleet): this one runs on this host only",
+			 req->placement->machine_metadata[0]);
+		return buf;
+	}
 	return NULL;
 }
 

@@ -88,6 +88,20 @@ FETCH=
 read -r n fails <"$WORK/fetch.result"
 ok "no failed request while it moved there and back ($fails of $n)" test "$fails" -eq 0 -a "$n" -ge 20
 
+# Placement constraints, kept with the app and passed to the scheduler.
+napc deploy "$APP" "$WORK/hello" --constraint zone==a >"$WORK/local-cons.out" 2>&1
+ok "scheduler-local refuses a placement constraint, saying which schedulers can" \
+	grep -q "placement constraints (zone==a...) need a scheduler of several machines" "$WORK/local-cons.out"
+ok "... and the release before keeps serving" bash -c "napc status $APP | grep -q '^$APP: running'"
+ok "on fleet, a constraint its machines meet (role=web) is kept with the app" \
+	napc deploy "$APP" "$WORK/hello" --scheduler scheduler-fleet --constraint role=web
+ok "... status shows it" bash -c "napc status $APP | grep -q '^  constraint role=web'"
+napc deploy "$APP" "$WORK/hello" --constraint role=db >"$WORK/fleet-cons.out" 2>&1
+ok "a constraint no machine meets fails, naming it, the release before serving" \
+	bash -c "grep -q 'failed at schedule' '$WORK/fleet-cons.out' && grep -q 'role=db' '$WORK/fleet-cons.out' && grep -q 'keeps serving' '$WORK/fleet-cons.out'"
+ok "--constraint none clears them" napc deploy "$APP" "$WORK/hello" --constraint none
+ok "... status shows none" bash -c "! napc status $APP | grep -q '^  constraint'"
+
 ok "destroy" napc destroy "$APP"
 ok "... leaves no container, unit or key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ $(keys) -eq 0 ] && [ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get(\"units\", [])))') -eq 0 ]"
 done_testing

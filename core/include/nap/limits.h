@@ -27,6 +27,10 @@
 #define NAP_PATH_MAX 4095u
 /* An HTTP readiness check path (napc deploy --check-http PATH). */
 #define NAP_CHECK_PATH_MAX 255u
+/* Placement constraints of an app (napc deploy --constraint): how many, and
+ * the length of each. */
+#define NAP_CONSTRAINTS_MAX 16u
+#define NAP_CONSTRAINT_MAX 255u
 
 /* Instances of one app. */
 #define NAP_INSTANCES_MAX 100u
