@@ -43,6 +43,7 @@ noinst_DATA = contrib/napd.conf
 contrib/napd.conf: $(srcdir)/contrib/napd.conf.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) contrib && \
 	$(SED) -e 's|@DEFAULT_PLUGINS[@]|$(strip $(NAP_DEFAULT_PLUGINS))|g' \
+		-e 's|@localstatedir[@]|$(localstatedir)|g' \
 		$(srcdir)/contrib/napd.conf.in > $@.tmp && \
 	mv $@.tmp $@
 
