@@ -39,10 +39,9 @@ struct notifier {
 
 /* The queue thread: every webhook that has not had n yet, in turn; done
  * (and out of the spool) once none is left to try again. */
-static bool deliver(struct queue *q, const struct notice *n, void *user)
+static bool deliver(struct queue *q, struct notice *n, void *user)
 {
 	struct notifier *nt = user;
-	struct notice *mut = (struct notice *)n; /* the queue thread owns it now */
 	bool again = false;
 
 	for (size_t i = 0; i < nt->cfg.nwebhooks && !atomic_load(&q->cancel); i++) {
@@ -52,7 +51,7 @@ static bool deliver(struct queue *q, const struct notice *n, void *user)
 		    WEBHOOK_UNDELIVERED)
 			again = true;
 		else
-			mut->done |= UINT32_C(1) << i;
+			n->done |= UINT32_C(1) << i;
 	}
 	if (again || atomic_load(&q->cancel))
 		return false;

@@ -139,11 +139,20 @@ void queue_push(struct queue *q, struct notice *n)
 	size_t waiting;
 
 	pthread_mutex_lock(&q->lock);
-	if (q->count == q->cap)
+	/* Parked notices count too, and are the oldest. */
+	if (q->count == q->cap) {
 		dropped = pop_locked(q);
+	} else if (q->count + q->nparked >= q->cap && q->parked) {
+		dropped = q->parked;
+		q->parked = dropped->next;
+		dropped->next = NULL;
+		if (!q->parked)
+			q->parked_tail = NULL;
+		q->nparked--;
+	}
 	q->ring[(q->head + q->count) % q->cap] = n;
 	q->count++;
-	waiting = q->count;
+	waiting = q->count + q->nparked;
 	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&q->lock);
 	if (dropped) {

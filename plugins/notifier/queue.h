@@ -2,8 +2,9 @@
  * one background thread that delivers them, so that Notify never waits for
  * a webhook.
  *
- * When the queue is full, the oldest notification is dropped with a warning
- * (and forgotten: see queue_start): fresh news matters more than old. A
+ * When the queue is full (queued and parked notices together), the oldest
+ * notification is dropped with a warning (and forgotten: see queue_start):
+ * fresh news matters more than old. A
  * notification the deliver function could not deliver yet is parked and
  * queued again QUEUE_RETRY_MS later. queue_stop() wakes the thread, cancels
  * the delivery in flight (curl notices within about a second), frees what is
@@ -42,7 +43,7 @@ struct notice {
 struct queue;
 /* Delivers one notice; runs on the queue's thread. Returns true when it is
  * done with it (the queue frees it), false to have it tried again later. */
-typedef bool (*queue_deliver_fn)(struct queue *q, const struct notice *n, void *user);
+typedef bool (*queue_deliver_fn)(struct queue *q, struct notice *n, void *user);
 /* Forgets a notice the queue drops when full; runs on the pushing thread. */
 typedef void (*queue_forget_fn)(const struct notice *n, void *user);
 

@@ -2,7 +2,8 @@
 # The notifier's spool: a notification accepted while its webhook is down
 # survives a crash of the notifier (napd restarts it) and a restart of napd,
 # and arrives once the receiver is up; the spool empties once every webhook
-# has had it or refused it for good.
+# has had it or refused it for good; one whose webhook stays down past its
+# retries stays in the spool.
 . "$top_srcdir/tests/plugins/notifier-lib.sh"
 
 APP="nt-spool-$$"
@@ -66,6 +67,15 @@ notify -r 3 "$APP" >/dev/null
 ok "both receive the notification" wait_until 10 bash -c "$(declare -f requests has_requests); WORK='$WORK'; has_requests fine 1 && has_requests refuses 1"
 ok "... and the spool is empty" wait_until 5 spool_empty
 ok "... and it was sent once to each" test "$(requests fine)$(requests refuses)" = 11
+
+# 4. A webhook still down when its retries run out: kept, to try again.
+ok "napd starts with a webhook that is down and no retries" \
+	start_notifier "webhooks = $HOOK" "retries = 0"
+notify -r 4 "$APP" >/dev/null
+ok "the failure says it is tried again" \
+	wait_until 10 log_has "deploy $APP release 4 not delivered after 1 attempt: cannot connect"
+ok "... in 60 s" log_has "; tried again in 60 s"
+ok "... and the spool keeps it" test "$(spooled)" -eq 1
 
 stop_napd
 ok "no sanitizer reports in napd's log" no_sanitizer_reports
