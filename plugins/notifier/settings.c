@@ -14,6 +14,8 @@
 
 #include "url.h"
 
+#include <nap/protocol.h>
+
 #define WEBHOOKS_MAX 32
 #define URL_MAX 2048
 
@@ -123,6 +125,42 @@ static int webhooks_setting(struct notifier_config *cfg, const nap_host *host)
 	return 0;
 }
 
+/* The spool setting, or its default (see settings.h). */
+static int spool_setting(struct notifier_config *cfg, const nap_host *host)
+{
+	const char *s = host->config("spool"), *id = host->config("napd.id"), *sock;
+	char *p;
+
+	if (s && s[0] != '/') {
+		host->log(NAP_LOG_ERROR,
+			  "notifier: spool = \"%s\" is not an absolute path: fix it in the [plugin "
+			  "notifier] section of napd.conf",
+			  s);
+		return -EINVAL;
+	}
+	if (s) {
+		cfg->spool = strdup(s);
+		return cfg->spool ? 0 : -ENOMEM;
+	}
+	/* napd.id is "<hostname>:<socket path>"; the host name may change. */
+	sock = id ? strchr(id, ':') : NULL;
+	if (!sock || strcmp(sock + 1, NAP_DEFAULT_SOCKET) == 0) {
+		cfg->spool = strdup(NAP_NOTIFIER_SPOOL_DIR);
+		return cfg->spool ? 0 : -ENOMEM;
+	}
+	sock++;
+	sock += strspn(sock, "/");
+	if (asprintf(&cfg->spool, "%s/%s", NAP_NOTIFIER_SPOOL_DIR, sock) < 0) {
+		cfg->spool = NULL;
+		return -ENOMEM;
+	}
+	for (p = cfg->spool + strlen(NAP_NOTIFIER_SPOOL_DIR) + 1; *p; p++)
+		if (*p == '/' || (unsigned char)*p < 0x20)
+			*p = '_';
+	cfg->spool_temp = true;
+	return 0;
+}
+
 int notifier_config_load(struct notifier_config *cfg, const nap_host *host)
 {
 	long queue_size = 1000, retries = 3;
@@ -140,6 +178,8 @@ int notifier_config_load(struct notifier_config *cfg, const nap_host *host)
 		r = number_setting(host, "queue_size", 1, 1000000, &queue_size);
 	if (r == 0)
 		r = bool_setting(host, "log", &cfg->log);
+	if (r == 0)
+		r = spool_setting(cfg, host);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			host->log(NAP_LOG_ERROR, "notifier: out of memory reading the settings");
@@ -158,5 +198,6 @@ void notifier_config_release(struct notifier_config *cfg)
 		free(cfg->webhooks[i].redacted);
 	}
 	free(cfg->webhooks);
+	free(cfg->spool);
 	*cfg = (struct notifier_config){0};
 }

@@ -7,6 +7,11 @@
  *   backoff_ms = 200            pause before the first retry, doubling
  *   queue_size = 1000           notifications waiting for delivery
  *   log        = yes            one NOTICE line per notification
+ *   spool      = DIR            where accepted notifications wait (spool.h);
+ *                               default NAP_NOTIFIER_SPOOL_DIR for the napd on
+ *                               the default socket, NAP_NOTIFIER_SPOOL_DIR/
+ *                               <its socket path, '/' as '_'> for another, so
+ *                               that two napds on a host keep theirs apart
  *
  * Ownership: notifier_config_load() fills a struct the caller releases with
  * notifier_config_release(). */
@@ -17,6 +22,10 @@
 #include <stddef.h>
 
 #include <nap/plugin.h>
+
+#ifndef NAP_NOTIFIER_SPOOL_DIR
+#define NAP_NOTIFIER_SPOOL_DIR "/var/lib/nap/notifier"
+#endif
 
 struct webhook_target {
 	char *url;      /* as configured: what curl is given */
@@ -31,6 +40,8 @@ struct notifier_config {
 	long backoff_ms;
 	size_t queue_size;
 	bool log;
+	char *spool;     /* the spool directory, malloc'd */
+	bool spool_temp; /* a default per socket: removed at shutdown if empty */
 };
 
 /* Reads the settings through host->config. Returns 0; or -EINVAL after

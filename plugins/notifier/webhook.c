@@ -89,8 +89,9 @@ static enum attempt_result attempt(struct queue *q, const struct notifier_config
 	return res;
 }
 
-bool webhook_post(struct queue *q, const struct notifier_config *cfg,
-		  const struct webhook_target *target, const struct notice *n, const nap_host *host)
+enum webhook_result webhook_post(struct queue *q, const struct notifier_config *cfg,
+				 const struct webhook_target *target, const struct notice *n,
+				 const nap_host *host)
 {
 	long pause = cfg->backoff_ms;
 	char why[600];
@@ -103,20 +104,28 @@ bool webhook_post(struct queue *q, const struct notifier_config *cfg,
 		if (res == DELIVERED) {
 			host->log(NAP_LOG_INFO, "notifier: %s delivered to %s (attempt %u)",
 				  n->what, target->redacted, i + 1);
-			return true;
+			return WEBHOOK_DELIVERED;
 		}
 		if (atomic_load(&q->cancel)) {
 			host->log(NAP_LOG_WARNING,
 				  "notifier: webhook %s: %s not delivered: napd is stopping the "
-				  "notifier",
+				  "notifier (the spool keeps it for the next start)",
 				  target->redacted, n->what);
-			return false;
+			return WEBHOOK_UNDELIVERED;
 		}
-		if (res == FINAL || i == cfg->retries) {
+		if (res == FINAL) {
 			host->log(NAP_LOG_ERROR,
 				  "notifier: webhook %s: %s not delivered after %u attempt%s: %s",
 				  target->redacted, n->what, i + 1, i ? "s" : "", why);
-			return false;
+			return WEBHOOK_REFUSED;
+		}
+		if (i == cfg->retries) {
+			host->log(NAP_LOG_ERROR,
+				  "notifier: webhook %s: %s not delivered after %u attempt%s: %s; "
+				  "tried again in %ld s",
+				  target->redacted, n->what, i + 1, i ? "s" : "", why,
+				  QUEUE_RETRY_MS / 1000);
+			return WEBHOOK_UNDELIVERED;
 		}
 		host->log(NAP_LOG_INFO,
 			  "notifier: webhook %s: %s: attempt %u failed (%s); retrying "
@@ -125,9 +134,9 @@ bool webhook_post(struct queue *q, const struct notifier_config *cfg,
 		if (!queue_pause(q, pause)) {
 			host->log(NAP_LOG_WARNING,
 				  "notifier: webhook %s: %s not delivered: napd is stopping the "
-				  "notifier",
+				  "notifier (the spool keeps it for the next start)",
 				  target->redacted, n->what);
-			return false;
+			return WEBHOOK_UNDELIVERED;
 		}
 		pause = pause * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : pause * 2;
 	}

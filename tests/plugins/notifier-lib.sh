@@ -33,6 +33,10 @@ start_receiver() {
 	RECEIVER_URL="http://127.0.0.1:$(cat "$WORK/$name/port")/hook"
 }
 
+# spooled: how many notifications wait in $SPOOL.
+spooled() { find "$SPOOL" -maxdepth 1 -name '*.notice' | wc -l; }
+spool_empty() { [ "$(spooled)" -eq 0 ]; }
+
 # requests NAME: how many requests receiver NAME has recorded.
 requests() {
 	if [ -f "$WORK/$1/requests.jsonl" ]; then wc -l <"$WORK/$1/requests.jsonl"; else echo 0; fi
@@ -45,11 +49,13 @@ closed_port() {
 }
 
 # start_notifier [settings...]: a fresh napd (own socket) whose notifier has
-# these [plugin notifier] settings; waits until the plugin runs or failed.
+# these [plugin notifier] settings and a spool of its own, $SPOOL; waits
+# until the plugin runs or failed.
 start_notifier() {
 	SCENARIO=$((SCENARIO + 1))
 	SOCK="$WORK/napd-$SCENARIO.sock"
-	write_config "plugins = $NOTIFIER_SO" "" "[plugin notifier]" "$@"
+	SPOOL="$WORK/spool-$SCENARIO"
+	write_config "plugins = $NOTIFIER_SO" "" "[plugin notifier]" "spool = $SPOOL" "$@"
 	start_napd || return 1
 	wait_until 10 plugin_is notifier running
 }

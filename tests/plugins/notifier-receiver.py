@@ -1,18 +1,19 @@
 #!/usr/bin/env python3
 """notifier-receiver: a webhook receiver for the notifier plugin's tests.
 
-Listens on 127.0.0.1 on a port the OS picks, writes that port to DIR/port,
+Listens on 127.0.0.1 on a port the OS picks (or --port), writes that port to DIR/port,
 and appends one JSON line per POST to DIR/requests.jsonl:
 {"n": 1, "path": ..., "headers": {lowercased name: value}, "body": <the raw
 body as text>, "t": <seconds since the epoch>}. Every request is recorded
 before it is answered.
 
   notifier-receiver.py DIR [--fail N] [--fail-status CODE] [--status CODE]
-                           [--sleep SECONDS]
+                           [--sleep SECONDS] [--port PORT]
 
 --fail N answers --fail-status (500) to the first N requests; --status
 answers CODE to every other request (default 200); --sleep waits before
-answering. Standard library only.
+answering; --port listens on PORT (a receiver that comes up late on the
+URL the notifier was given). Standard library only.
 """
 import argparse
 import json
@@ -29,6 +30,7 @@ def main():
     ap.add_argument("--fail-status", type=int, default=500)
     ap.add_argument("--status", type=int, default=200)
     ap.add_argument("--sleep", type=float, default=0.0)
+    ap.add_argument("--port", type=int, default=0)
     args = ap.parse_args()
 
     lock = threading.Lock()
@@ -62,7 +64,7 @@ def main():
         def log_message(self, fmt, *a):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     tmp = os.path.join(args.dir, "port.tmp")
     with open(tmp, "w") as f:
