@@ -59,35 +59,42 @@ for _ in $(seq 1 200); do
 done
 
 # --- kill -> replacement ready and announced ---
-napc deploy "$APP" "$work/quick" >/dev/null
-python3 - "$APP" "${BENCH_KILLS:-10}" <<'PY'
+# One kill per instance: a second kill of the same instance within 10 s
+# would meet the crash-loop back-off, which is not what this measures.
+kills=${BENCH_KILLS:-10}
+napc deploy "$APP" "$work/quick" --instances "$kills" >/dev/null
+python3 - "$APP" "$kills" <<'PY'
 import base64, json, subprocess, sys, time, urllib.request, statistics
 app, kills = sys.argv[1], int(sys.argv[2])
-def keys():
+def endpoints():
     k = base64.b64encode(f"/services/{app}/".encode()).decode()
     end = base64.b64encode(f"/services/{app}0".encode()).decode()
     req = urllib.request.Request("http://127.0.0.1:2379/v3/kv/range",
         data=json.dumps({"key": k, "range_end": end}).encode())
     out = json.load(urllib.request.urlopen(req, timeout=2))
-    return [json.loads(base64.b64decode(kv["value"])) for kv in out.get("kvs", [])]
+    return {e["instance"]: e for e in (json.loads(base64.b64decode(kv["value"])) for kv in out.get("kvs", []))}
 heal, start = [], []
-for i in range(kills):
-    time.sleep(1.5)  # the replacement of the last kill has settled
-    old = keys()[0]
-    cid = subprocess.check_output(["docker", "ps", "-q", "--filter", f"label=nap.app={app}"], text=True).split()[0]
+for inst in range(1, kills + 1):
+    time.sleep(1.0)
+    old = endpoints().get(inst)
+    if not old:
+        sys.exit(f"instance {inst} is not announced")
+    cid = subprocess.check_output(["docker", "ps", "-q", "--filter", f"label=nap.app={app}",
+                                   "--filter", f"label=nap.instance={inst}"], text=True).split()[0]
     since = time.time()
     t0 = time.monotonic()
     subprocess.check_call(["docker", "kill", cid], stdout=subprocess.DEVNULL)
     while True:
-        ks = keys()
-        if ks and ks[0]["port"] != old["port"]:
+        e = endpoints().get(inst)
+        if e and e["port"] != old["port"]:
             break
         if time.monotonic() - t0 > 30:
-            sys.exit("no replacement within 30 s")
+            sys.exit(f"instance {inst}: no replacement within 30 s")
         time.sleep(0.005)
     heal.append((time.monotonic() - t0) * 1000)
     ev = subprocess.check_output(["docker", "events", "--since", f"{since:.3f}", "--until", f"{time.time():.3f}",
-        "--filter", f"label=nap.app={app}", "--filter", "event=start", "--format", "{{.TimeNano}}"], text=True).split()
+        "--filter", f"label=nap.app={app}", "--filter", f"label=nap.instance={inst}",
+        "--filter", "event=start", "--format", "{{.TimeNano}}"], text=True).split()
     if ev:
         start.append(int(ev[-1]) / 1e6 - since * 1000)
 print(f"heal.kill_to_announced_ms.median: {statistics.median(heal):.1f}")
@@ -133,11 +140,16 @@ napc destroy "$APP-slow" >/dev/null
 # --- memory with 50 apps reconciled ---
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 orch=$(napc --json plugins | python3 -c 'import json,sys; print([p["pid"] for p in json.load(sys.stdin) if p["name"]=="orchestrator"][0])')
+# (wait names its jobs: a bare wait would wait for napd too)
+pids=()
 for i in $(seq 1 50); do
 	napc deploy "$APP-m$i" "$work/quick" >/dev/null 2>&1 &
-	if [ $((i % 5)) -eq 0 ]; then wait || true; fi
+	pids+=($!)
+	if [ $((i % 5)) -eq 0 ]; then
+		for p in "${pids[@]}"; do wait "$p" || true; done
+		pids=()
+	fi
 done
-wait || true
 echo "heal.apps: $(napc ls | grep -c "^$APP-m" || true)"
 echo "heal.napd_rss_kb.start: $(rss "$NAPD_PID")"
 echo "heal.orchestrator_rss_kb.start: $(rss "$orch")"
@@ -145,8 +157,12 @@ sleep "${BENCH_HEAL_SECONDS:-60}"
 echo "heal.napd_rss_kb.end: $(rss "$NAPD_PID")"
 echo "heal.orchestrator_rss_kb.end: $(rss "$orch")"
 echo "heal.seconds: ${BENCH_HEAL_SECONDS:-60}"
+pids=()
 for i in $(seq 1 50); do
 	napc destroy "$APP-m$i" >/dev/null 2>&1 &
-	if [ $((i % 10)) -eq 0 ]; then wait || true; fi
+	pids+=($!)
+	if [ $((i % 10)) -eq 0 ]; then
+		for p in "${pids[@]}"; do wait "$p" || true; done
+		pids=()
+	fi
 done
-wait || true

@@ -2,10 +2,12 @@
 # Each plugin crashes (SIGSEGV to its host process) in the middle of a call:
 # the builder during a build, scheduler-local during Run, discovery-etcd
 # during a deploy's Watch and during a client's `napc endpoints --watch`,
-# the notifier while it delivers a notification. The call fails with
-# UNAVAILABLE and one line, the supervisor restarts the plugin, nothing is
-# left behind (containers, etcd entries, in-progress marker), the previous
-# release keeps serving, and the next deploy succeeds.
+# the notifier while it delivers a notification. A build or a Run that
+# crashes fails the deploy with UNAVAILABLE and one line, the previous
+# release keeps serving; an Announce that crashes is tried again by the
+# orchestrator once discovery-etcd is back, and the deploy succeeds. Either
+# way the supervisor restarts the plugin, nothing is left behind
+# (containers, etcd entries), and the next deploy succeeds.
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
@@ -87,6 +89,14 @@ crash_during() {
 	kill -CONT "$pid"
 	wait "$client"
 	st=$?
+	if [ "$stage" = converges ]; then
+		ok "[$victim] the deploy goes on once $victim is back, and succeeds" test "$st" -eq 0
+		ok "[$victim] the plugin is restarted" \
+			wait_until 30 bash -c "[ \$('$NAPC' --socket '$SOCK' --json plugins | python3 -c 'import json,sys; print([p[\"restarts\"] for p in json.load(sys.stdin) if p[\"name\"] == \"$victim\"][0])') -gt $restarts ]"
+		ok "[$victim] nothing is left behind" wait_until 60 consistent "$APP" 2
+		ok "[$victim] the new release serves" wait_until 20 serves "$APP" "attempt $n"
+		return
+	fi
 	ok "[$victim] the deploy fails (exit $st)" test "$st" -ne 0
 	ok "[$victim] ... with one line naming the $stage stage" \
 		bash -c "[ \$(wc -l <'$WORK/$victim.err') -eq 1 ] && grep -q 'failed at $stage' '$WORK/$victim.err'"
@@ -104,9 +114,9 @@ crash_during() {
 crash_during build 'builder: building .*:NEW ' builder
 crash_during schedule 'builder: pushed .*:NEW ' scheduler-local
 # Frozen when the first of the two instances has started, crashed once the
-# second has: the deploy has gone on to discovery (the "announce" marker,
-# then the Watch) and waits for it.
-crash_during announce "scheduler-local: started nap-$APP-NEW-" discovery-etcd \
+# second has: the orchestrator announces them once ready, and announces
+# again when discovery-etcd is back.
+crash_during converges "scheduler-local: started nap-$APP-NEW-" discovery-etcd \
 	"scheduler-local: started nap-$APP-NEW-"
 
 # A client's Watch when discovery-etcd crashes: it ends with one line.
