@@ -37,6 +37,20 @@ static void reply_status(nap_plugin_call *call, struct app *a, bool with_env)
 	status_clear(&st);
 }
 
+/* An operation that changed no release went well: the notifier hears of it
+ * (as of every operation), then the caller gets the app's status. Lock
+ * held. */
+static void succeed(nap_plugin_call *call, struct app *a, const char *op, uint64_t started)
+{
+	char app[64];
+	uint32_t release = rec_u32(a->rec, "release");
+	snprintf(app, sizeof(app), "%s", a->name);
+	pthread_mutex_unlock(&O.lock);
+	bus_notify(app, release, op, true, "", "", started, NULL);
+	pthread_mutex_lock(&O.lock);
+	reply_status(call, a, false);
+}
+
 /* Rolls out a new release made from image and env (SetEnv, Rollback). */
 static void new_release(nap_plugin_call *call, struct app *a, const char *op, const char *image,
 			json_t *env)
@@ -182,11 +196,12 @@ void ops_scale(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 			json_array_remove(slots, json_array_size(slots) - 1);
 	}
 	orch_changed(a);
+	uint64_t started = wall_ms();
 	if (save(call, a, "scale") == 0 &&
 	    (!rec_running(rec) ||
-	     op_wait_ready(call, a, rec_u32(rec, "release"), "scale", wall_ms()) == 0) &&
+	     op_wait_ready(call, a, rec_u32(rec, "release"), "scale", started) == 0) &&
 	    op_wait_settled(call, a, "scale") == 0)
-		reply_status(call, a, false);
+		succeed(call, a, "scale", started);
 	op_finish(a);
 }
 
@@ -205,9 +220,10 @@ void ops_start(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 					    slots_pick(NULL, rec_u32(rec, "instances")));
 			orch_changed(a);
 		}
+		uint64_t started = wall_ms();
 		if (save(call, a, "start") == 0 &&
-		    op_wait_ready(call, a, rec_u32(rec, "release"), "start", wall_ms()) == 0)
-			reply_status(call, a, false);
+		    op_wait_ready(call, a, rec_u32(rec, "release"), "start", started) == 0)
+			succeed(call, a, "start", started);
 	}
 	op_finish(a);
 }
@@ -223,8 +239,9 @@ void ops_stop(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
 	json_object_del(a->rec, "rollout");
 	json_object_set_new(a->rec, "slots", json_array());
 	orch_changed(a);
+	uint64_t started = wall_ms();
 	if (save(call, a, "stop") == 0 && op_wait_settled(call, a, "stop") == 0)
-		reply_status(call, a, false);
+		succeed(call, a, "stop", started);
 	op_finish(a);
 }
 

@@ -64,10 +64,13 @@ n=1
 # while the signal is on its way), sends it SIGSEGV and lets it go on: it
 # crashes in the middle of the call. The deploy must fail at STAGE.
 crash_during() {
-	local stage=$1 pattern=$2 victim=$3 then=${4:-} pid from restarts i st
+	local stage=$1 pattern=$2 victim=$3 then=${4:-} pid from restarts i st new
 	n=$((n + 1))
 	echo "<p>nap attempt $n</p>" >>"$WORK/hello/index.html"
-	pattern=${pattern//NEW/$(($(record_field "$APP" release) + 1))}
+	# the release this deploy makes (the record may have moved on by the
+	# time $then is looked for)
+	new=$(($(record_field "$APP" release) + 1))
+	pattern=${pattern//NEW/$new}
 	pid=$(plugin_pid "$victim")
 	restarts=$(plugin_field "$victim" restarts)
 	from=$(($(wc -l <"$WORK/napd.log") + 1))
@@ -81,7 +84,7 @@ crash_during() {
 	if [ -n "$then" ]; then
 		# Frozen until the log matches $then twice (the deploy has come to
 		# call the plugin and waits for it).
-		then=${then//NEW/$(($(record_field "$APP" release) + 1))}
+		then=${then//NEW/$new}
 		wait_until 120 bash -c "[ \$(tail -n +$from '$WORK/napd.log' | grep -cE '$then') -ge 2 ]"
 		sleep 1
 	fi
@@ -90,7 +93,7 @@ crash_during() {
 	wait "$client"
 	st=$?
 	if [ "$stage" = converges ]; then
-		ok "[$victim] the deploy goes on once $victim is back, and succeeds" test "$st" -eq 0
+		ok "[$victim] the deploy goes on once $victim is back, and succeeds (exit $st)" test "$st" -eq 0
 		ok "[$victim] the plugin is restarted" \
 			wait_until 30 bash -c "[ \$('$NAPC' --socket '$SOCK' --json plugins | python3 -c 'import json,sys; print([p[\"restarts\"] for p in json.load(sys.stdin) if p[\"name\"] == \"$victim\"][0])') -gt $restarts ]"
 		ok "[$victim] nothing is left behind" wait_until 60 consistent "$APP" 2

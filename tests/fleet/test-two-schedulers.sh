@@ -21,7 +21,10 @@ fleet_units() {
 	curl -sf --max-time 5 --unix-socket "$FLEETSOCK" http://fleet/fleet/v1/units |
 		python3 -c 'import json,sys; print(sum(u["name"].startswith("nap-"+sys.argv[1]+"@") for u in json.load(sys.stdin).get("units", [])))' "$APP"
 }
-sched_of() { napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scheduler"])'; }
+sched_of() { napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["scheduler"])' 2>&1; }
+# The checks below run napc in bash -c.
+export NAPC SOCK APP
+export -f napc
 cleanup() {
 	[ -n "${FETCH:-}" ] && kill "$FETCH" 2>/dev/null
 	stop_napd
@@ -52,7 +55,8 @@ for p in orchestrator scheduler-local scheduler-fleet discovery-etcd; do
 done
 
 ok "an app deploys on the first scheduler listed" napc deploy "$APP" "$WORK/hello" --instances 2
-ok "... status names it: scheduler-local" test "$(sched_of)" = scheduler-local
+s=$(sched_of)
+ok "... status names it: scheduler-local ($s)" test "$s" = scheduler-local
 
 napc deploy "$APP" "$WORK/hello" --scheduler nosuch >"$WORK/nosuch.out" 2>&1
 ok "a scheduler napd does not run is refused, naming the ones it runs" \
@@ -73,12 +77,14 @@ SH
 bash "$WORK/fetch.sh" &
 FETCH=$!
 ok "the app moves to fleet (a redeploy naming it)" napc deploy "$APP" "$WORK/hello" --scheduler scheduler-fleet
-ok "... status names scheduler-fleet" test "$(sched_of)" = scheduler-fleet
+s=$(sched_of)
+ok "... status names scheduler-fleet ($s)" test "$s" = scheduler-fleet
 ok "... fleet runs two unit pairs, no container of scheduler-local is left" \
 	wait_until 30 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP --filter label=nap.napd | wc -l) -eq 0 ] && [ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(sum(u[\"name\"].startswith(\"nap-$APP@\") for u in json.load(sys.stdin).get(\"units\", [])))') -eq 4 ]"
 ok "... two entries" wait_until 20 bash -c "[ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ]"
 ok "a redeploy keeps it on fleet" napc deploy "$APP" "$WORK/hello"
-ok "... status still names scheduler-fleet" test "$(sched_of)" = scheduler-fleet
+s=$(sched_of)
+ok "... status still names scheduler-fleet ($s)" test "$s" = scheduler-fleet
 ok "and it moves back to this host" napc deploy "$APP" "$WORK/hello" --scheduler scheduler-local
 ok "... no unit of it left in fleet" wait_until 60 bash -c "[ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(sum(u[\"name\"].startswith(\"nap-$APP@\") for u in json.load(sys.stdin).get(\"units\", [])))') -eq 0 ]"
 sleep 1
