@@ -9,6 +9,8 @@
 #include <nap/env.h>
 #include <nap/frame.h>
 
+#include "arena.h"
+
 #define FRAME_PAYLOAD_TAG 0x42 /* field 8, wire type 2 (length-delimited) */
 
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
@@ -27,6 +29,12 @@ static void why_set(char *why, size_t whylen, const char *fmt, ...)
 int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
 		   char *why, size_t whylen)
 {
+	return nap_frame_take_alloc(framep, used, buf, len, why, whylen, NULL);
+}
+
+int nap_frame_take_alloc(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
+			 char *why, size_t whylen, ProtobufCAllocator *alloc)
+{
 	if (len < NAP_FRAME_HEADER_SIZE)
 		return 0;
 	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
@@ -37,14 +45,14 @@ int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, s
 	}
 	if (len - NAP_FRAME_HEADER_SIZE < n)
 		return 0;
-	Nap__Bus__Frame *f = nap__bus__frame__unpack(NULL, n, buf + NAP_FRAME_HEADER_SIZE);
+	Nap__Bus__Frame *f = nap__bus__frame__unpack(alloc, n, buf + NAP_FRAME_HEADER_SIZE);
 	if (!f) {
 		why_set(why, whylen, "frame of %u bytes is not a nap.bus.Frame", n);
 		return -EBADMSG;
 	}
 	int r = nap_frame_check(f, why, whylen);
 	if (r < 0) {
-		nap_frame_free(f);
+		nap__bus__frame__free_unpacked(f, alloc);
 		return r;
 	}
 	*framep = f;
