@@ -2,16 +2,27 @@
  * Unix-socket ping-pong of the same payload, measured in the same run.
  *
  *   bus-bench --napd PATH --plugin ECHO.so [--seconds S] [--payload BYTES]
- *             [--clients N] [--workers W]
+ *             [--clients N] [--workers W] [--layouts L,L,...]
  *
  * Prints "name: value" lines. "raw" is a one-process epoll echo server that
  * sends every byte straight back; "napd" is client -> napd -> plugin host ->
  * napd -> client, calling nap.Echo/Echo of the example plugin. With N
  * clients, W worker processes share N connections, each keeping one call in
- * flight. */
+ * flight.
+ *
+ * Each layout runs raw and napd with their processes placed the same way,
+ * and compares napd with its own raw baseline:
+ *   unpinned     where the kernel puts them (varies from run to run: the raw
+ *                ping-pong is 5x faster with both ends on one CPU)
+ *   one_cpu      everything on one CPU
+ *   alternating  clients on one CPU, napd (raw: the server) on another,
+ *                the plugin host back on the first: every hop crosses CPUs
+ * Figures are bus.LAYOUT.{raw,napd}.N_client(s).* and bus.LAYOUT.ratio.*. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -61,6 +72,65 @@ static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* --- CPU placement --- */
+
+/* The CPUs of a layout: A for clients (and the plugin host), B for napd or
+ * the raw server; -1 = not pinned. */
+struct layout {
+	const char *name;
+	int a, b;
+};
+
+static void pin(pid_t pid, int cpu)
+{
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(pid, sizeof(set), &set) < 0) {
+		perror("bus-bench: sched_setaffinity");
+		exit(1);
+	}
+}
+
+/* Every thread of process pid, the ones it has now (new ones inherit). */
+static void pin_process(pid_t pid, int cpu)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d) {
+		pin(pid, cpu);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			pin((pid_t)atoi(e->d_name), cpu);
+	closedir(d);
+}
+
+/* The first two CPUs this process may run on (the same one twice if it has
+ * only one). */
+static void two_cpus(int *a, int *b)
+{
+	cpu_set_t set;
+	*a = *b = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return;
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &set))
+			continue;
+		if (*a < 0)
+			*a = i;
+		else if (*b < 0)
+			*b = i;
+	}
+	if (*b < 0)
+		*b = *a;
 }
 
 /* --- raw echo server --- */
@@ -207,7 +277,7 @@ static void napd_worker(const char *sock, unsigned conns, struct result *res)
 }
 
 /* Runs `clients` connections over `workers` processes; merges the results. */
-static void run(const char *what, const char *path, bool napd, unsigned clients, unsigned workers,
+static void run(const char *path, bool napd, unsigned clients, unsigned workers, int cpu,
 		struct result *total)
 {
 	if (workers > clients)
@@ -219,6 +289,7 @@ static void run(const char *what, const char *path, bool napd, unsigned clients,
 		pids[w] = fork();
 		if (pids[w] == 0) {
 			close(fds[w][0]);
+			pin(0, cpu);
 			struct result *r = calloc(1, sizeof(*r));
 			unsigned conns = clients / workers + (w < clients % workers);
 			if (napd)
@@ -256,7 +327,6 @@ static void run(const char *what, const char *path, bool napd, unsigned clients,
 		free(r);
 	}
 	qsort(total->samples, total->nsamples, sizeof(uint32_t), cmp_u32);
-	(void)what;
 }
 
 static double pct(const struct result *r, double p)
@@ -279,7 +349,8 @@ static void print(const char *name, const struct result *r)
 
 /* --- napd --- */
 
-static pid_t start_napd(const char *napd, const char *plugin, const char *sock)
+static pid_t start_napd(const char *napd, const char *plugin, const char *sock,
+			const struct layout *lay)
 {
 	char conf[300];
 	snprintf(conf, sizeof(conf), "%s/napd.conf", dir);
@@ -288,6 +359,7 @@ static pid_t start_napd(const char *napd, const char *plugin, const char *sock)
 	fclose(f);
 	pid_t pid = fork();
 	if (pid == 0) {
+		pin(0, lay->b);
 		execl(napd, "napd", "--foreground", "--config", conf, "--socket", sock,
 		      "--log-level", "warning", (char *)NULL);
 		_exit(127);
@@ -304,6 +376,8 @@ static pid_t start_napd(const char *napd, const char *plugin, const char *sock)
 		if (nap_call_unary((ProtobufCMessage **)&rep, c, "nap.Control", 1, &req.base,
 				   &nap__list_plugins_reply__descriptor, 2000, NULL) == 0) {
 			up = rep->n_plugins == 1 && strcmp(rep->plugins[0]->state, "running") == 0;
+			if (up)
+				pin_process(rep->plugins[0]->pid, lay->a);
 			nap__list_plugins_reply__free_unpacked(rep, NULL);
 		}
 		nap_conn_free(c);
@@ -315,14 +389,65 @@ static pid_t start_napd(const char *napd, const char *plugin, const char *sock)
 	exit(1);
 }
 
+static void ratios(const char *layout, const char *n, const struct result *raw,
+		   const struct result *nd, bool latency)
+{
+	if (latency) {
+		printf("bus.%s.ratio.%s.latency_p50_napd_over_raw: %.2f\n", layout, n,
+		       pct(nd, .5) / pct(raw, .5));
+		printf("bus.%s.ratio.%s.latency_p99_napd_over_raw: %.2f\n", layout, n,
+		       pct(nd, .99) / pct(raw, .99));
+	}
+	printf("bus.%s.ratio.%s.throughput_raw_over_napd: %.2f\n", layout, n,
+	       (double)raw->calls / (double)(nd->calls ? nd->calls : 1));
+}
+
+/* A raw server and a napd of their own for each layout, placed as it says. */
+static void run_layout(const struct layout *lay, const char *napd, const char *plugin,
+		       unsigned clients, unsigned workers, const char *raw_sock,
+		       const char *napd_sock)
+{
+	pid_t raw = fork();
+	if (raw == 0) {
+		pin(0, lay->b);
+		raw_server(raw_sock);
+	}
+	pid_t nd = start_napd(napd, plugin, napd_sock, lay);
+	usleep(100000);
+
+	static struct result a, b, c, d;
+	char name[96], n[32];
+	printf("bus.%s.cpus: %d,%d\n", lay->name, lay->a, lay->b);
+	run(raw_sock, false, 1, 1, lay->a, &a);
+	snprintf(name, sizeof(name), "bus.%s.raw.1_client", lay->name);
+	print(name, &a);
+	run(napd_sock, true, 1, 1, lay->a, &b);
+	snprintf(name, sizeof(name), "bus.%s.napd.1_client", lay->name);
+	print(name, &b);
+	ratios(lay->name, "1_client", &a, &b, true);
+	run(raw_sock, false, clients, workers, lay->a, &c);
+	snprintf(name, sizeof(name), "bus.%s.raw.%u_clients", lay->name, clients);
+	print(name, &c);
+	run(napd_sock, true, clients, workers, lay->a, &d);
+	snprintf(name, sizeof(name), "bus.%s.napd.%u_clients", lay->name, clients);
+	print(name, &d);
+	snprintf(n, sizeof(n), "%u_clients", clients);
+	ratios(lay->name, n, &c, &d, false);
+
+	kill(raw, SIGTERM);
+	kill(nd, SIGTERM);
+	waitpid(raw, NULL, 0);
+	waitpid(nd, NULL, 0);
+}
+
 int main(int argc, char **argv)
 {
-	const char *napd = NULL, *plugin = NULL;
+	const char *napd = NULL, *plugin = NULL, *which = "unpinned,one_cpu,alternating";
 	unsigned clients = 64, workers = 2;
 	static const struct option lo[] = {
 		{"napd", 1, 0, 'n'},    {"plugin", 1, 0, 'p'},  {"seconds", 1, 0, 's'},
 		{"payload", 1, 0, 'b'}, {"clients", 1, 0, 'c'}, {"workers", 1, 0, 'w'},
-		{0, 0, 0, 0},
+		{"layouts", 1, 0, 'l'}, {0, 0, 0, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -345,15 +470,40 @@ int main(int argc, char **argv)
 		case 'w':
 			workers = (unsigned)atoi(optarg);
 			break;
+		case 'l':
+			which = optarg;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!napd || !plugin || opt_payload > 65000 || clients == 0 || clients > 4096 ||
 	    workers == 0 || workers > 64) {
-		fprintf(stderr, "usage: bus-bench --napd PATH --plugin ECHO.so [--seconds S] "
-				"[--payload BYTES] [--clients N] [--workers W]\n");
+		fprintf(stderr,
+			"usage: bus-bench --napd PATH --plugin ECHO.so [--seconds S] "
+			"[--payload BYTES] [--clients N] [--workers W] [--layouts L,...]\n");
 		return 2;
+	}
+	int ca, cb;
+	two_cpus(&ca, &cb);
+	const struct layout all[] = {
+		{"unpinned", -1, -1},
+		{"one_cpu", ca, ca},
+		{"alternating", ca, cb},
+	};
+	struct layout layouts[3];
+	size_t nlayouts = 0;
+	char list[128];
+	snprintf(list, sizeof(list), "%s", which);
+	for (char *save, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+		while (i < 3 && strcmp(all[i].name, t) != 0)
+			i++;
+		if (i == 3 || nlayouts == 3) {
+			fprintf(stderr, "bus-bench: layouts are unpinned, one_cpu, alternating\n");
+			return 2;
+		}
+		layouts[nlayouts++] = all[i];
 	}
 	snprintf(dir, sizeof(dir), "/tmp/nap-bench.XXXXXX");
 	if (!mkdtemp(dir))
@@ -362,35 +512,9 @@ int main(int argc, char **argv)
 	snprintf(raw_sock, sizeof(raw_sock), "%s/raw.sock", dir);
 	snprintf(napd_sock, sizeof(napd_sock), "%s/napd.sock", dir);
 
-	pid_t raw = fork();
-	if (raw == 0)
-		raw_server(raw_sock);
-	pid_t nd = start_napd(napd, plugin, napd_sock);
-	usleep(100000);
-
-	static struct result a, b, c, d;
 	printf("bus.payload_bytes: %u\nbus.seconds_per_run: %u\n", opt_payload, opt_seconds);
-	run("raw", raw_sock, false, 1, 1, &a);
-	print("bus.raw.1_client", &a);
-	run("napd", napd_sock, true, 1, 1, &b);
-	print("bus.napd.1_client", &b);
-	printf("bus.ratio.1_client.latency_p50_napd_over_raw: %.2f\n", pct(&b, .5) / pct(&a, .5));
-	printf("bus.ratio.1_client.throughput_raw_over_napd: %.2f\n",
-	       (double)a.calls / (double)(b.calls ? b.calls : 1));
-	run("raw", raw_sock, false, clients, workers, &c);
-	char name[64];
-	snprintf(name, sizeof(name), "bus.raw.%u_clients", clients);
-	print(name, &c);
-	run("napd", napd_sock, true, clients, workers, &d);
-	snprintf(name, sizeof(name), "bus.napd.%u_clients", clients);
-	print(name, &d);
-	printf("bus.ratio.%u_clients.throughput_raw_over_napd: %.2f\n", clients,
-	       (double)c.calls / (double)(d.calls ? d.calls : 1));
-
-	kill(raw, SIGTERM);
-	kill(nd, SIGTERM);
-	waitpid(raw, NULL, 0);
-	waitpid(nd, NULL, 0);
+	for (size_t i = 0; i < nlayouts; i++)
+		run_layout(&layouts[i], napd, plugin, clients, workers, raw_sock, napd_sock);
 	char cmd[400];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)!system(cmd);

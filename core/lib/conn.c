@@ -19,6 +19,7 @@
 #include <nap/env.h>
 #include <nap/frame.h>
 
+#include "arena.h"
 #include "buf.h"
 #include "idmap.h"
 
@@ -532,6 +533,10 @@ int nap_conn_process(nap_conn *c)
 	size_t budget = READ_BUDGET;
 	bool eof = false;
 	bool took = false;
+	/* Frames are decoded into it, not malloc'd: each lives only while it
+	 * is dispatched. On the stack, so a nested process() has its own. */
+	nap_arena arena;
+	nap_arena_init(&arena);
 	while (budget > 0 && !c->dead) {
 		if (nap_buf_reserve(&c->in, in_want(c)) < 0) {
 			conn_fail(c, -ENOMEM, NAP_RESOURCE_EXHAUSTED, "out of memory");
@@ -558,8 +563,8 @@ int nap_conn_process(nap_conn *c)
 			Nap__Bus__Frame *f = NULL;
 			size_t used = 0;
 			char why[160];
-			int t = nap_frame_take(&f, &used, nap_buf_head(&c->in), c->in.len, why,
-					       sizeof(why));
+			int t = nap_frame_take_alloc(&f, &used, nap_buf_head(&c->in), c->in.len,
+						     why, sizeof(why), &arena.alloc);
 			if (t == 0)
 				break;
 			if (t < 0) {
@@ -569,7 +574,7 @@ int nap_conn_process(nap_conn *c)
 			nap_buf_consume(&c->in, used);
 			took = true;
 			dispatch(c, f);
-			nap_frame_free(f);
+			nap_arena_reset(&arena, &f->base);
 			if (c->dead)
 				break;
 		}

@@ -9,6 +9,8 @@
 #include <nap/env.h>
 #include <nap/frame.h>
 
+#include "arena.h"
+
 #define FRAME_PAYLOAD_TAG 0x42 /* field 8, wire type 2 (length-delimited) */
 
 static void why_set(char *why, size_t whylen, const char *fmt, ...)
@@ -27,6 +29,12 @@ static void why_set(char *why, size_t whylen, const char *fmt, ...)
 int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
 		   char *why, size_t whylen)
 {
+	return nap_frame_take_alloc(framep, used, buf, len, why, whylen, NULL);
+}
+
+int nap_frame_take_alloc(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
+			 char *why, size_t whylen, ProtobufCAllocator *alloc)
+{
 	if (len < NAP_FRAME_HEADER_SIZE)
 		return 0;
 	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
@@ -37,14 +45,14 @@ int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, s
 	}
 	if (len - NAP_FRAME_HEADER_SIZE < n)
 		return 0;
-	Nap__Bus__Frame *f = nap__bus__frame__unpack(NULL, n, buf + NAP_FRAME_HEADER_SIZE);
+	Nap__Bus__Frame *f = nap__bus__frame__unpack(alloc, n, buf + NAP_FRAME_HEADER_SIZE);
 	if (!f) {
 		why_set(why, whylen, "frame of %u bytes is not a nap.bus.Frame", n);
 		return -EBADMSG;
 	}
 	int r = nap_frame_check(f, why, whylen);
 	if (r < 0) {
-		nap_frame_free(f);
+		nap__bus__frame__free_unpacked(f, alloc);
 		return r;
 	}
 	*framep = f;
@@ -124,9 +132,56 @@ static size_t varint_put(uint8_t *out, uint64_t v)
 	return n;
 }
 
+/* The envelope is encoded here rather than by protobuf-c's reflection
+ * (get_packed_size, then pack: two walks of the descriptor per frame, in
+ * each pass of every round trip). The bytes are the ones protobuf-c writes:
+ * fields in number order, proto3 defaults (0, "", empty bytes) left out,
+ * enums as sign-extended varints. */
+static size_t tag_varint_size(uint64_t v)
+{
+	return v ? 1 + varint_size(v) : 0;
+}
+
+static size_t tag_len_size(size_t len)
+{
+	return len ? 1 + varint_size(len) + len : 0;
+}
+
+static size_t envelope_size(const Nap__Bus__Frame *f, size_t *service_len, size_t *message_len)
+{
+	*service_len = f->service ? strlen(f->service) : 0;
+	*message_len = f->message ? strlen(f->message) : 0;
+	return tag_varint_size(f->call_id) + tag_varint_size((uint64_t)(int64_t)(int32_t)f->kind) +
+	       tag_len_size(*service_len) + tag_varint_size(f->method) +
+	       tag_varint_size(f->timeout_ms) +
+	       tag_varint_size((uint64_t)(int64_t)(int32_t)f->status) + tag_len_size(*message_len) +
+	       tag_len_size(f->payload.len);
+}
+
+static uint8_t *put_varint_field(uint8_t *p, uint8_t tag, uint64_t v)
+{
+	if (v) {
+		*p++ = tag;
+		p += varint_put(p, v);
+	}
+	return p;
+}
+
+static uint8_t *put_len_field(uint8_t *p, uint8_t tag, const void *data, size_t len)
+{
+	if (len) {
+		*p++ = tag;
+		p += varint_put(p, len);
+		memcpy(p, data, len);
+		p += len;
+	}
+	return p;
+}
+
 size_t nap_frame_size(const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
 {
-	size_t n = nap__bus__frame__get_packed_size(f);
+	size_t sl, ml;
+	size_t n = envelope_size(f, &sl, &ml);
 	if (msg) {
 		size_t m = protobuf_c_message_get_packed_size(msg);
 		/* An empty message is an empty payload, which proto3 leaves out. */
@@ -139,7 +194,16 @@ size_t nap_frame_size(const Nap__Bus__Frame *f, const ProtobufCMessage *msg)
 size_t nap_frame_pack(const Nap__Bus__Frame *f, const ProtobufCMessage *msg, uint8_t *out)
 {
 	uint8_t *p = out + NAP_FRAME_HEADER_SIZE;
-	p += nap__bus__frame__pack(f, p);
+	size_t sl = f->service ? strlen(f->service) : 0;
+	size_t ml = f->message ? strlen(f->message) : 0;
+	p = put_varint_field(p, 0x08, f->call_id);
+	p = put_varint_field(p, 0x10, (uint64_t)(int64_t)(int32_t)f->kind);
+	p = put_len_field(p, 0x1a, f->service, sl);
+	p = put_varint_field(p, 0x20, f->method);
+	p = put_varint_field(p, 0x28, f->timeout_ms);
+	p = put_varint_field(p, 0x30, (uint64_t)(int64_t)(int32_t)f->status);
+	p = put_len_field(p, 0x3a, f->message, ml);
+	p = put_len_field(p, FRAME_PAYLOAD_TAG, f->payload.data, f->payload.len);
 	if (msg) {
 		/* Protobuf allows fields in any order: the payload goes last, packed
 		 * in place, which saves packing it into a buffer of its own. */

@@ -4,6 +4,7 @@
 # libnap and napd each link a copy of, so that libnap need not export them.
 noinst_LTLIBRARIES += core/lib/libnapinternal.la
 core_lib_libnapinternal_la_SOURCES = \
+	core/lib/arena.c core/lib/arena.h \
 	core/lib/buf.c core/lib/buf.h \
 	core/lib/idmap.c core/lib/idmap.h
 
