@@ -31,9 +31,12 @@ json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n)
 
 void napc_print_json(json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT);
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (s)
 		puts(s);
+	else /* never silent: a script would read nothing as "nothing" */
+		fprintf(stderr, "napc: the answer could not be written as JSON (a bug: please "
+				"report it)\n");
 	free(s);
 	json_decref(j);
 	fflush(stdout);
@@ -85,7 +88,7 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 	json_t *cons = json_array();
 	for (size_t i = 0; i < s->n_constraints; i++)
 		json_array_append_new(cons, json_string(s->constraints[i]));
-	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:I, s:o, s:o, s:o, s:i, s:i, s:o, s:o, "
+	return json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:o, s:o, "
 			 "s:s, s:o}",
 			 "app", s->app, "release", (json_int_t)s->release, "image", s->image,
 			 "instances", (json_int_t)s->instances, "memory_bytes",
@@ -94,7 +97,7 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 			 napc_endpoints_json(s->endpoints, s->n_endpoints), "ready",
 			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts,
 			 "instance_states", insts, "check", check, "scheduler",
-			 s->scheduler ? s->scheduler : "");
+			 s->scheduler ? s->scheduler : "", "constraints", cons);
 }
 
 /* "12s", "5m", "3h", "2d": how long ago a wall-clock time in ms was. */
