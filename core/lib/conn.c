@@ -163,7 +163,12 @@ int nap_conn_flush(nap_conn *c)
 			int err = -errno;
 			c->closing = false;
 			nap_buf_consume(&c->out, c->out.len);
-			conn_fail(c, err, NAP_UNAVAILABLE, "connection lost");
+			/* A peer that closed on us (napd refusing a client) may
+			 * have said why first: read that before giving up. */
+			if (err == -EPIPE || err == -ECONNRESET)
+				(void)nap_conn_process(c);
+			if (!c->dead)
+				conn_fail(c, err, NAP_UNAVAILABLE, "connection lost");
 			return err;
 		}
 		out_consume(c, (size_t)w);

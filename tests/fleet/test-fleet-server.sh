@@ -431,10 +431,12 @@ unit t143.service launched "$T143" "X-Fleet.MachineID=$M1"
 ok "submitted again on that machine, it first reports systemd's old failed/failed" \
 	wait_until 3 state_is t143.service failed/failed
 ok "  then it starts" wait_until 5 state_is t143.service active/running
-unit t143.service launched "$T143" "Service.SuccessExitStatus=143" "X-Fleet.MachineID=$M1"
-ok "with SuccessExitStatus=143 (a replaced unit) it runs" wait_until 10 state_is t143.service active/running
-desire t143.service loaded
-ok "  and a stop leaves it inactive/dead" wait_until 10 state_is t143.service inactive/dead
+# (a unit of its own: re-submitting t143 while it runs races with its stop)
+unit t143s.service launched "$T143" "Service.SuccessExitStatus=143" "X-Fleet.MachineID=$M1"
+ok "with SuccessExitStatus=143 it runs" wait_until 10 state_is t143s.service active/running
+desire t143s.service loaded
+ok "  and a stop leaves it inactive/dead" wait_until 10 state_is t143s.service inactive/dead
+api DELETE units/t143s.service
 api DELETE units/t143.service
 curl -sf --unix-socket "$FLEET_SOCK" -X POST "http://fleet/_test/api?down_ms=800" >/dev/null
 ok "POST /_test/api?down_ms=800: the API answers 503 as fleetd does while restarting" \

@@ -109,5 +109,5 @@ ok "--constraint none clears them" napc deploy "$APP" "$WORK/hello" --constraint
 ok "... status shows none" bash -c "! napc status $APP | grep -q '^  constraint'"
 
 ok "destroy" napc destroy "$APP"
-ok "... leaves no container, unit or key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ $(keys) -eq 0 ] && [ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get(\"units\", [])))') -eq 0 ]"
+ok "... leaves no container, unit or key" wait_until 20 bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --keys-only /services/$APP/ | grep -c .) -eq 0 ] && [ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get(\"units\", [])))') -eq 0 ]"
 done_testing
