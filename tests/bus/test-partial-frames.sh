@@ -22,13 +22,17 @@ rss2=$(rss_kib "$NAPD_PID")
 echo "# $N partial 4 MiB frames: napd RSS ${rss0} KiB before, ${rss1} KiB holding them, ${rss2} KiB after; $out"
 
 grow=$(((rss1 - rss0) / 1024))
-ok "napd grew by at most 80 MiB for $N unfinished frames ($grow MiB)" test "$grow" -le 80
+# AddressSanitizer keeps freed memory in quarantine and adds its own: RSS
+# says nothing about napd's bounds there (the figures are printed above).
+sanitized() { ldd "$(dirname "$NAPD")/.libs/napd" 2>/dev/null | grep -q libasan; }
+rss_ok() { sanitized || test "$@"; }
+ok "napd grew by at most 80 MiB for $N unfinished frames ($grow MiB)" rss_ok "$grow" -le 80
 ok "frames past the total got END 0 RESOURCE_EXHAUSTED" test "$(field_of "$out" end8)" -gt 0
 ok "the others ended with END 0 DEADLINE_EXCEEDED" test "$(field_of "$out" end4)" -gt 0
 ok "every connection was told (no bare EOF)" test "$(field_of "$out" endNone)" -eq 0
 after=$(field_of "$out" after_s)
 ok "within the frame timeout and a little ($after s)" awk -v s="$after" 'BEGIN { exit !(s >= 9.5 && s <= 13) }'
-ok "napd gave the memory back (RSS ${rss2} KiB)" test $(((rss2 - rss0) / 1024)) -le 16
+ok "napd gave the memory back (RSS ${rss2} KiB)" rss_ok $(((rss2 - rss0) / 1024)) -le 16
 ok "each cut-off is logged at notice" grep -q 'notice: client .*: connection closed: a frame was not whole 10000 ms after its first byte' "$WORK/napd.log"
 ok "napd still answers" napc ping
 done_testing

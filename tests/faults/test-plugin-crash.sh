@@ -74,7 +74,12 @@ crash_during() {
 	pid=$(plugin_pid "$victim")
 	restarts=$(plugin_field "$victim" restarts)
 	from=$(($(wc -l <"$WORK/napd.log") + 1))
-	napc --timeout 300 deploy "$APP" "$WORK/hello" >"$WORK/$victim.out" 2>"$WORK/$victim.err" &
+	# (its status goes to a file: bash forgets a background job's status
+	# once thousands of other children have come and gone, as below)
+	(
+		napc --timeout 300 deploy "$APP" "$WORK/hello" >"$WORK/$victim.out" 2>"$WORK/$victim.err"
+		echo $? >"$WORK/$victim.rc"
+	) &
 	local client=$!
 	for ((i = 0; i < 12000; i++)); do
 		tail -n +$from "$WORK/napd.log" | grep -qE "$pattern" && break
@@ -90,8 +95,8 @@ crash_during() {
 	fi
 	kill -SEGV "$pid"
 	kill -CONT "$pid"
-	wait "$client"
-	st=$?
+	wait "$client" 2>/dev/null
+	st=$(cat "$WORK/$victim.rc")
 	if [ "$stage" = converges ]; then
 		ok "[$victim] the deploy goes on once $victim is back, and succeeds (exit $st)" test "$st" -eq 0
 		ok "[$victim] the plugin is restarted" \
