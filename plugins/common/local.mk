@@ -1,7 +1,9 @@
 # plugins/common: code the plugins share, as a convenience library linked
 # into each plugin .so: the Docker Engine API client (docker_*), the etcd v3
-# JSON gateway client (etcd_v3), the build-context tar writer with
-# .dockerignore (tar_context, dockerignore), and HTTP, base64 and JSON helpers.
+# JSON gateway client (etcd_v3), and HTTP, base64 and JSON helpers. The
+# build-context tar writer with .dockerignore lives in core/context (napc
+# packs contexts too); this library takes it, and the byte buffer and error
+# helpers (bytebuf, errbuf) compiled there, from core/context/libnapcontext.la.
 #
 # The tests in tests/plugins/ use the REAL servers, no mocks: dockerd on
 # /var/run/docker.sock, docker-registry on 127.0.0.1:5000 and etcd on
@@ -11,8 +13,6 @@
 noinst_LTLIBRARIES += plugins/common/libnapplugincommon.la
 plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/base64.c plugins/common/base64.h \
-	plugins/common/bytebuf.c plugins/common/bytebuf.h \
-	plugins/common/errbuf.c plugins/common/errbuf.h \
 	plugins/common/json_int64.c plugins/common/json_int64.h \
 	plugins/common/http_client.c plugins/common/http_client.h \
 	plugins/common/docker_api.c plugins/common/docker_api.h \
@@ -21,14 +21,14 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/docker_container.c \
 	plugins/common/docker_events.c \
 	plugins/common/docker_swarm.c \
-	plugins/common/dockerignore.c plugins/common/dockerignore.h \
-	plugins/common/tar_context.c plugins/common/tar_context.h \
 	plugins/common/etcd_v3.c plugins/common/etcd_v3.h \
 	plugins/common/run_request.c plugins/common/run_request.h
 plugins_common_libnapplugincommon_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -fPIC
-plugins_common_libnapplugincommon_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS)
+plugins_common_libnapplugincommon_la_LIBADD = core/context/libnapcontext.la $(CURL_LIBS) \
+	$(JANSSON_LIBS)
 
 PLUGIN_COMMON_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common \
+	-I$(top_srcdir)/core/context \
 	-I$(top_srcdir)/tests/unit
 PLUGIN_COMMON_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -pthread
 PLUGIN_COMMON_TEST_LDADD = plugins/common/libnapplugincommon.la $(CURL_LIBS) $(JANSSON_LIBS)

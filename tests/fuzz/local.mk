@@ -9,7 +9,7 @@
 
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins -I$(top_srcdir)/plugins/common \
 	-I$(top_srcdir)/plugins/scheduler-fleet -I$(top_srcdir)/plugins/orchestrator \
-	-I$(top_srcdir)/core/napd \
+	-I$(top_srcdir)/core/napd -I$(top_srcdir)/core/context \
 	-I$(top_srcdir)/tests/fuzz
 FUZZ_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS)
 FUZZ_LDADD = $(TEST_LDADD) $(CURL_LIBS) $(JANSSON_LIBS)
@@ -34,7 +34,7 @@ FUZZ_FLEET_JSON_SOURCES = tests/fuzz/fuzz-fleet-json.c tests/fuzz/answers.c \
 FUZZ_APP_RECORD_SOURCES = tests/fuzz/fuzz-app-record.c plugins/orchestrator/record.c \
 	plugins/orchestrator/status.c plugins/orchestrator/state.c plugins/orchestrator/util.c
 FUZZ_UNITS_SOURCES = tests/fuzz/fuzz-units.c $(FUZZ_COMMON_SOURCES) \
-	plugins/common/dockerignore.c plugins/common/tar_context.c \
+	core/context/dockerignore.c core/context/tar_context.c \
 	plugins/scheduler-fleet/units.c plugins/scheduler-fleet/unit_names.c
 
 check_PROGRAMS += tests/fuzz/replay-frame tests/fuzz/replay-requests tests/fuzz/replay-config \

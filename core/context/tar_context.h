@@ -1,4 +1,4 @@
-/* plugins/common: a Docker build context — a directory as a tar archive,
+/* core/context: a Docker build context — a directory as a tar archive,
  * honouring its .dockerignore (see dockerignore.h for the rules).
  *
  * The archive is POSIX ustar; a path or link target too long for ustar, or a
@@ -18,8 +18,8 @@
  * excludes them (as Docker's client does), and the Dockerfile must exist.
  *
  * Thread-safety: the functions keep no state; several may run at once. */
-#ifndef NAP_PLUGIN_COMMON_TAR_CONTEXT_H
-#define NAP_PLUGIN_COMMON_TAR_CONTEXT_H
+#ifndef NAP_CONTEXT_TAR_CONTEXT_H
+#define NAP_CONTEXT_TAR_CONTEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +47,14 @@ struct tar_context_options {
  * failed write may leave a partial archive written. */
 int tar_context_write(const char *dir, const struct tar_context_options *opts,
 		      tar_context_write_fn write, void *user, char *err, size_t errlen);
+
+/* The size tar_context_write() would write now, found by the same walk
+ * without reading any file: every entry is opened as it would be (so a file
+ * or directory the caller cannot read fails here, with the same errors),
+ * only its contents are not read. On success *sizep is the archive's size in
+ * bytes; it stays true while the directory does not change. */
+int tar_context_measure(unsigned long long *sizep, const char *dir,
+			const struct tar_context_options *opts, char *err, size_t errlen);
 
 /* Like tar_context_write(), into memory. On success *tarp is the archive
  * (*lenp bytes; the caller frees it with free()). max_len bounds its size

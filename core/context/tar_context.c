@@ -1,4 +1,4 @@
-/* plugins/common: a directory as a tar archive, for Docker builds. */
+/* core/context: a directory as a tar archive, for Docker builds. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -55,6 +55,9 @@ struct walk {
 	tar_context_write_fn write;
 	void *user;
 	char *chunk; /* TAR_READ_CHUNK bytes */
+	/* tar_context_measure(): count what would be written, read no file. */
+	bool measure;
+	unsigned long long total;
 	char *err;
 	size_t errlen;
 };
@@ -79,6 +82,10 @@ static void octal(char *field, size_t width, unsigned long long v)
 
 static int emit(struct walk *w, const void *buf, size_t len)
 {
+	if (w->measure) {
+		w->total += len;
+		return 0;
+	}
 	int r = w->write(w->user, buf, len);
 
 	if (r < 0)
@@ -245,7 +252,12 @@ static int emit_file(struct walk *w, int dir_fd, const char *name, const char *p
 	}
 	r = emit_header(w, path, '0', fst.st_mode, fst.st_mtim.tv_sec,
 			(unsigned long long)fst.st_size, NULL);
-	for (left = (unsigned long long)fst.st_size; r == 0 && left > 0;) {
+	left = (unsigned long long)fst.st_size;
+	if (w->measure) { /* the file could be opened for reading: enough */
+		w->total += left;
+		left = 0;
+	}
+	while (r == 0 && left > 0) {
 		ssize_t n = read(fd, w->chunk, left < TAR_READ_CHUNK ? left : TAR_READ_CHUNK);
 
 		if (n < 0 && errno == EINTR)
@@ -491,12 +503,15 @@ static int load_ignore(struct walk *w, const char *dockerfile)
 	return r;
 }
 
-int tar_context_write(const char *dir, const struct tar_context_options *opts,
-		      tar_context_write_fn write, void *user, char *err, size_t errlen)
+/* The walk of tar_context_write() and tar_context_measure(). */
+static int run_walk(struct walk *wp, const struct tar_context_options *opts)
 {
 	static const char end[2 * TAR_BLOCK];
 	const char *dockerfile = opts && opts->dockerfile ? opts->dockerfile : "Dockerfile";
-	struct walk w = {.dir = dir, .write = write, .user = user, .err = err, .errlen = errlen};
+	struct walk w = *wp;
+	const char *dir = w.dir;
+	char *err = w.err;
+	size_t errlen = w.errlen;
 	char *path = NULL;
 	struct stat st;
 	int r;
@@ -533,6 +548,26 @@ out:
 	free(path);
 	free(w.chunk);
 	close(w.root_fd);
+	wp->total = w.total;
+	return r;
+}
+
+int tar_context_write(const char *dir, const struct tar_context_options *opts,
+		      tar_context_write_fn write, void *user, char *err, size_t errlen)
+{
+	struct walk w = {.dir = dir, .write = write, .user = user, .err = err, .errlen = errlen};
+
+	return run_walk(&w, opts);
+}
+
+int tar_context_measure(unsigned long long *sizep, const char *dir,
+			const struct tar_context_options *opts, char *err, size_t errlen)
+{
+	struct walk w = {.dir = dir, .measure = true, .err = err, .errlen = errlen};
+	int r = run_walk(&w, opts);
+
+	if (r == 0)
+		*sizep = w.total;
 	return r;
 }
 

@@ -1,4 +1,4 @@
-/* plugins/common: .dockerignore patterns, matched as the Docker CLI matches
+/* core/context: .dockerignore patterns, matched as the Docker CLI matches
  * them when it sends a build context.
  *
  * File format (Docker's rules): one pattern a line; a line starting with '#'
@@ -22,8 +22,8 @@
  *
  * A dockerignore is immutable once built, so it may be read from several
  * threads at once. */
-#ifndef NAP_PLUGIN_COMMON_DOCKERIGNORE_H
-#define NAP_PLUGIN_COMMON_DOCKERIGNORE_H
+#ifndef NAP_CONTEXT_DOCKERIGNORE_H
+#define NAP_CONTEXT_DOCKERIGNORE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,4 +1,4 @@
-/* plugins/common: .dockerignore parsing and matching. */
+/* core/context: .dockerignore parsing and matching. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
