@@ -356,15 +356,14 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 		fprintf(stderr, "napc: %s: %s\n", arg, strerror(errno));
 		return NAPC_EXIT_USAGE;
 	}
-	if (strlen(dir) > NAP_PATH_MAX) {
-		fprintf(stderr, "napc: the directory path is %zu bytes; the limit is %u\n",
-			strlen(dir), NAP_PATH_MAX);
-		return NAPC_EXIT_USAGE;
-	}
-	req.dir = dir;
 	req.env = ptrs;
 	if ((r = check_env_list(ptrs, req.n_env)))
 		return r;
+	/* The context is sent, not named: napd opens no path a client gives. */
+	char context_id[NAP_CONTEXT_ID_LEN + 1];
+	if ((r = napc_upload_context(n, context_id, sizeof(context_id), req.app, dir)))
+		return r;
+	req.context_id = context_id;
 	struct stream s = {.n = n, .on_msg = deploy_event, .tty = isatty(1) && !n->json};
 	return run_stream(&s, "Deploy", &req.base, 0);
 }

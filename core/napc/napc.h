@@ -48,6 +48,12 @@ int napc_cmd_start(struct napc *n, int argc, char **argv);
 int napc_cmd_destroy(struct napc *n, int argc, char **argv);
 int napc_cmd_check(struct napc *n, int argc, char **argv);
 
+/* Packs dir as the calling user and uploads it with nap.Builder.Upload,
+ * showing the bytes sent (upload.c). On success id (idlen bytes) is the
+ * context's id for DeployRequest.context_id. Returns an exit code, after
+ * printing one line when it is not NAPC_EXIT_OK. */
+int napc_upload_context(struct napc *n, char *id, size_t idlen, const char *app, const char *dir);
+
 /* Output (show.c). */
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n);
 json_t *napc_status_json(const Nap__AppStatus *s);

@@ -1,11 +1,13 @@
-/* plugins/builder: nap.Builder.Build — checks the request, tars the
- * directory (honouring its .dockerignore), has dockerd build it as
- * <registry>/<app>:<release>, optionally pushes it, and streams what Docker
- * says as BuildEvents. The last event before the end names the image and,
- * after a push, its digest.
+/* plugins/builder: nap.Builder.Build — checks the request, takes its build
+ * context (the tar archive a client uploaded, context.c), has dockerd build
+ * it as <registry>/<app>:<release>, optionally pushes it, and streams what
+ * Docker says as BuildEvents. The last event before the end names the image
+ * and, after a push, its digest.
  *
- * Nothing reaches Docker before the app name, release and directory have
- * passed their checks. */
+ * The context goes to Docker streamed from its spool file, a chunk at a
+ * time, so a build holds no more of it in memory than one chunk, whatever
+ * its size. Nothing reaches Docker before the app name, release and context
+ * have passed their checks. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -16,14 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nap/builder.pb-c.h>
 #include <nap/limits.h>
 
 #include "builder.h"
 #include "cancel_watch.h"
+#include "context.h"
 #include "names.h"
-#include "tar_context.h"
 
 /* Longest message of one BuildEvent; longer output lines are cut. */
 #define EVENT_MESSAGE_MAX 4096
@@ -159,9 +162,7 @@ static void end_unreachable(const struct builder *b, nap_plugin_call *call, int 
 static bool check_request(const struct builder *b, nap_plugin_call *call,
 			  const Nap__BuildRequest *req)
 {
-	char shown[80], path[PATH_MAX];
-	struct stat st;
-	int n;
+	char shown[80];
 
 	if (!nap_app_name_valid(req->app)) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
@@ -174,60 +175,24 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 		b->host->end(call, NAP_INVALID_ARGUMENT, "release must be 1 or more");
 		return false;
 	}
-	if (!req->dir || req->dir[0] != '/') {
-		b->host->end(call, NAP_INVALID_ARGUMENT,
-			     "build directory \"%s\" is not an absolute path: give the full path",
-			     builder_printable(shown, sizeof(shown), req->dir));
-		return false;
-	}
-	if (strlen(req->dir) > NAP_PATH_MAX) {
-		b->host->end(call, NAP_INVALID_ARGUMENT,
-			     "build directory path of %zu bytes: the limit is %u (NAP_PATH_MAX)",
-			     strlen(req->dir), NAP_PATH_MAX);
-		return false;
-	}
-	if (stat(req->dir, &st) < 0) {
-		b->host->end(call, NAP_FAILED_PRECONDITION, "cannot use build directory %s: %s",
-			     req->dir, strerror(errno));
-		return false;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		b->host->end(call, NAP_FAILED_PRECONDITION, "%s is not a directory", req->dir);
-		return false;
-	}
-	n = snprintf(path, sizeof(path), "%s/Dockerfile", req->dir);
-	if (n < 0 || (size_t)n >= sizeof(path) || stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		b->host->end(call, NAP_FAILED_PRECONDITION,
-			     "no Dockerfile in %s: a build directory needs one", req->dir);
-		return false;
-	}
 	return true;
 }
 
-/* Tars the directory; ends the call and returns -1 if it cannot. */
-static int make_context(char **tarp, size_t *lenp, const struct builder *b, nap_plugin_call *call,
-			const char *dir)
+/* docker_read_fn over the context's spool file. */
+static ssize_t read_context(void *user, void *buf, size_t len)
 {
-	char err[512] = "";
-	int r = tar_context_buffer(tarp, lenp, dir, NULL, b->max_context, err, sizeof(err));
+	const int *fd = user;
 
-	if (r == 0)
-		return 0;
-	if (r == -EFBIG)
-		b->host->end(call, NAP_FAILED_PRECONDITION,
-			     "the build context %s is larger than %zu MiB: list what the image "
-			     "does not need in its .dockerignore",
-			     dir, b->max_context >> 20);
-	else if (r == -ENOMEM)
-		b->host->end(call, NAP_RESOURCE_EXHAUSTED, "out of memory while reading %s", dir);
-	else
-		b->host->end(call, NAP_FAILED_PRECONDITION, "cannot send %s to Docker: %s", dir,
-			     err);
-	return -1;
+	for (;;) {
+		ssize_t n = read(*fd, buf, len);
+
+		if (n >= 0 || errno != EINTR)
+			return n < 0 ? -errno : n;
+	}
 }
 
 /* Builds; ends the call and returns -1 on failure. */
-static int run_build(struct build_run *run, const char *tag, const char *tar, size_t tar_len,
+static int run_build(struct build_run *run, const char *tag, int context_fd,
 		     const atomic_int *cancel)
 {
 	const struct builder *b = run->b;
@@ -236,8 +201,8 @@ static int run_build(struct build_run *run, const char *tag, const char *tar, si
 	int r;
 
 	run->stage = "build";
-	r = docker_build_buffer(NULL, b->docker, &opts, tar, tar_len, on_build_line, run, err,
-				sizeof(err));
+	r = docker_build(NULL, b->docker, &opts, read_context, &context_fd, on_build_line, run, err,
+			 sizeof(err));
 	if (r == 0)
 		return 0;
 	if (r == -ECANCELED || b->host->cancelled(run->call))
@@ -327,11 +292,14 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	struct build_run run = {.b = b, .call = call, .stage = "build"};
 	struct cancel_watch watch;
 	char repo[BUILDER_REGISTRY_MAX + 80], tag[16], image[sizeof(repo) + sizeof(tag)];
-	char err[512] = "", *tar = NULL, *digest = NULL;
-	size_t tar_len = 0;
-	int r;
+	char err[512] = "", *digest = NULL;
+	uint64_t context_len = 0;
+	int r, context_fd = -1;
 
-	if (!check_request(b, call, req))
+	/* The context is taken first, so that however the build ends it ends
+	 * with its spool file deleted (closing context_fd). */
+	if (!check_request(b, call, req) ||
+	    builder_context_take(&context_fd, &context_len, b, call, req) < 0)
 		return;
 	snprintf(repo, sizeof(repo), "%s/%s", b->registry, req->app);
 	snprintf(tag, sizeof(tag), "%u", req->release);
@@ -341,27 +309,28 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	 * and should not wait for the directory to be read. */
 	r = docker_ping(b->docker, err, sizeof(err));
 	if (r == -ECONNREFUSED || r == -ETIMEDOUT) {
+		close(context_fd);
 		end_unreachable(b, call, r);
 		return;
 	}
 	if (r < 0) {
+		close(context_fd);
 		b->host->end(call, NAP_UNAVAILABLE, "Docker at %s is not well: %s", b->socket_path,
 			     err);
 		return;
 	}
-	if (make_context(&tar, &tar_len, b, call, req->dir) < 0)
-		return;
 	r = cancel_watch_start(&watch, b->host, call);
 	if (r < 0) {
-		free(tar);
+		close(context_fd);
 		b->host->end(call, NAP_RESOURCE_EXHAUSTED, "cannot start a thread: %s",
 			     strerror(-r));
 		return;
 	}
-	b->host->log(NAP_LOG_INFO, "builder: building %s from %s (%zu bytes of context)", image,
-		     req->dir, tar_len);
-	r = run_build(&run, image, tar, tar_len, &watch.cancel);
-	free(tar);
+	b->host->log(NAP_LOG_INFO, "builder: building %s from %s (%llu bytes of context)", image,
+		     req->context_id && *req->context_id ? "an uploaded context" : req->dir,
+		     (unsigned long long)context_len);
+	r = run_build(&run, image, context_fd, &watch.cancel);
+	close(context_fd);
 	if (r == 0 && req->push)
 		r = run_push(&digest, &run, repo, tag, &watch.cancel);
 	cancel_watch_stop(&watch);

@@ -1,12 +1,15 @@
-/* builder: the nap plugin that turns a directory with a Dockerfile into an
- * image in a registry (service nap.Builder, proto/nap/builder.proto).
+/* builder: the nap plugin that turns a build context (a directory with a
+ * Dockerfile, packed and uploaded by napc) into an image in a registry
+ * (service nap.Builder, proto/nap/builder.proto).
  *
  * Settings ([plugin builder] in napd.conf):
  *   registry = 127.0.0.1:5000          images are <registry>/<app>:<release>
  *   docker_socket = /var/run/docker.sock
- *   max_context_mb = 1024              bound on a build context in memory
+ *   and those of the build context: max_context_mb, context_dir,
+ *   allow_path_context (settings.h)
  *
- * Both methods run on threads of their own (they block on Docker). */
+ * Every method runs on a thread of its own (they block on Docker or on the
+ * client's upload). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -22,6 +25,8 @@
 
 #include "builder.h"
 #include "names.h"
+#include "settings.h"
+#include "spool.h"
 
 #define DEFAULT_REGISTRY "127.0.0.1:5000"
 
@@ -29,33 +34,21 @@ static void builder_free(struct builder *b)
 {
 	if (!b)
 		return;
+	spool_close(b->spool);
 	docker_client_free(b->docker);
 	free(b->socket_path);
 	free(b->registry);
 	free(b);
 }
 
-/* max_context_mb: a whole number of MiB from 1 to 1 TiB's worth. */
-static int parse_context_mb(size_t *bytesp, const char *s)
-{
-	char *end;
-	unsigned long long mb;
-
-	errno = 0;
-	mb = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || mb < 1 || mb > (1ull << 20) ||
-	    mb > SIZE_MAX >> 20)
-		return -EINVAL;
-	*bytesp = (size_t)mb << 20;
-	return 0;
-}
-
 static int builder_init(const nap_host *host, void **statep)
 {
 	const char *registry = host->config("registry");
 	const char *socket_path = host->config("docker_socket");
-	const char *max_mb = host->config("max_context_mb");
+	struct builder_context_settings cs = {0};
+	char err[512];
 	struct builder *b;
+	int r;
 
 	if (!registry || !*registry)
 		registry = DEFAULT_REGISTRY;
@@ -75,18 +68,22 @@ static int builder_init(const nap_host *host, void **statep)
 			  socket_path);
 		return -EINVAL;
 	}
+	r = builder_context_settings(&cs, host);
+	if (r < 0)
+		return r;
 	b = calloc(1, sizeof(*b));
-	if (!b)
+	if (!b) {
+		free(cs.dir);
 		return -ENOMEM;
+	}
 	b->host = host;
-	b->max_context = (size_t)BUILDER_DEFAULT_CONTEXT_MB << 20;
-	if (max_mb && parse_context_mb(&b->max_context, max_mb) < 0) {
-		host->log(NAP_LOG_ERROR,
-			  "builder: max_context_mb = \"%s\" is not a number of MiB from 1 to "
-			  "1048576: fix [plugin builder] in napd.conf",
-			  max_mb);
+	b->allow_path_context = cs.allow_path;
+	r = spool_open(&b->spool, cs.dir, cs.max_bytes, SPOOL_SWEEP_MS, err, sizeof(err));
+	free(cs.dir);
+	if (r < 0) {
+		host->log(NAP_LOG_ERROR, "builder: %s", err);
 		builder_free(b);
-		return -EINVAL;
+		return r == -ENOMEM ? r : -EIO;
 	}
 	b->registry = strdup(registry);
 	b->socket_path = strdup(socket_path);
@@ -99,7 +96,8 @@ static int builder_init(const nap_host *host, void **statep)
 		builder_free(b);
 		return -EIO;
 	}
-	host->log(NAP_LOG_INFO, "builder: Docker at %s, registry %s", socket_path, registry);
+	host->log(NAP_LOG_INFO, "builder: Docker at %s, registry %s%s", socket_path, registry,
+		  b->allow_path_context ? ", directories named by clients allowed" : "");
 	*statep = b;
 	return 0;
 }
@@ -113,6 +111,7 @@ static void builder_shutdown(void *state)
 static const struct nap_plugin_method builder_methods[] = {
 	{"Build", builder_build, 0},
 	{"RemoveImage", builder_remove_image, 0},
+	{"Upload", builder_upload, 0},
 	{NULL, NULL, 0},
 };
 

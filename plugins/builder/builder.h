@@ -6,6 +6,7 @@
 #ifndef NAP_PLUGIN_BUILDER_H
 #define NAP_PLUGIN_BUILDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <nap/plugin.h>
@@ -14,19 +15,30 @@
 
 /* Longest "host[:port][/path]" accepted as the registry setting. */
 #define BUILDER_REGISTRY_MAX 255
-/* Default bound on a build context held in memory (setting max_context_mb). */
-#define BUILDER_DEFAULT_CONTEXT_MB 1024
+/* Default bound on one build context in the spool (setting max_context_mb). */
+#define BUILDER_DEFAULT_CONTEXT_MB 2048
+/* What a BuildRequest or DeployRequest that names a directory is told when
+ * allow_path_context is off (a napc of nap 0.1 or 0.2 sends one). */
+#define BUILDER_PATH_REFUSED                                                                       \
+	"this napd takes the build context from napc (protocol 1.2): upgrade napc"
+
+struct spool;
 
 struct builder {
 	const nap_host *host;
 	docker_client *docker;
-	char *socket_path;  /* dockerd's socket, for messages */
-	char *registry;     /* "127.0.0.1:5000": images are <registry>/<app>:<release> */
-	size_t max_context; /* bytes */
+	char *socket_path;       /* dockerd's socket, for messages */
+	char *registry;          /* "127.0.0.1:5000": images are <registry>/<app>:<release> */
+	struct spool *spool;     /* uploaded contexts (spool.h) */
+	bool allow_path_context; /* BuildRequest.dir is packed here (nap 0.2 clients) */
 };
 
-/* nap.Builder.Build: validate, tar the directory, build, push (build.c). */
+/* nap.Builder.Build: validate, take the uploaded context (or, with
+ * allow_path_context, tar the directory), build, push (build.c). */
 void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+
+/* nap.Builder.Upload: receive a context into the spool (upload.c). */
+void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 /* nap.Builder.RemoveImage: untag one local image (remove_image.c). */
 void builder_remove_image(nap_plugin_call *call, const ProtobufCMessage *request, void *state);

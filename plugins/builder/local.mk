@@ -1,14 +1,22 @@
-# plugins/builder: nap.Builder with dockerd — tar a directory (honouring its
-# .dockerignore), POST /build, tag <registry>/<app>:<release>, push.
+# plugins/builder: nap.Builder with dockerd — receive a build context into
+# a spool file (Upload), stream it to POST /build, tag
+# <registry>/<app>:<release>, push. Contexts wait in $(buildercontextdir)
+# (per napd socket below it for a napd on another socket), made on demand.
+buildercontextdir = $(localstatedir)/lib/nap/builder/contexts
 if BUILD_PLUGIN_BUILDER
 pkglib_LTLIBRARIES += plugins/builder/builder.la
 plugins_builder_builder_la_SOURCES = \
 	plugins/builder/builder.c plugins/builder/builder.h \
 	plugins/builder/build.c \
+	plugins/builder/context.c plugins/builder/context.h \
+	plugins/builder/settings.c plugins/builder/settings.h \
+	plugins/builder/spool.c plugins/builder/spool.h \
+	plugins/builder/upload.c \
 	plugins/builder/remove_image.c \
 	plugins/builder/cancel_watch.c plugins/builder/cancel_watch.h \
 	plugins/builder/names.c plugins/builder/names.h
-plugins_builder_builder_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
+plugins_builder_builder_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common \
+	-I$(top_srcdir)/core/context -DNAP_BUILDER_CONTEXT_DIR='"$(buildercontextdir)"'
 plugins_builder_builder_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -pthread \
 	-fvisibility=hidden
 plugins_builder_builder_la_LDFLAGS = $(AM_LDFLAGS) $(NAP_PLUGIN_LINK) -pthread

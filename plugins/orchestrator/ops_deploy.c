@@ -37,18 +37,22 @@ static int on_build_event(const ProtobufCMessage *msg, void *ud)
 	return 0;
 }
 
-/* Builds and pushes; the image name, or NULL with the call ended. */
-static char *build(nap_plugin_call *call, const char *app, uint32_t release, const char *dir,
-		   char *err, size_t errlen)
+/* Builds and pushes the context the request names (the id of one napc
+ * uploaded, or a directory, which the builder refuses unless its setting
+ * allow_path_context is on); the image name, or NULL with why in err. */
+static char *build(nap_plugin_call *call, const char *app, uint32_t release,
+		   const Nap__DeployRequest *d, char *err, size_t errlen)
 {
 	struct build b = {.call = call, .release = release};
 	Nap__BuildRequest req = NAP__BUILD_REQUEST__INIT;
+	bool uploaded = d->context_id && *d->context_id;
 	req.app = (char *)app;
 	req.release = release;
-	req.dir = (char *)dir;
+	req.dir = uploaded ? (char *)"" : d->dir;
+	req.context_id = uploaded ? d->context_id : (char *)"";
 	req.push = true;
 	op_progress(call, "build", release, 0, 0, "building %s (release %u) from %s", app, release,
-		    dir);
+		    uploaded ? "the uploaded context" : d->dir);
 	nap_error e = {0};
 	int idx = nap_method_index(&nap__builder__descriptor, "Build");
 	int r = O.host->call_stream("nap.Builder", (uint32_t)idx, &req.base,
@@ -83,7 +87,7 @@ static bool deploy_ok(const Nap__DeployRequest *d, json_t **envp, char *why, siz
 	if (d->check && d->check->http_path && *d->check->http_path &&
 	    !check_path_ok(d->check->http_path, why, n))
 		return false;
-	if (!request_dir_ok(d->dir, why, n))
+	if (!request_context_ok(d->context_id, d->dir, why, n))
 		return false;
 	if (!constraints_ok(d->constraints, d->n_constraints, why, n))
 		return false;
@@ -181,7 +185,7 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	/* The release number is taken now, so that a failed build is not
 	 * numbered again by the next deploy. */
 	pthread_mutex_unlock(&O.lock);
-	char *image = build(call, a->name, release, d->dir, why, sizeof(why));
+	char *image = build(call, a->name, release, d, why, sizeof(why));
 	pthread_mutex_lock(&O.lock);
 	if (!image) {
 		if (!O.host->cancelled(call))

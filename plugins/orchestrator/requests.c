@@ -95,6 +95,26 @@ bool request_dir_ok(const char *dir, char *why, size_t whylen)
 	return true;
 }
 
+bool request_context_ok(const char *context_id, const char *dir, char *why, size_t whylen)
+{
+	size_t n = context_id ? strlen(context_id) : 0;
+	if (n == 0)
+		return request_dir_ok(dir, why, whylen);
+	if (dir && *dir) {
+		snprintf(why, whylen, "a deploy takes a context_id or a dir, not both");
+		return false;
+	}
+	bool ok = n == NAP_CONTEXT_ID_LEN;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (context_id[i] >= '0' && context_id[i] <= '9') ||
+		     (context_id[i] >= 'a' && context_id[i] <= 'f');
+	if (!ok)
+		snprintf(why, whylen,
+			 "context_id must be the %u hex digits nap.Builder.Upload answered",
+			 NAP_CONTEXT_ID_LEN);
+	return ok;
+}
+
 bool check_path_ok(const char *path, char *why, size_t whylen)
 {
 	size_t n = strlen(path);

@@ -24,6 +24,11 @@ bool request_env_merged_ok(const json_t *env, char *why, size_t whylen);
 /* A build directory: absolute and at most NAP_PATH_MAX bytes. */
 bool request_dir_ok(const char *dir, char *why, size_t whylen);
 
+/* A deploy's build context: an uploaded context's id (NAP_CONTEXT_ID_LEN
+ * lowercase hex digits), or else a directory as request_dir_ok() wants it
+ * (the builder decides whether it takes one); never both. */
+bool request_context_ok(const char *context_id, const char *dir, char *why, size_t whylen);
+
 /* An HTTP check path: "/..." of printable ASCII, no blanks, at most
  * NAP_CHECK_PATH_MAX bytes (it goes into a request line and a fleet unit). */
 bool check_path_ok(const char *path, char *why, size_t whylen);

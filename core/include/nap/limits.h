@@ -25,6 +25,11 @@
 #define NAP_IMAGE_REF_MAX 255u
 /* A directory path (a build context), as the kernel's PATH_MAX less its NUL. */
 #define NAP_PATH_MAX 4095u
+/* 1.2: a build context's id, as nap.Builder.Upload answers it: hex digits
+ * of 128 random bits. */
+#define NAP_CONTEXT_ID_LEN 32u
+/* 1.2: the archive bytes napc puts in one ContextChunk of an Upload. */
+#define NAP_CONTEXT_CHUNK (64u * 1024u)
 /* An HTTP readiness check path (napc deploy --check-http PATH). */
 #define NAP_CHECK_PATH_MAX 255u
 /* Placement constraints of an app (napc deploy --constraint): how many, and

@@ -1,0 +1,209 @@
+/* napc: the build context of a deploy, packed here and sent (protocol 1.2).
+ *
+ * napc reads the directory as the user who runs it (core/context: a tar
+ * archive honouring .dockerignore) and streams the archive to the builder
+ * with nap.Builder.Upload while it packs: no temporary file, and no more
+ * than one chunk in memory, because nap_call_send_wait() waits for the
+ * bus's credit. The directory is walked once first without reading any file
+ * (tar_context_measure()): that finds an entry the user cannot read before
+ * anything is sent, and gives the size the first message announces. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nap/builder.pb-c.h>
+#include <nap/bus.h>
+#include <nap/limits.h>
+
+#include "napc.h"
+#include "tar_context.h"
+
+struct upload {
+	struct napc *n;
+	nap_call *call;
+	bool done; /* the call ended (its reply, or the builder refused) */
+	int status;
+	char message[1024];
+	Nap__ContextReply *reply;
+	uint8_t buf[NAP_CONTEXT_CHUNK];
+	size_t len;                    /* bytes in buf */
+	unsigned long long sent, size; /* bytes sent so far, of size */
+	bool progress;                 /* show "sending context: ..." */
+	struct timespec shown;         /* when the progress line was last drawn */
+	int send_error;                /* nap_call_send_wait()'s, when it failed */
+};
+
+static void on_upload_end(nap_call *call, const nap_reply *r, void *ud)
+{
+	(void)call;
+	struct upload *u = ud;
+	if (!r->end)
+		return;
+	u->done = true;
+	u->status = r->status;
+	snprintf(u->message, sizeof(u->message), "%s", r->message);
+	if (r->status == NAP_OK)
+		u->reply = nap__context_reply__unpack(NULL, r->payload_len, r->payload);
+}
+
+static double mib(unsigned long long bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+/* The bytes sent, once the builder kept them: the last progress line on a
+ * terminal, one line of text otherwise, or a JSON object with --json. */
+static void show_sent(const struct upload *u)
+{
+	if (u->n->json) {
+		napc_print_json(json_pack("{s:s, s:s, s:I}", "stage", "context", "message",
+					  "sent the build context", "bytes", (json_int_t)u->sent));
+	} else if (!u->progress) {
+		printf("context: sent %llu bytes (%.1f MiB)\n", u->sent, mib(u->sent));
+		fflush(stdout);
+	}
+}
+
+/* Redraws the progress line at most ten times a second (and at the end). */
+static void show_progress(struct upload *u, bool last)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - u->shown.tv_sec) * 1000 +
+		  (now.tv_nsec - u->shown.tv_nsec) / 1000000;
+	if (!u->progress || (!last && ms < 100))
+		return;
+	u->shown = now;
+	printf("\r\033[Ksending context: %.1f MiB of %.1f MiB%s", mib(u->sent), mib(u->size),
+	       last ? "\n" : "");
+	fflush(stdout);
+}
+
+/* Sends what buf holds as one ContextChunk. */
+static int flush_chunk(struct upload *u)
+{
+	Nap__ContextChunk c = NAP__CONTEXT_CHUNK__INIT;
+	c.data.data = u->buf;
+	c.data.len = u->len;
+	if (u->done) /* the builder ended the call: nobody listens */
+		return -ECANCELED;
+	int r = nap_call_send_wait(u->call, &c.base, -1);
+	if (r < 0) {
+		u->send_error = r;
+		return -ECANCELED;
+	}
+	u->sent += u->len;
+	u->len = 0;
+	show_progress(u, false);
+	return 0;
+}
+
+/* tar_context_write_fn: fills buf, sending each full chunk. */
+static int sink(void *user, const void *data, size_t len)
+{
+	struct upload *u = user;
+	const uint8_t *p = data;
+	while (len > 0) {
+		size_t n = sizeof(u->buf) - u->len;
+		if (n > len)
+			n = len;
+		memcpy(u->buf + u->len, p, n);
+		u->len += n;
+		p += n;
+		len -= n;
+		if (u->len == sizeof(u->buf)) {
+			int r = flush_chunk(u);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Ends a failed upload: the builder's reason when it gave one. */
+static int upload_failed(struct upload *u, int r, const char *what)
+{
+	bool refused = u->done && u->status != NAP_OK;
+	if (u->progress && u->sent)
+		fputc('\n', stdout);
+	if (!u->done && u->call)
+		nap_call_cancel(u->call); /* the builder deletes what it has */
+	if (refused) {
+		nap_error err = {.status = u->status};
+		snprintf(err.message, sizeof(err.message), "%s", u->message);
+		return napc_fail(u->n, &err, -EPROTO);
+	}
+	nap_error err = {NAP_UNAVAILABLE, ""};
+	snprintf(err.message, sizeof(err.message), "%s: %s", what, strerror(-r));
+	return napc_fail(u->n, &err, r);
+}
+
+static int send_context(struct upload *u, const char *app, const char *dir)
+{
+	char err[1024] = "";
+	Nap__ContextChunk first = NAP__CONTEXT_CHUNK__INIT;
+	first.app = (char *)app;
+	first.size = u->size;
+	int r = nap_call_start(&u->call, u->n->conn, "nap.Builder",
+			       (uint32_t)nap_method_index(&nap__builder__descriptor, "Upload"),
+			       &first.base, u->n->timeout_given ? u->n->timeout_ms : 0,
+			       on_upload_end, u);
+	if (r < 0)
+		return upload_failed(u, r, "cannot start the upload of the build context");
+	clock_gettime(CLOCK_MONOTONIC, &u->shown);
+	r = tar_context_write(dir, NULL, sink, u, err, sizeof(err));
+	if (r == 0 && u->len)
+		r = flush_chunk(u);
+	if (r < 0 && !u->done && !u->send_error) {
+		/* the directory, not the bus: say what could not be read */
+		if (u->progress && u->sent)
+			fputc('\n', stdout);
+		nap_call_cancel(u->call);
+		fprintf(stderr, "napc: %s\n", err);
+		return NAPC_EXIT_USAGE;
+	}
+	if (r < 0)
+		return upload_failed(u, u->send_error ? u->send_error : r,
+				     "cannot send the build context");
+	if (u->sent != u->size) {
+		nap_call_cancel(u->call);
+		fprintf(stderr, "napc: %s changed while it was sent: deploy again\n", dir);
+		return NAPC_EXIT_USAGE;
+	}
+	r = nap_call_close_send(u->call);
+	while (r >= 0 && !u->done)
+		r = nap_conn_wait(u->n->conn, -1);
+	if (r < 0 || u->status != NAP_OK || !u->reply)
+		return upload_failed(u, r < 0 ? r : -EPROTO, "the upload of the build context");
+	show_progress(u, true);
+	show_sent(u);
+	return NAPC_EXIT_OK;
+}
+
+int napc_upload_context(struct napc *n, char *id, size_t idlen, const char *app, const char *dir)
+{
+	char err[1024] = "";
+	unsigned long long size;
+	/* Everything is opened here first, as this user: an unreadable entry
+	 * is refused before anything is sent. */
+	int r = tar_context_measure(&size, dir, NULL, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "napc: %s\n", err);
+		return NAPC_EXIT_USAGE;
+	}
+	r = napc_connect(n);
+	if (r)
+		return r;
+	static struct upload u; /* 64 KiB of buffer: not on the stack */
+	u = (struct upload){.n = n, .size = size, .progress = isatty(1) && !n->json};
+	r = send_context(&u, app, dir);
+	if (r == NAPC_EXIT_OK)
+		snprintf(id, idlen, "%s", u.reply->context_id);
+	if (u.reply)
+		nap__context_reply__free_unpacked(u.reply, NULL);
+	return r;
+}
