@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -35,6 +36,9 @@ static void builder_free(struct builder *b)
 	if (!b)
 		return;
 	spool_close(b->spool);
+	if (b->spool_temp) /* a private napd's: gone with it when empty */
+		rmdir(b->spool_temp);
+	free(b->spool_temp);
 	docker_client_free(b->docker);
 	free(b->socket_path);
 	free(b->registry);
@@ -79,7 +83,10 @@ static int builder_init(const nap_host *host, void **statep)
 	b->host = host;
 	b->allow_path_context = cs.allow_path;
 	r = spool_open(&b->spool, cs.dir, cs.max_bytes, SPOOL_SWEEP_MS, err, sizeof(err));
-	free(cs.dir);
+	if (cs.dir_temp)
+		b->spool_temp = cs.dir;
+	else
+		free(cs.dir);
 	if (r < 0) {
 		host->log(NAP_LOG_ERROR, "builder: %s", err);
 		builder_free(b);

@@ -30,6 +30,7 @@ struct builder {
 	char *socket_path;       /* dockerd's socket, for messages */
 	char *registry;          /* "127.0.0.1:5000": images are <registry>/<app>:<release> */
 	struct spool *spool;     /* uploaded contexts (spool.h) */
+	char *spool_temp;        /* the spool's directory, to remove at shutdown, or NULL */
 	bool allow_path_context; /* BuildRequest.dir is packed here (nap 0.2 clients) */
 };
 

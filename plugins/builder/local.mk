@@ -30,5 +30,15 @@ check_PROGRAMS += tests/plugins/builder-client
 tests_plugins_builder_client_SOURCES = tests/plugins/builder-client.c
 tests_plugins_builder_client_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 TESTS += tests/plugins/builder-test.sh
+
+# test-builder-spool: the spool of uploaded contexts, without servers.
+check_PROGRAMS += tests/plugins/test-builder-spool
+tests_plugins_test_builder_spool_SOURCES = tests/plugins/test-builder-spool.c \
+	tests/plugins/plugin_testing.h plugins/builder/spool.c plugins/builder/spool.h
+tests_plugins_test_builder_spool_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/builder \
+	-I$(top_srcdir)/plugins/common -I$(top_srcdir)/tests/unit
+tests_plugins_test_builder_spool_CFLAGS = $(AM_CFLAGS) -pthread
+tests_plugins_test_builder_spool_LDADD = core/context/libnapcontext.la -lpthread
+TESTS += tests/plugins/test-builder-spool
 endif
 EXTRA_DIST += tests/plugins/builder-test.sh

@@ -60,7 +60,7 @@ static int allow_path(bool *out, const nap_host *host)
 }
 
 /* context_dir, or its default for this napd's socket. */
-static int context_dir(char **dirp, const nap_host *host)
+static int context_dir(char **dirp, bool *tempp, const nap_host *host)
 {
 	const char *s = host->config("context_dir"), *id = host->config("napd.id"), *sock;
 
@@ -83,6 +83,7 @@ static int context_dir(char **dirp, const nap_host *host)
 	for (char *p = *dirp + strlen(NAP_BUILDER_CONTEXT_DIR) + 1; *p; p++)
 		if (*p == '/' || (unsigned char)*p < 0x20)
 			*p = '_';
+	*tempp = true;
 	return 0;
 }
 
@@ -93,6 +94,6 @@ int builder_context_settings(struct builder_context_settings *s, const nap_host 
 	if (r == 0)
 		r = allow_path(&s->allow_path, host);
 	if (r == 0)
-		r = context_dir(&s->dir, host);
+		r = context_dir(&s->dir, &s->dir_temp, host);
 	return r;
 }

@@ -26,7 +26,8 @@
 
 struct builder_context_settings {
 	uint64_t max_bytes;
-	char *dir; /* malloc'd */
+	char *dir;     /* malloc'd */
+	bool dir_temp; /* a default per socket: removed at shutdown when empty */
 	bool allow_path;
 };
 

@@ -53,10 +53,13 @@ drop_layers() { # drop_layers OUTPUT-FILE
 }
 trap 'cleanup; stop_napd; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
+# builder-client names directories (BuildRequest.dir), which the builder
+# packs itself only with allow_path_context (napc uploads contexts instead:
+# tests/integration/test-context.sh).
 start_builder() { # start_builder [setting lines...]
 	stop_napd
 	rm -f "$SOCK"
-	write_config "plugins = $PLUGIN" "[plugin builder]" "$@"
+	write_config "plugins = $PLUGIN" "[plugin builder]" "allow_path_context = yes" "$@"
 	start_napd && wait_until 10 plugin_is builder running
 }
 
@@ -64,6 +67,19 @@ start_builder() { # start_builder [setting lines...]
 HELLO=$WORK/hello
 cp -R "$top_srcdir/examples/hello" "$HELLO" && chmod -R u+w "$HELLO" && "$HELLO/prepare" ||
 	skip "cannot prepare a copy of examples/hello"
+
+# ---- a directory named by the client is refused by default ----
+start_default_builder() {
+	rm -f "$SOCK"
+	write_config "plugins = $PLUGIN" "[plugin builder]" "registry = $REGISTRY"
+	start_napd && wait_until 10 plugin_is builder running
+}
+ok "napd starts with the builder, allow_path_context unset" start_default_builder
+bc build "$APP" 1 "$HELLO" push >"$WORK/path.out"
+st=$?
+ok "a BuildRequest naming a directory is refused (FAILED_PRECONDITION) with one line" \
+	bash -c "[ $st -eq 9 ] && grep -qx 'END FAILED_PRECONDITION this napd takes the build context from napc (protocol 1.2): upgrade napc' '$WORK/path.out'"
+ok "... and builds nothing" bash -c "! docker image inspect $REGISTRY/$APP:1 >/dev/null 2>&1"
 
 ok "napd starts with the builder" start_builder "registry = $REGISTRY"
 

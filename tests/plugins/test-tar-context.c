@@ -283,6 +283,14 @@ static void test_archive(void)
 	if (r != 0)
 		return;
 	CHECK(len % 512 == 0 && len >= 1024, "archive is whole blocks (%zu bytes)", len);
+	{
+		unsigned long long measured = 0;
+		int m = tar_context_measure(&measured, dir, NULL, err, sizeof(err));
+
+		CHECK(m == 0 && measured == len,
+		      "tar_context_measure gives the archive's size without reading (%llu)",
+		      measured);
+	}
 	r = write_file(archive, tar, len);
 	CHECK(r == 0, "archive written to %s", archive);
 	list = listing(archive);

@@ -5,11 +5,15 @@
  * made-up digest, waiting `build_ms` (setting; default 50) between events
  * and honouring cancellation. A build context holding a file named
  * FAIL_BUILD ends the call with INTERNAL and one line instead.
- * RemoveImage always succeeds.
+ * RemoveImage always succeeds. Upload (1.2) reads the whole archive and
+ * keeps nothing: its context id is a counter whose last hex digit says
+ * whether the archive held a FAIL_BUILD entry (1) or not (0), which Build
+ * then reads back; Build also still takes a directory (context.dir), as
+ * fake-call sends.
  *
  * Setting control_socket = PATH opens the control channel (fake-control.h):
  * crash and the fault commands only (crash-on Build, fail Build ...). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memmem */
 
 #include <errno.h>
 #include <limits.h>
@@ -19,6 +23,7 @@
 #include <unistd.h>
 
 #include <nap/builder.pb-c.h>
+#include <nap/limits.h>
 #include <nap/names.h>
 #include <nap/plugin.h>
 
@@ -84,22 +89,28 @@ static void fb_build(nap_plugin_call *call, const ProtobufCMessage *request, voi
 			  "fake-builder: app name \"%.70s\" is not valid", in->app);
 		return;
 	}
-	if (!in->dir || in->dir[0] != '/') {
+	bool uploaded = in->context_id && strlen(in->context_id) == NAP_CONTEXT_ID_LEN;
+	if (!uploaded && (!in->dir || in->dir[0] != '/')) {
 		host->end(call, NAP_INVALID_ARGUMENT,
-			  "fake-builder: the build context must be an absolute path");
+			  "fake-builder: the build context must be an uploaded one or an "
+			  "absolute path");
 		return;
 	}
-	snprintf(path, sizeof path, "%s/FAIL_BUILD", in->dir);
+	bool fail = uploaded ? in->context_id[NAP_CONTEXT_ID_LEN - 1] == '1' : false;
+	if (!uploaded) {
+		snprintf(path, sizeof path, "%s/FAIL_BUILD", in->dir);
+		fail = access(path, F_OK) == 0;
+	}
 	ev.stage = "build";
 	ev.message = line;
 	ev.steps = FAKE_BUILD_STEPS;
 	for (unsigned s = 1; s <= FAKE_BUILD_STEPS; s++) {
 		if (!pause_build(call))
 			goto cancelled;
-		if (s == FAKE_BUILD_STEPS && access(path, F_OK) == 0) {
+		if (s == FAKE_BUILD_STEPS && fail) {
 			host->end(call, NAP_INTERNAL,
 				  "fake-builder: step %u/%u failed: FAIL_BUILD is in %.200s", s,
-				  FAKE_BUILD_STEPS, in->dir);
+				  FAKE_BUILD_STEPS, uploaded ? "the uploaded context" : in->dir);
 			return;
 		}
 		snprintf(line, sizeof line, "Step %u/%u : fake step for %s", s, FAKE_BUILD_STEPS,
@@ -133,6 +144,56 @@ cancelled:
 	host->end(call, NAP_CANCELLED, "fake-builder: build of %s cancelled", in->app);
 }
 
+/* Finds "FAIL_BUILD" (a tar entry's NUL-padded name) across chunks: tail
+ * keeps the last bytes of the chunk before. */
+static bool has_fail_build(char tail[16], size_t *tail_len, const uint8_t *data, size_t len)
+{
+	static const char name[] = "FAIL_BUILD"; /* its NUL too */
+	char buf[16 + 4096];
+	bool found = false;
+	while (len > 0 && !found) {
+		size_t n = len < 4096 ? len : 4096;
+		memcpy(buf, tail, *tail_len);
+		memcpy(buf + *tail_len, data, n);
+		size_t all = *tail_len + n;
+		found = memmem(buf, all, name, sizeof name) != NULL;
+		*tail_len = all < sizeof name ? all : sizeof name;
+		memcpy(tail, buf + all - *tail_len, *tail_len);
+		data += n;
+		len -= n;
+	}
+	return found;
+}
+
+static void fb_upload(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
+{
+	(void)state;
+	static unsigned long counter;
+	const Nap__ContextChunk *first = (const Nap__ContextChunk *)request;
+	char tail[16], id[NAP_CONTEXT_ID_LEN + 1];
+	size_t tail_len = 0;
+	uint64_t got = first->data.len;
+	bool fail = has_fail_build(tail, &tail_len, first->data.data, first->data.len);
+	ProtobufCMessage *msg;
+	int r;
+	while ((r = host->recv(call, &msg)) == 1) {
+		const Nap__ContextChunk *c = (const Nap__ContextChunk *)msg;
+		fail |= has_fail_build(tail, &tail_len, c->data.data, c->data.len);
+		got += c->data.len;
+		protobuf_c_message_free_unpacked(msg, NULL);
+	}
+	if (r < 0) {
+		host->end(call, NAP_CANCELLED, "fake-builder: upload cancelled");
+		return;
+	}
+	snprintf(id, sizeof id, "%031lx%d", __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST),
+		 fail ? 1 : 0);
+	Nap__ContextReply out = NAP__CONTEXT_REPLY__INIT;
+	out.context_id = id;
+	out.size = got;
+	host->reply(call, &out.base);
+}
+
 static void fb_remove_image(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 {
 	(void)request;
@@ -154,6 +215,7 @@ static void fb_shutdown(void *state)
 static const struct nap_plugin_method fb_methods[] = {
 	{"Build", fb_build, 0},
 	{"RemoveImage", fb_remove_image, 0},
+	{"Upload", fb_upload, 0},
 	{NULL, NULL, 0},
 };
 
