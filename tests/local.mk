@@ -50,6 +50,7 @@ TESTS += \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
+	tests/integration/test-context.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh
 
@@ -59,6 +60,7 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
+	tests/integration/test-context.sh \
 	tests/integration/test-deploy.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
