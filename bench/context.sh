@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# bench/context.sh BUILD_DIR: issue 11's figures for a build context that
+# napc sends (protocol 1.2), against the real dockerd, registry and etcd
+# (scripts/servers start), measured side by side in one run:
+#  - the same 100 MiB context (examples/hello and 100 MiB of random bytes,
+#    which its Dockerfile does not copy, so the context's transfer is what
+#    differs) built by nap and by `docker build` through the Docker CLI;
+#    nap's build part is napc's start to the builder's first push line
+#    (pack, upload into the spool, stream to Docker's /build, build), which
+#    is what `docker build` does (pack, stream to /build, build);
+#  - the whole nap deploy (build, push, start, ready, announced) beside it;
+#  - over ssh to localhost vs local, once napc --host exists.
+# Medians of BENCH_ROUNDS (default 5) warm rounds, nap and docker
+# alternating. The goal is context_build_ratio <= 1.1.
+set -euo pipefail
+build=$(realpath "$1")
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/nap-bench-context.XXXXXX)
+sock=$work/napd.sock
+export ETCDCTL_API=3 NAP_SOCKET=$sock
+ROUNDS=${BENCH_ROUNDS:-5}
+napc() { "$build/core/napc/napc" "$@"; }
+now_ns() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
+app=bctx-$$
+
+cleanup() {
+	napc destroy "$app" >/dev/null 2>&1 || true
+	[ -n "${NAPD_PID:-}" ] && kill "$NAPD_PID" 2>/dev/null && wait "$NAPD_PID" 2>/dev/null
+	docker rm -f $(docker ps -aq --filter "label=nap.app=$app") >/dev/null 2>&1 || true
+	docker rmi $(docker images -q "127.0.0.1:5000/$app") $(docker images -q "$app-docker") \
+		>/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+cp -r "$top/examples/hello" "$work/ctx"
+"$work/ctx/prepare"
+head -c $((100 * 1024 * 1024)) /dev/urandom >"$work/ctx/random.bin"
+plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
+cat >"$work/napd.conf" <<CONF
+plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)
+log_level = warning
+[plugin builder]
+context_dir = $work/contexts
+CONF
+"$build/core/napd/napd" --foreground --config "$work/napd.conf" --socket "$sock" 2>"$work/napd.log" &
+NAPD_PID=$!
+for _ in $(seq 1 200); do
+	n=$(napc --json plugins 2>/dev/null | python3 -c 'import json,sys; print(sum(p["state"]=="running" for p in json.load(sys.stdin)))' 2>/dev/null || echo 0)
+	[ "$n" = 4 ] && break
+	sleep 0.05
+done
+
+# One nap deploy; prints "BUILD_MS DEPLOY_MS": napc's start to the first
+# push line, and to its end. Each output line is stamped as it arrives.
+nap_round() {
+	local t0 line first_push=
+	t0=$(now_ns)
+	while IFS= read -r line; do
+		case $line in
+		push:*) [ -n "$first_push" ] || first_push=$(now_ns) ;;
+		esac
+	done < <(napc deploy "$app" "$work/ctx" 2>&1)
+	local t1
+	t1=$(now_ns)
+	echo "$(((${first_push:-$t1} - t0) / 1000000)) $(((t1 - t0) / 1000000))"
+}
+
+docker_round() {
+	local t0
+	t0=$(now_ns)
+	docker build -q -t "$app-docker:bench" "$work/ctx" >/dev/null
+	echo $((($(now_ns) - t0) / 1000000))
+}
+
+# Cold runs fill the build cache for both.
+nap_round >/dev/null
+docker_round >/dev/null
+nap_build=() nap_deploy=() docker_build=()
+for _ in $(seq 1 "$ROUNDS"); do
+	read -r b d < <(nap_round)
+	nap_build+=("$b")
+	nap_deploy+=("$d")
+	docker_build+=("$(docker_round)")
+done
+nb=$(printf '%s\n' "${nap_build[@]}" | median)
+nd=$(printf '%s\n' "${nap_deploy[@]}" | median)
+db=$(printf '%s\n' "${docker_build[@]}" | median)
+echo "context_size_mib: $(du -sm "$work/ctx" | cut -f1)"
+echo "context_rounds: $ROUNDS"
+echo "context_nap_build_ms: $nb"
+echo "context_docker_build_ms: $db"
+echo "context_build_ratio: $(awk "BEGIN {printf \"%.2f\", $nb / $db}")"
+echo "context_nap_deploy_ms: $nd"
+if napc --help 2>&1 | grep -q -- '--host'; then
+	echo "context_over_ssh: not measured yet (napc --host exists: add it here)"
+else
+	echo "context_over_ssh: not measured (napc --host is not in this build)"
+fi
