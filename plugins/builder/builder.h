@@ -18,7 +18,7 @@
 /* Default bound on one build context in the spool (setting max_context_mb). */
 #define BUILDER_DEFAULT_CONTEXT_MB 2048
 /* What a BuildRequest or DeployRequest that names a directory is told when
- * allow_path_context is off (a napc of nap 0.1 or 0.2 sends one). */
+ * allow_path_context is off (napc before protocol 1.2 sends one). */
 #define BUILDER_PATH_REFUSED                                                                       \
 	"this napd takes the build context from napc (protocol 1.2): upgrade napc"
 
@@ -31,7 +31,7 @@ struct builder {
 	char *registry;          /* "127.0.0.1:5000": images are <registry>/<app>:<release> */
 	struct spool *spool;     /* uploaded contexts (spool.h) */
 	char *spool_temp;        /* the spool's directory, to remove at shutdown, or NULL */
-	bool allow_path_context; /* BuildRequest.dir is packed here (nap 0.2 clients) */
+	bool allow_path_context; /* BuildRequest.dir is packed here (older napc) */
 };
 
 /* nap.Builder.Build: validate, take the uploaded context (or, with

@@ -1,7 +1,7 @@
 /* plugins/builder: the build context a Build uses, as an open file — the
  * one an Upload kept (BuildRequest.context_id), or, only with the setting
  * allow_path_context, a directory the request names, which the builder
- * (root) then packs itself into its spool, as nap 0.2 did for every build.
+ * (root) then packs itself into its spool, as nap 0.1 did for every build.
  * Either way the file is out of the spool once taken: the build's end
  * (closing it) deletes it. */
 #ifdef HAVE_CONFIG_H

@@ -9,7 +9,7 @@
  *                               that two napds on a host keep theirs apart
  *   allow_path_context = no     yes: a BuildRequest or DeployRequest may
  *                               name a directory, which the builder (root)
- *                               packs itself, as nap 0.2 did; off, napd
+ *                               packs itself, as nap 0.1 did; off, napd
  *                               never opens a path a client names
  */
 #ifndef NAP_BUILDER_SETTINGS_H
