@@ -159,7 +159,8 @@ static int send_context(struct upload *u, const char *app, const char *dir)
 	if (r == 0 && u->len)
 		r = flush_chunk(u);
 	if (r < 0 && !u->done && !u->send_error) {
-		/* the directory, not the bus: say what could not be read */
+		/* the directory, not the bus: say what could not be read (the
+		 * cancel has the builder delete what it received) */
 		if (u->progress && u->sent)
 			fputc('\n', stdout);
 		nap_call_cancel(u->call);
@@ -169,6 +170,8 @@ static int send_context(struct upload *u, const char *app, const char *dir)
 	if (r < 0)
 		return upload_failed(u, u->send_error ? u->send_error : r,
 				     "cannot send the build context");
+	if (u->done) /* the builder ended the call before the close */
+		return upload_failed(u, -EPIPE, "the upload of the build context");
 	if (u->sent != u->size) {
 		nap_call_cancel(u->call);
 		fprintf(stderr, "napc: %s changed while it was sent: deploy again\n", dir);

@@ -71,6 +71,12 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 	uint64_t size;
 	int r;
 
+	if (!NAP_HOST_HAS(b->host, recv)) { /* a host older than protocol 1.2 */
+		b->host->end(call, NAP_UNIMPLEMENTED,
+			     "this napd cannot receive a build context (protocol 1.2): upgrade "
+			     "napd");
+		return;
+	}
 	if (!nap_app_name_valid(first->app)) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "invalid app name \"%s\": use 1 to 63 lowercase letters, digits and "
