@@ -37,6 +37,7 @@ trap cleanup EXIT
 cp -r "$top/examples/hello" "$work/ctx"
 "$work/ctx/prepare"
 head -c $((100 * 1024 * 1024)) /dev/urandom >"$work/ctx/random.bin"
+echo '!random.bin' >>"$work/ctx/.dockerignore" # hello's lets in only what the image needs
 plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
 cat >"$work/napd.conf" <<CONF
 plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)

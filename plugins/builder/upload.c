@@ -34,7 +34,8 @@ static void end_failed(const struct builder *b, nap_plugin_call *call, int r, co
 
 /* Receives the chunks after the first into u until the caller closes its
  * side. Returns 0, or -1 with u aborted and the call ended. */
-static int receive(const struct builder *b, nap_plugin_call *call, struct spool_upload *u)
+static int receive(const struct builder *b, nap_plugin_call *call, struct spool_upload *u,
+		   const char *app)
 {
 	char err[512] = "";
 
@@ -45,6 +46,10 @@ static int receive(const struct builder *b, nap_plugin_call *call, struct spool_
 		if (r == 0)
 			return 0;
 		if (r < 0) {
+			b->host->log(NAP_LOG_INFO,
+				     "builder: the upload of a build context for %s was cancelled "
+				     "after %llu bytes; they are deleted",
+				     app, (unsigned long long)spool_upload_size(u));
 			spool_upload_abort(u);
 			b->host->end(call, NAP_CANCELLED, "upload of the build context cancelled");
 			return -1;
@@ -100,7 +105,7 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 		end_failed(b, call, r, err);
 		return;
 	}
-	if (receive(b, call, u) < 0)
+	if (receive(b, call, u, first->app) < 0)
 		return;
 	size = spool_upload_size(u);
 	r = spool_upload_finish(u, id, err, sizeof(err));
