@@ -53,46 +53,52 @@ for _ in $(seq 1 200); do
 	sleep 0.05
 done
 
-# One nap deploy; prints "BUILD_MS DEPLOY_MS": napc's start to the first
-# push line, and to its end. Each output line is stamped as it arrives.
+# One nap deploy; prints "BUILD_MS DEPLOY_MS UPLOAD_MS": napc's start to
+# the first push line, to its end, and to the line that says the context was
+# sent. Each output line is stamped as it arrives.
 nap_round() {
-	local t0 line first_push=
+	local t0 line first_push= sent=
 	t0=$(now_ns)
 	while IFS= read -r line; do
 		case $line in
+		context:*) sent=$(now_ns) ;;
 		push:*) [ -n "$first_push" ] || first_push=$(now_ns) ;;
 		esac
 	done < <(napc deploy "$app" "$work/ctx" 2>&1)
 	local t1
 	t1=$(now_ns)
-	echo "$(((${first_push:-$t1} - t0) / 1000000)) $(((t1 - t0) / 1000000))"
+	echo "$(((${first_push:-$t1} - t0) / 1000000)) $(((t1 - t0) / 1000000))" \
+		"$(((${sent:-$t1} - t0) / 1000000))"
 }
 
 docker_round() {
 	local t0
 	t0=$(now_ns)
-	docker build -q -t "$app-docker:bench" "$work/ctx" >/dev/null
+	docker build -q -t "$app-docker:bench" "$work/ctx" >/dev/null 2>&1
 	echo $((($(now_ns) - t0) / 1000000))
 }
 
 # Cold runs fill the build cache for both.
 nap_round >/dev/null
 docker_round >/dev/null
-nap_build=() nap_deploy=() docker_build=()
+nap_build=() nap_deploy=() nap_upload=() docker_build=()
 for _ in $(seq 1 "$ROUNDS"); do
-	read -r b d < <(nap_round)
+	read -r b d u < <(nap_round)
 	nap_build+=("$b")
 	nap_deploy+=("$d")
+	nap_upload+=("$u")
 	docker_build+=("$(docker_round)")
 done
 nb=$(printf '%s\n' "${nap_build[@]}" | median)
 nd=$(printf '%s\n' "${nap_deploy[@]}" | median)
+nu=$(printf '%s\n' "${nap_upload[@]}" | median)
 db=$(printf '%s\n' "${docker_build[@]}" | median)
 echo "context_size_mib: $(du -sm "$work/ctx" | cut -f1)"
 echo "context_rounds: $ROUNDS"
 echo "context_nap_build_ms: $nb"
 echo "context_docker_build_ms: $db"
 echo "context_build_ratio: $(awk "BEGIN {printf \"%.2f\", $nb / $db}")"
+echo "context_nap_upload_ms: $nu (of the build part: pack and send into the spool)"
 echo "context_nap_deploy_ms: $nd"
 if napc --help 2>&1 | grep -q -- '--host'; then
 	echo "context_over_ssh: not measured yet (napc --host exists: add it here)"
