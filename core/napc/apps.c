@@ -63,6 +63,7 @@ static int app_call(struct napc *n, const char *name, const ProtobufCMessage *re
 
 struct stream {
 	struct napc *n;
+	nap_call *call; /* until done */
 	bool done;
 	int status;
 	char message[1024];
@@ -85,14 +86,26 @@ static void on_stream(nap_call *call, const nap_reply *r, void *ud)
 	snprintf(s->message, sizeof(s->message), "%s", r->message);
 }
 
-static int run_stream(struct stream *s, const char *name, const ProtobufCMessage *req,
-		      uint32_t timeout_ms)
+/* Starts a streaming call of nap.Control; its events go to s->on_msg. */
+static int stream_start(struct stream *s, const char *name, const ProtobufCMessage *req,
+			uint32_t timeout_ms)
 {
 	int r = napc_connect(s->n);
 	if (r)
 		return r;
-	r = nap_call_start(NULL, s->n->conn, "nap.Control", method(name), req, timeout_ms,
+	r = nap_call_start(&s->call, s->n->conn, "nap.Control", method(name), req, timeout_ms,
 			   on_stream, s);
+	if (r < 0) {
+		nap_error err = {NAP_UNAVAILABLE, "napd went away"};
+		return napc_fail(s->n, &err, r);
+	}
+	return NAPC_EXIT_OK;
+}
+
+/* Waits for the end of a started stream; its exit code. */
+static int stream_finish(struct stream *s)
+{
+	int r = 0;
 	while (r == 0 && !s->done)
 		r = nap_conn_wait(s->n->conn, -1);
 	if (s->progress_line)
@@ -107,6 +120,13 @@ static int run_stream(struct stream *s, const char *name, const ProtobufCMessage
 		return napc_fail(s->n, &err, -EPROTO);
 	}
 	return NAPC_EXIT_OK;
+}
+
+static int run_stream(struct stream *s, const char *name, const ProtobufCMessage *req,
+		      uint32_t timeout_ms)
+{
+	int r = stream_start(s, name, req, timeout_ms);
+	return r ? r : stream_finish(s);
 }
 
 static void deploy_event(struct stream *s, const uint8_t *data, size_t len)
@@ -291,6 +311,22 @@ static int parse_check_option(Nap__Check *check, int c, const char *arg)
 	return 0;
 }
 
+/* The Deploy of napc deploy, started once its context has an id. */
+struct deploy_start {
+	struct stream *s;
+	Nap__DeployRequest *req;
+	bool started;
+};
+
+static int start_deploy(void *ud, const char *context_id)
+{
+	struct deploy_start *ds = ud;
+	ds->req->context_id = (char *)context_id;
+	int r = stream_start(ds->s, "Deploy", &ds->req->base, 0);
+	ds->started = r == NAPC_EXIT_OK;
+	return r;
+}
+
 /* vars and ptrs have room for argc entries; the caller frees them. */
 static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars, Nap__EnvVar **ptrs)
 {
@@ -359,13 +395,21 @@ static int deploy_with(struct napc *n, int argc, char **argv, Nap__EnvVar *vars,
 	req.env = ptrs;
 	if ((r = check_env_list(ptrs, req.n_env)))
 		return r;
-	/* The context is sent, not named: napd opens no path a client gives. */
-	char context_id[NAP_CONTEXT_ID_LEN + 1];
-	if ((r = napc_upload_context(n, context_id, sizeof(context_id), req.app, dir)))
-		return r;
-	req.context_id = context_id;
+	/* The context is sent, not named: napd opens no path a client gives.
+	 * The Deploy starts as soon as the context has an id (start_deploy). */
 	struct stream s = {.n = n, .on_msg = deploy_event, .tty = isatty(1) && !n->json};
-	return run_stream(&s, "Deploy", &req.base, 0);
+	struct deploy_start ds = {.s = &s, .req = &req};
+	r = napc_upload_context(n, req.app, dir, start_deploy, &ds, &s.done);
+	if (r) {
+		if (ds.started && !s.done)
+			nap_call_cancel(s.call); /* its build would fail: undo it now */
+		return r;
+	}
+	if (!ds.started) { /* the Deploy ended the upload before it began */
+		nap_error err = {NAP_INTERNAL, "the build context was not sent"};
+		return napc_fail(n, &err, -EPROTO);
+	}
+	return stream_finish(&s);
 }
 
 int napc_cmd_deploy(struct napc *n, int argc, char **argv)

@@ -48,11 +48,19 @@ int napc_cmd_start(struct napc *n, int argc, char **argv);
 int napc_cmd_destroy(struct napc *n, int argc, char **argv);
 int napc_cmd_check(struct napc *n, int argc, char **argv);
 
+/* Starts the Deploy that names context_id (upload.c calls it once the
+ * builder answered the id); returns an exit code, after printing one line
+ * when it is not NAPC_EXIT_OK. */
+typedef int (*napc_context_fn)(void *ud, const char *context_id);
+
 /* Packs dir as the calling user and uploads it with nap.Builder.Upload,
- * showing the bytes sent (upload.c). On success id (idlen bytes) is the
- * context's id for DeployRequest.context_id. Returns an exit code, after
- * printing one line when it is not NAPC_EXIT_OK. */
-int napc_upload_context(struct napc *n, char *id, size_t idlen, const char *app, const char *dir);
+ * showing the bytes sent (upload.c); on_id starts the Deploy as soon as the
+ * context has an id, so that its build overlaps the upload. *stop becoming
+ * true (the Deploy ended) stops the upload. Returns an exit code, after
+ * printing one line when it is not NAPC_EXIT_OK; NAPC_EXIT_OK also when
+ * *stop cut the upload short (the Deploy's end then says why). */
+int napc_upload_context(struct napc *n, const char *app, const char *dir, napc_context_fn on_id,
+			void *ud, const bool *stop);
 
 /* Output (show.c). */
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n);

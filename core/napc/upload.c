@@ -6,7 +6,13 @@
  * than one chunk in memory, because nap_call_send_wait() waits for the
  * bus's credit. The directory is walked once first without reading any file
  * (tar_context_measure()): that finds an entry the user cannot read before
- * anything is sent, and gives the size the first message announces. */
+ * anything is sent, and gives the size the first message announces.
+ *
+ * The builder answers the context's id as soon as the upload starts; the
+ * caller's on_id then starts the Deploy, whose build reads the context as it
+ * arrives, so that sending and building overlap as with `docker build`.
+ * Both calls share the connection: waiting for credit here also delivers
+ * the Deploy's events. */
 #include "config.h"
 
 #include <errno.h>
@@ -25,10 +31,16 @@
 struct upload {
 	struct napc *n;
 	nap_call *call;
-	bool done; /* the call ended (its reply, or the builder refused) */
+	bool done; /* the call ended (its last reply, or the builder refused) */
 	int status;
 	char message[1024];
-	Nap__ContextReply *reply;
+	char id[NAP_CONTEXT_ID_LEN + 1]; /* from the first ContextReply */
+	uint64_t kept;                   /* from the last one */
+	napc_context_fn on_id;
+	void *on_id_ud;
+	bool started;     /* on_id ran */
+	int start_result; /* what it returned */
+	const bool *stop; /* set by the caller's Deploy ending */
 	uint8_t buf[NAP_CONTEXT_CHUNK];
 	size_t len;                    /* bytes in buf */
 	unsigned long long sent, size; /* bytes sent so far, of size */
@@ -37,17 +49,33 @@ struct upload {
 	int send_error;                /* nap_call_send_wait()'s, when it failed */
 };
 
-static void on_upload_end(nap_call *call, const nap_reply *r, void *ud)
+static void on_upload(nap_call *call, const nap_reply *r, void *ud)
 {
 	(void)call;
 	struct upload *u = ud;
-	if (!r->end)
+	if (!r->end) {
+		Nap__ContextReply *m = nap__context_reply__unpack(NULL, r->payload_len, r->payload);
+		if (!m)
+			return;
+		if (!u->id[0] && m->context_id && strlen(m->context_id) == NAP_CONTEXT_ID_LEN)
+			memcpy(u->id, m->context_id, sizeof(u->id));
+		u->kept = m->size;
+		nap__context_reply__free_unpacked(m, NULL);
 		return;
+	}
 	u->done = true;
 	u->status = r->status;
 	snprintf(u->message, sizeof(u->message), "%s", r->message);
-	if (r->status == NAP_OK)
-		u->reply = nap__context_reply__unpack(NULL, r->payload_len, r->payload);
+}
+
+/* Starts the caller's Deploy once the id came; false when it could not. */
+static bool start_deploy(struct upload *u)
+{
+	if (u->started || !u->id[0])
+		return true;
+	u->started = true;
+	u->start_result = u->on_id(u->on_id_ud, u->id);
+	return u->start_result == NAPC_EXIT_OK;
 }
 
 static double mib(unsigned long long bytes)
@@ -89,7 +117,8 @@ static int flush_chunk(struct upload *u)
 	Nap__ContextChunk c = NAP__CONTEXT_CHUNK__INIT;
 	c.data.data = u->buf;
 	c.data.len = u->len;
-	if (u->done) /* the builder ended the call: nobody listens */
+	/* The builder ended the call, or the Deploy did: nobody listens. */
+	if (u->done || *u->stop || !start_deploy(u))
 		return -ECANCELED;
 	int r = nap_call_send_wait(u->call, &c.base, -1);
 	if (r < 0) {
@@ -132,6 +161,10 @@ static int upload_failed(struct upload *u, int r, const char *what)
 		fputc('\n', stdout);
 	if (!u->done && u->call)
 		nap_call_cancel(u->call); /* the builder deletes what it has */
+	if (u->started && u->start_result != NAPC_EXIT_OK)
+		return u->start_result; /* on_id said why */
+	if (*u->stop)
+		return NAPC_EXIT_OK; /* the Deploy ended first: its end says why */
 	if (refused) {
 		nap_error err = {.status = u->status};
 		snprintf(err.message, sizeof(err.message), "%s", u->message);
@@ -150,15 +183,15 @@ static int send_context(struct upload *u, const char *app, const char *dir)
 	first.size = u->size;
 	int r = nap_call_start(&u->call, u->n->conn, "nap.Builder",
 			       (uint32_t)nap_method_index(&nap__builder__descriptor, "Upload"),
-			       &first.base, u->n->timeout_given ? u->n->timeout_ms : 0,
-			       on_upload_end, u);
+			       &first.base, u->n->timeout_given ? u->n->timeout_ms : 0, on_upload,
+			       u);
 	if (r < 0)
 		return upload_failed(u, r, "cannot start the upload of the build context");
 	clock_gettime(CLOCK_MONOTONIC, &u->shown);
 	r = tar_context_write(dir, NULL, sink, u, err, sizeof(err));
 	if (r == 0 && u->len)
 		r = flush_chunk(u);
-	if (r < 0 && !u->done && !u->send_error) {
+	if (r < 0 && !u->done && !u->send_error && !*u->stop && u->start_result == 0) {
 		/* the directory, not the bus: say what could not be read (the
 		 * cancel has the builder delete what it received) */
 		if (u->progress && u->sent)
@@ -178,16 +211,19 @@ static int send_context(struct upload *u, const char *app, const char *dir)
 		return NAPC_EXIT_USAGE;
 	}
 	r = nap_call_close_send(u->call);
-	while (r >= 0 && !u->done)
+	while (r >= 0 && !u->done && !*u->stop && start_deploy(u))
 		r = nap_conn_wait(u->n->conn, -1);
-	if (r < 0 || u->status != NAP_OK || !u->reply)
+	if (r >= 0 && u->done && u->status == NAP_OK && !start_deploy(u))
+		r = -ECANCELED;
+	if (r < 0 || !u->done || u->status != NAP_OK || !u->id[0] || u->kept != u->size)
 		return upload_failed(u, r < 0 ? r : -EPROTO, "the upload of the build context");
 	show_progress(u, true);
 	show_sent(u);
 	return NAPC_EXIT_OK;
 }
 
-int napc_upload_context(struct napc *n, char *id, size_t idlen, const char *app, const char *dir)
+int napc_upload_context(struct napc *n, const char *app, const char *dir, napc_context_fn on_id,
+			void *ud, const bool *stop)
 {
 	char err[1024] = "";
 	unsigned long long size;
@@ -202,11 +238,11 @@ int napc_upload_context(struct napc *n, char *id, size_t idlen, const char *app,
 	if (r)
 		return r;
 	static struct upload u; /* 64 KiB of buffer: not on the stack */
-	u = (struct upload){.n = n, .size = size, .progress = isatty(1) && !n->json};
-	r = send_context(&u, app, dir);
-	if (r == NAPC_EXIT_OK)
-		snprintf(id, idlen, "%s", u.reply->context_id);
-	if (u.reply)
-		nap__context_reply__free_unpacked(u.reply, NULL);
-	return r;
+	u = (struct upload){.n = n,
+			    .size = size,
+			    .progress = isatty(1) && !n->json,
+			    .on_id = on_id,
+			    .on_id_ud = ud,
+			    .stop = stop};
+	return send_context(&u, app, dir);
 }

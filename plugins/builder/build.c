@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <nap/builder.pb-c.h>
 #include <nap/limits.h>
@@ -27,6 +26,7 @@
 #include "cancel_watch.h"
 #include "context.h"
 #include "names.h"
+#include "spool.h"
 
 /* Longest message of one BuildEvent; longer output lines are cut. */
 #define EVENT_MESSAGE_MAX 4096
@@ -178,34 +178,45 @@ static bool check_request(const struct builder *b, nap_plugin_call *call,
 	return true;
 }
 
+/* What read_context() reads: the context, and the call's cancel flag (a
+ * context still arriving is waited for only while the call stands). */
+struct context_source {
+	struct spool_reader *reader;
+	const atomic_int *cancel;
+	bool upload_failed; /* its upload failed while Docker read it */
+};
+
 /* docker_read_fn over the context's spool file. */
 static ssize_t read_context(void *user, void *buf, size_t len)
 {
-	const int *fd = user;
+	struct context_source *src = user;
+	ssize_t n = spool_read(src->reader, buf, len, src->cancel);
 
-	for (;;) {
-		ssize_t n = read(*fd, buf, len);
-
-		if (n >= 0 || errno != EINTR)
-			return n < 0 ? -errno : n;
-	}
+	if (n == -EPIPE)
+		src->upload_failed = true;
+	return n;
 }
 
 /* Builds; ends the call and returns -1 on failure. */
-static int run_build(struct build_run *run, const char *tag, int context_fd,
+static int run_build(struct build_run *run, const char *tag, struct spool_reader *context,
 		     const atomic_int *cancel)
 {
 	const struct builder *b = run->b;
 	struct docker_build_options opts = {.tag = tag, .cancel = cancel};
+	struct context_source src = {.reader = context, .cancel = cancel};
 	char err[1024] = "";
 	int r;
 
 	run->stage = "build";
-	r = docker_build(NULL, b->docker, &opts, read_context, &context_fd, on_build_line, run, err,
+	r = docker_build(NULL, b->docker, &opts, read_context, &src, on_build_line, run, err,
 			 sizeof(err));
 	if (r == 0)
 		return 0;
-	if (r == -ECANCELED || b->host->cancelled(run->call))
+	if (src.upload_failed)
+		b->host->end(run->call, NAP_ABORTED,
+			     "the upload of the build context failed or was cancelled while it "
+			     "was built");
+	else if (r == -ECANCELED || b->host->cancelled(run->call))
 		b->host->end(run->call, NAP_CANCELLED, "build of %s cancelled", tag);
 	else if (r == -ECONNREFUSED)
 		end_unreachable(b, run->call, r);
@@ -293,13 +304,14 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	struct cancel_watch watch;
 	char repo[BUILDER_REGISTRY_MAX + 80], tag[16], image[sizeof(repo) + sizeof(tag)];
 	char err[512] = "", *digest = NULL;
+	struct spool_reader *context = NULL;
 	uint64_t context_len = 0;
-	int r, context_fd = -1;
+	int r;
 
 	/* The context is taken first, so that however the build ends it ends
-	 * with its spool file deleted (closing context_fd). */
+	 * with its spool file deleted (closing the reader). */
 	if (!check_request(b, call, req) ||
-	    builder_context_take(&context_fd, &context_len, b, call, req) < 0)
+	    builder_context_take(&context, &context_len, b, call, req) < 0)
 		return;
 	snprintf(repo, sizeof(repo), "%s/%s", b->registry, req->app);
 	snprintf(tag, sizeof(tag), "%u", req->release);
@@ -309,19 +321,19 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	 * and should not wait for the directory to be read. */
 	r = docker_ping(b->docker, err, sizeof(err));
 	if (r == -ECONNREFUSED || r == -ETIMEDOUT) {
-		close(context_fd);
+		spool_reader_close(context);
 		end_unreachable(b, call, r);
 		return;
 	}
 	if (r < 0) {
-		close(context_fd);
+		spool_reader_close(context);
 		b->host->end(call, NAP_UNAVAILABLE, "Docker at %s is not well: %s", b->socket_path,
 			     err);
 		return;
 	}
 	r = cancel_watch_start(&watch, b->host, call);
 	if (r < 0) {
-		close(context_fd);
+		spool_reader_close(context);
 		b->host->end(call, NAP_RESOURCE_EXHAUSTED, "cannot start a thread: %s",
 			     strerror(-r));
 		return;
@@ -329,8 +341,8 @@ void builder_build(nap_plugin_call *call, const ProtobufCMessage *request, void 
 	b->host->log(NAP_LOG_INFO, "builder: building %s from %s (%llu bytes of context)", image,
 		     req->context_id && *req->context_id ? "an uploaded context" : req->dir,
 		     (unsigned long long)context_len);
-	r = run_build(&run, image, context_fd, &watch.cancel);
-	close(context_fd);
+	r = run_build(&run, image, context, &watch.cancel);
+	spool_reader_close(context);
 	if (r == 0 && req->push)
 		r = run_push(&digest, &run, repo, tag, &watch.cancel);
 	cancel_watch_stop(&watch);

@@ -1,9 +1,9 @@
-/* plugins/builder: the build context a Build uses, as an open file — the
- * one an Upload kept (BuildRequest.context_id), or, only with the setting
- * allow_path_context, a directory the request names, which the builder
- * (root) then packs itself into its spool, as nap 0.1 did for every build.
- * Either way the file is out of the spool once taken: the build's end
- * (closing it) deletes it. */
+/* plugins/builder: the build context a Build uses, as a spool reader — the
+ * one an Upload holds (BuildRequest.context_id), whole or still arriving,
+ * or, only with the setting allow_path_context, a directory the request
+ * names, which the builder (root) then packs itself into its spool, as nap
+ * 0.1 did for every build. Either way the file is out of the spool once
+ * taken: the build's end (closing the reader) deletes it. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -69,8 +69,8 @@ static int spool_sink(void *user, const void *buf, size_t len)
 
 /* Packs dir into the spool and takes it; ends the call and returns -1 if
  * it cannot. */
-static int pack_dir(int *fdp, uint64_t *sizep, const struct builder *b, nap_plugin_call *call,
-		    const char *app, const char *dir)
+static int pack_dir(struct spool_reader **rp, uint64_t *sizep, const struct builder *b,
+		    nap_plugin_call *call, const char *app, const char *dir)
 {
 	struct spool_upload *u = NULL;
 	char id[SPOOL_ID_LEN + 1], err[512] = "";
@@ -81,16 +81,16 @@ static int pack_dir(int *fdp, uint64_t *sizep, const struct builder *b, nap_plug
 		return -1;
 	r = tar_context_measure(&size, dir, NULL, err, sizeof(err));
 	if (r == 0)
-		r = spool_upload_start(&u, b->spool, app, size, err, sizeof(err));
+		r = spool_upload_start(&u, id, b->spool, app, size, err, sizeof(err));
 	if (r == 0) {
 		r = tar_context_write(dir, NULL, spool_sink, u, err, sizeof(err));
 		if (r < 0)
 			spool_upload_abort(u);
 		else
-			r = spool_upload_finish(u, id, err, sizeof(err));
+			r = spool_upload_finish(u, err, sizeof(err));
 	}
 	if (r == 0)
-		r = spool_take(fdp, sizep, b->spool, id, app);
+		r = spool_take(rp, sizep, b->spool, id, app);
 	if (r == 0)
 		return 0;
 	if (r == -EFBIG)
@@ -106,8 +106,8 @@ static int pack_dir(int *fdp, uint64_t *sizep, const struct builder *b, nap_plug
 	return -1;
 }
 
-int builder_context_take(int *fdp, uint64_t *sizep, const struct builder *b, nap_plugin_call *call,
-			 const Nap__BuildRequest *req)
+int builder_context_take(struct spool_reader **rp, uint64_t *sizep, const struct builder *b,
+			 nap_plugin_call *call, const Nap__BuildRequest *req)
 {
 	bool has_id = req->context_id && *req->context_id;
 	bool has_dir = req->dir && *req->dir;
@@ -123,14 +123,14 @@ int builder_context_take(int *fdp, uint64_t *sizep, const struct builder *b, nap
 		return -1;
 	}
 	if (has_dir)
-		return pack_dir(fdp, sizep, b, call, req->app, req->dir);
+		return pack_dir(rp, sizep, b, call, req->app, req->dir);
 	if (!has_id) {
 		b->host->end(call, NAP_INVALID_ARGUMENT,
 			     "no build context: upload one with nap.Builder.Upload and name it "
 			     "in context_id (napc deploy does both)");
 		return -1;
 	}
-	r = spool_take(fdp, sizep, b->spool, req->context_id, req->app);
+	r = spool_take(rp, sizep, b->spool, req->context_id, req->app);
 	if (r == -EPERM) {
 		b->host->end(call, NAP_PERMISSION_DENIED,
 			     "build context %.40s was uploaded for another app", req->context_id);
@@ -138,8 +138,9 @@ int builder_context_take(int *fdp, uint64_t *sizep, const struct builder *b, nap
 	}
 	if (r < 0) {
 		b->host->end(call, NAP_FAILED_PRECONDITION,
-			     "no build context %.40s here: a context is used once and kept %u "
-			     "minutes; deploy again (napc uploads it anew)",
+			     "no build context %.40s here: a context is used once, kept %u "
+			     "minutes, and gone if its upload failed; deploy again (napc uploads "
+			     "it anew)",
 			     req->context_id, SPOOL_IDLE_MS / 60000);
 		return -1;
 	}

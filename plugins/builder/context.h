@@ -8,14 +8,15 @@
 #include <nap/plugin.h>
 
 struct builder;
+struct spool_reader;
 
-/* The context req names, taken out of the spool: the one uploaded as
- * req->context_id, or (allow_path_context only) req->dir packed now. On
- * success *fdp is the archive, open for reading at offset 0 (the caller
- * closes it, which deletes it), and *sizep its size. Returns 0, or -1 with
- * the call ended with one line saying why (a dir without
- * allow_path_context: BUILDER_PATH_REFUSED). */
-int builder_context_take(int *fdp, uint64_t *sizep, const struct builder *b, nap_plugin_call *call,
-			 const Nap__BuildRequest *req);
+/* The context req names, taken out of the spool: the one uploaded (or
+ * arriving) as req->context_id, or (allow_path_context only) req->dir
+ * packed now. On success *rp reads the archive (spool_read(); the caller
+ * closes it with spool_reader_close(), which deletes it), and *sizep is its
+ * size. Returns 0, or -1 with the call ended with one line saying why (a
+ * dir without allow_path_context: BUILDER_PATH_REFUSED). */
+int builder_context_take(struct spool_reader **rp, uint64_t *sizep, const struct builder *b,
+			 nap_plugin_call *call, const Nap__BuildRequest *req);
 
 #endif

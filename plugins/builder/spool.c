@@ -21,20 +21,31 @@
 
 #include "errbuf.h"
 
-/* A context kept for a build. */
-struct kept {
-	struct kept *next;
+enum context_state {
+	CONTEXT_ARRIVING, /* its upload is under way */
+	CONTEXT_WHOLE,    /* every announced byte is in */
+	CONTEXT_FAILED,   /* its upload failed or was abandoned */
+};
+
+/* One context, shared by its upload, the spool's list and the build that
+ * took it; freed with the last of them. Fields under spool.lock. */
+struct context {
+	struct context *next; /* in spool.held while held */
 	char id[SPOOL_ID_LEN + 1];
 	char *app;
-	uint64_t size;
-	uint64_t touched_ms;
+	uint64_t announced, written;
+	uint64_t touched_ms; /* when it became whole */
+	enum context_state state;
+	bool held;
+	int refs;
 };
 
 struct spool {
 	char *dir;
 	uint64_t max_bytes;
 	pthread_mutex_t lock;
-	struct kept *kept;
+	pthread_cond_t changed; /* a context grew or ended (CLOCK_MONOTONIC) */
+	struct context *held;
 	/* the sweeper */
 	bool sweeping, stop;
 	uint32_t sweep_ms;
@@ -44,10 +55,15 @@ struct spool {
 
 struct spool_upload {
 	struct spool *s;
-	char id[SPOOL_ID_LEN + 1];
-	char *app;
+	struct context *c;
 	int fd;
-	uint64_t announced, written;
+};
+
+struct spool_reader {
+	struct spool *s;
+	struct context *c;
+	int fd;
+	uint64_t offset;
 };
 
 uint64_t spool_now_ms(void)
@@ -148,7 +164,8 @@ static void *sweeper(void *arg)
 	return NULL;
 }
 
-static int start_sweeper(struct spool *s)
+/* A condition variable on CLOCK_MONOTONIC. */
+static int cond_init(pthread_cond_t *c)
 {
 	pthread_condattr_t attr;
 	int r = pthread_condattr_init(&attr);
@@ -156,10 +173,17 @@ static int start_sweeper(struct spool *s)
 	if (r == 0)
 		r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	if (r == 0)
-		r = pthread_cond_init(&s->wake, &attr);
+		r = pthread_cond_init(c, &attr);
 	pthread_condattr_destroy(&attr);
-	if (r)
-		return -r;
+	return -r;
+}
+
+static int start_sweeper(struct spool *s)
+{
+	int r = cond_init(&s->wake);
+
+	if (r < 0)
+		return r;
 	r = pthread_create(&s->sweeper, NULL, sweeper, s);
 	if (r) {
 		pthread_cond_destroy(&s->wake);
@@ -182,6 +206,14 @@ int spool_open(struct spool **sp, const char *dir, uint64_t max_bytes, uint32_t 
 	s->max_bytes = max_bytes;
 	s->sweep_ms = sweep_ms;
 	pthread_mutex_init(&s->lock, NULL);
+	r = cond_init(&s->changed);
+	if (r < 0) {
+		pthread_mutex_destroy(&s->lock);
+		free(s->dir);
+		free(s);
+		return errbuf_printf(err, errlen, r, "cannot make a condition variable: %s",
+				     strerror(-r));
+	}
 	r = make_dirs(dir);
 	if (r == 0 && chmod(dir, 0700) < 0)
 		r = -errno;
@@ -202,6 +234,28 @@ int spool_open(struct spool **sp, const char *dir, uint64_t max_bytes, uint32_t 
 	return 0;
 }
 
+/* Drops one reference (lock held); the last frees c. */
+static void context_unref(struct context *c)
+{
+	if (--c->refs > 0)
+		return;
+	free(c->app);
+	free(c);
+}
+
+/* Takes c out of the held list (lock held), with the list's reference. */
+static void context_unhold(struct spool *s, struct context *c)
+{
+	for (struct context **pp = &s->held; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			c->held = false;
+			context_unref(c);
+			return;
+		}
+	}
+}
+
 void spool_close(struct spool *s)
 {
 	if (!s)
@@ -214,14 +268,11 @@ void spool_close(struct spool *s)
 		pthread_join(s->sweeper, NULL);
 		pthread_cond_destroy(&s->wake);
 	}
-	while (s->kept) {
-		struct kept *k = s->kept;
-
-		s->kept = k->next;
-		unlink_id(s, k->id);
-		free(k->app);
-		free(k);
+	while (s->held) {
+		unlink_id(s, s->held->id);
+		context_unhold(s, s->held);
 	}
+	pthread_cond_destroy(&s->changed);
 	pthread_mutex_destroy(&s->lock);
 	free(s->dir);
 	free(s);
@@ -255,11 +306,12 @@ static int random_id(char id[SPOOL_ID_LEN + 1])
 	return 0;
 }
 
-int spool_upload_start(struct spool_upload **up, struct spool *s, const char *app, uint64_t size,
-		       char *err, size_t errlen)
+int spool_upload_start(struct spool_upload **up, char id[SPOOL_ID_LEN + 1], struct spool *s,
+		       const char *app, uint64_t size, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct spool_upload *u;
+	struct context *c;
 	int r;
 
 	if (size > s->max_bytes)
@@ -269,15 +321,19 @@ int spool_upload_start(struct spool_upload **up, struct spool *s, const char *ap
 				     (unsigned long long)size,
 				     (unsigned long long)(s->max_bytes >> 20));
 	u = calloc(1, sizeof(*u));
-	if (!u || !(u->app = strdup(app))) {
+	c = calloc(1, sizeof(*c));
+	if (!u || !c || !(c->app = strdup(app))) {
 		free(u);
+		free(c);
 		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 	}
 	u->s = s;
-	u->announced = size;
-	r = random_id(u->id);
+	u->c = c;
+	c->announced = size;
+	c->state = CONTEXT_ARRIVING;
+	r = random_id(c->id);
 	if (r == 0) {
-		file_path(path, s, u->id);
+		file_path(path, s, c->id);
 		u->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (u->fd < 0)
 			r = -errno;
@@ -285,10 +341,18 @@ int spool_upload_start(struct spool_upload **up, struct spool *s, const char *ap
 	if (r < 0) {
 		errbuf_printf(err, errlen, r, "cannot make a spool file in %s: %s", s->dir,
 			      strerror(-r));
-		free(u->app);
+		free(c->app);
+		free(c);
 		free(u);
 		return r;
 	}
+	c->refs = 2; /* the upload's, the list's */
+	c->held = true;
+	memcpy(id, c->id, sizeof(c->id));
+	pthread_mutex_lock(&s->lock);
+	c->next = s->held;
+	s->held = c;
+	pthread_mutex_unlock(&s->lock);
 	*up = u;
 	return 0;
 }
@@ -296,12 +360,14 @@ int spool_upload_start(struct spool_upload **up, struct spool *s, const char *ap
 int spool_upload_write(struct spool_upload *u, const void *data, size_t len, char *err,
 		       size_t errlen)
 {
+	struct context *c = u->c;
 	const char *p = data;
 
-	if (len > u->announced - u->written)
+	/* written changes only here, on the upload's thread */
+	if (len > c->announced - c->written)
 		return errbuf_printf(err, errlen, -EFBIG,
 				     "the client sent more than the %llu bytes it announced",
-				     (unsigned long long)u->announced);
+				     (unsigned long long)c->announced);
 	while (len > 0) {
 		ssize_t n = write(u->fd, p, len);
 
@@ -313,118 +379,173 @@ int spool_upload_write(struct spool_upload *u, const void *data, size_t len, cha
 					     u->s->dir, strerror(errno));
 		p += n;
 		len -= (size_t)n;
-		u->written += (uint64_t)n;
+		pthread_mutex_lock(&u->s->lock);
+		c->written += (uint64_t)n;
+		pthread_cond_broadcast(&u->s->changed);
+		pthread_mutex_unlock(&u->s->lock);
 	}
 	return 0;
 }
 
 uint64_t spool_upload_size(const struct spool_upload *u)
 {
-	return u->written;
+	return u->c->written;
 }
 
-static void upload_free(struct spool_upload *u)
+/* Ends an upload: its context whole, or failed (then deleted). */
+static void upload_end(struct spool_upload *u, enum context_state state)
 {
-	if (u->fd >= 0)
-		close(u->fd);
-	free(u->app);
+	struct spool *s = u->s;
+	struct context *c = u->c;
+
+	close(u->fd);
+	pthread_mutex_lock(&s->lock);
+	c->state = state;
+	c->touched_ms = spool_now_ms();
+	if (state == CONTEXT_FAILED) {
+		if (c->held)
+			context_unhold(s, c);
+		unlink_id(s, c->id); /* already gone if a build took it */
+	}
+	pthread_cond_broadcast(&s->changed);
+	context_unref(c);
+	pthread_mutex_unlock(&s->lock);
 	free(u);
 }
 
-int spool_upload_finish(struct spool_upload *u, char id[SPOOL_ID_LEN + 1], char *err, size_t errlen)
+int spool_upload_finish(struct spool_upload *u, char *err, size_t errlen)
 {
-	struct spool *s = u->s;
-	struct kept *k;
+	uint64_t announced = u->c->announced, written = u->c->written;
 
-	if (u->written != u->announced) {
-		errbuf_printf(err, errlen, -EPROTO,
-			      "the client announced %llu bytes of context and sent %llu",
-			      (unsigned long long)u->announced, (unsigned long long)u->written);
-		spool_upload_abort(u);
-		return -EPROTO;
+	if (written != announced) {
+		upload_end(u, CONTEXT_FAILED);
+		return errbuf_printf(err, errlen, -EPROTO,
+				     "the client announced %llu bytes of context and sent %llu",
+				     (unsigned long long)announced, (unsigned long long)written);
 	}
-	k = calloc(1, sizeof(*k));
-	if (!k) {
-		spool_upload_abort(u);
-		return errbuf_printf(err, errlen, -ENOMEM, "out of memory");
-	}
-	memcpy(k->id, u->id, sizeof(k->id));
-	k->app = u->app;
-	u->app = NULL;
-	k->size = u->written;
-	k->touched_ms = spool_now_ms();
-	memcpy(id, u->id, SPOOL_ID_LEN + 1);
-	upload_free(u);
-	pthread_mutex_lock(&s->lock);
-	k->next = s->kept;
-	s->kept = k;
-	pthread_mutex_unlock(&s->lock);
+	upload_end(u, CONTEXT_WHOLE);
 	return 0;
 }
 
 void spool_upload_abort(struct spool_upload *u)
 {
-	if (!u)
-		return;
-	unlink_id(u->s, u->id);
-	upload_free(u);
+	if (u)
+		upload_end(u, CONTEXT_FAILED);
 }
 
-int spool_take(int *fdp, uint64_t *sizep, struct spool *s, const char *id, const char *app)
+int spool_take(struct spool_reader **rp, uint64_t *sizep, struct spool *s, const char *id,
+	       const char *app)
 {
 	char path[PATH_MAX];
-	struct kept **pp, *k;
-	int fd;
+	struct spool_reader *r = calloc(1, sizeof(*r));
+	struct context *c;
+
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	for (c = s->held; c; c = c->next)
+		if (strcmp(c->id, id) == 0)
+			break;
+	if (!c || strcmp(c->app, app) != 0) {
+		pthread_mutex_unlock(&s->lock);
+		free(r);
+		return c ? -EPERM : -ENOENT;
+	}
+	/* The list's reference becomes the reader's. */
+	for (struct context **pp = &s->held; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	c->held = false;
+	file_path(path, s, c->id);
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	unlink(path); /* the data stays until the reader closes */
+	if (r->fd < 0) {
+		context_unref(c);
+		pthread_mutex_unlock(&s->lock);
+		free(r);
+		return -ENOENT;
+	}
+	*sizep = c->announced;
+	pthread_mutex_unlock(&s->lock);
+	r->s = s;
+	r->c = c;
+	*rp = r;
+	return 0;
+}
+
+ssize_t spool_read(struct spool_reader *r, void *buf, size_t len, const atomic_int *cancel)
+{
+	struct spool *s = r->s;
+	struct context *c = r->c;
+	uint64_t avail;
 
 	pthread_mutex_lock(&s->lock);
-	for (pp = &s->kept; (k = *pp); pp = &k->next)
-		if (strcmp(k->id, id) == 0)
+	for (;;) {
+		avail = c->written - r->offset;
+		if (avail > 0 || c->state != CONTEXT_ARRIVING)
 			break;
-	if (k && strcmp(k->app, app) != 0) {
-		pthread_mutex_unlock(&s->lock);
-		return -EPERM;
+		if (cancel && atomic_load(cancel)) {
+			pthread_mutex_unlock(&s->lock);
+			return -ECANCELED;
+		}
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->changed, &s->lock, &until);
 	}
-	if (k)
-		*pp = k->next;
+	enum context_state state = c->state;
+
 	pthread_mutex_unlock(&s->lock);
-	if (!k)
-		return -ENOENT;
-	file_path(path, s, k->id);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	unlink(path); /* the data stays until the build closes fd */
-	if (fd >= 0)
-		*sizep = k->size;
-	free(k->app);
-	free(k);
-	if (fd < 0)
-		return -ENOENT;
-	*fdp = fd;
-	return 0;
+	if (state == CONTEXT_FAILED)
+		return -EPIPE;
+	if (avail == 0)
+		return 0;
+	if (len > avail)
+		len = (size_t)avail;
+	for (;;) {
+		ssize_t n = pread(r->fd, buf, len, (off_t)r->offset);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -EIO; /* the bytes were written: a short file is a fault */
+		r->offset += (uint64_t)n;
+		return n;
+	}
+}
+
+void spool_reader_close(struct spool_reader *r)
+{
+	if (!r)
+		return;
+	close(r->fd);
+	pthread_mutex_lock(&r->s->lock);
+	context_unref(r->c);
+	pthread_mutex_unlock(&r->s->lock);
+	free(r);
 }
 
 size_t spool_sweep(struct spool *s, uint64_t now_ms)
 {
-	struct kept **pp = &s->kept, *k, *gone = NULL;
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	while ((k = *pp)) {
-		if (now_ms >= k->touched_ms + SPOOL_IDLE_MS) {
-			*pp = k->next;
-			k->next = gone;
-			gone = k;
-		} else {
-			pp = &k->next;
+	for (struct context *c = s->held, *next; c; c = next) {
+		next = c->next;
+		if (c->state == CONTEXT_WHOLE && now_ms >= c->touched_ms + SPOOL_IDLE_MS) {
+			unlink_id(s, c->id);
+			context_unhold(s, c);
+			n++;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	while ((k = gone)) {
-		gone = k->next;
-		unlink_id(s, k->id);
-		free(k->app);
-		free(k);
-		n++;
-	}
 	return n;
 }
 
@@ -433,7 +554,7 @@ size_t spool_count(struct spool *s)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	for (const struct kept *k = s->kept; k; k = k->next)
+	for (const struct context *c = s->held; c; c = c->next)
 		n++;
 	pthread_mutex_unlock(&s->lock);
 	return n;

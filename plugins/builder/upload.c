@@ -1,8 +1,11 @@
 /* plugins/builder: nap.Builder.Upload (protocol 1.2) — a client streams a
  * build context (the tar archive napc packs as the calling user) into a spool
- * file of the builder's own (spool.h) and gets the context's id back, which
- * its Deploy then names. Memory stays bounded: each chunk is written out as
- * it comes, and the bus's flow control holds the client back meanwhile.
+ * file of the builder's own (spool.h). The context's id comes back at once,
+ * in a first ContextReply, so that the client's Deploy can start (and its
+ * build read the context as it arrives) while the upload goes on; a last
+ * ContextReply with the size kept ends the call. Memory stays bounded: each
+ * chunk is written out as it comes, and the bus's flow control holds the
+ * client back meanwhile.
  *
  * Nothing is kept from an upload that does not end well: a refused size, a
  * write that fails (full disk), more or fewer bytes than announced, a cancel,
@@ -89,7 +92,7 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 			     builder_printable(shown, sizeof(shown), first->app));
 		return;
 	}
-	r = spool_upload_start(&u, b->spool, first->app, first->size, err, sizeof(err));
+	r = spool_upload_start(&u, id, b->spool, first->app, first->size, err, sizeof(err));
 	if (r == -EFBIG) {
 		b->host->end(call, NAP_FAILED_PRECONDITION,
 			     "%s: list what the image does not need in its .dockerignore", err);
@@ -97,6 +100,12 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 	}
 	if (r < 0) {
 		end_failed(b, call, r, err);
+		return;
+	}
+	reply.context_id = id;
+	if (b->host->send(call, &reply.base) < 0) {
+		spool_upload_abort(u);
+		b->host->end(call, NAP_CANCELLED, "upload of the build context cancelled");
 		return;
 	}
 	r = spool_upload_write(u, first->data.data, first->data.len, err, sizeof(err));
@@ -108,14 +117,14 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 	if (receive(b, call, u, first->app) < 0)
 		return;
 	size = spool_upload_size(u);
-	r = spool_upload_finish(u, id, err, sizeof(err));
+	r = spool_upload_finish(u, err, sizeof(err));
 	if (r < 0) {
 		end_failed(b, call, r, err);
 		return;
 	}
 	b->host->log(NAP_LOG_INFO, "builder: received a build context of %llu bytes for %s (%s)",
 		     (unsigned long long)size, first->app, id);
-	reply.context_id = id;
 	reply.size = size;
-	b->host->reply(call, &reply.base);
+	b->host->send(call, &reply.base); /* a caller gone by now loses nothing */
+	b->host->end(call, NAP_OK, "%s", "");
 }

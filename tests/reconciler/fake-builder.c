@@ -5,11 +5,11 @@
  * made-up digest, waiting `build_ms` (setting; default 50) between events
  * and honouring cancellation. A build context holding a file named
  * FAIL_BUILD ends the call with INTERNAL and one line instead.
- * RemoveImage always succeeds. Upload (1.2) reads the whole archive and
- * keeps nothing: its context id is a counter whose last hex digit says
- * whether the archive held a FAIL_BUILD entry (1) or not (0), which Build
- * then reads back; Build also still takes a directory (context.dir), as
- * fake-call sends.
+ * RemoveImage always succeeds. Upload (1.2) reads the whole archive, keeps
+ * nothing, and only then answers: its context id is a counter whose last
+ * hex digit says whether the archive held a FAIL_BUILD entry (1) or not
+ * (0), which Build then reads back; Build also still takes a directory
+ * (context.dir), as fake-call sends.
  *
  * Setting control_socket = PATH opens the control channel (fake-control.h):
  * crash and the fault commands only (crash-on Build, fail Build ...). */
@@ -188,10 +188,14 @@ static void fb_upload(nap_plugin_call *call, const ProtobufCMessage *request, vo
 	}
 	snprintf(id, sizeof id, "%031lx%d", __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST),
 		 fail ? 1 : 0);
+	/* The real builder answers the id first and the size last; a client
+	 * that waits for the id sees it here, with the end right after. */
 	Nap__ContextReply out = NAP__CONTEXT_REPLY__INIT;
 	out.context_id = id;
+	host->send(call, &out.base);
 	out.size = got;
-	host->reply(call, &out.base);
+	host->send(call, &out.base);
+	host->end(call, NAP_OK, "%s", "");
 }
 
 static void fb_remove_image(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
