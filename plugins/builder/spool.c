@@ -138,21 +138,29 @@ static int remove_leftovers(const struct spool *s)
 	return 0;
 }
 
+/* The CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait(). */
+static struct timespec deadline_in(uint32_t ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 static void *sweeper(void *arg)
 {
 	struct spool *s = arg;
 
 	pthread_mutex_lock(&s->lock);
 	while (!s->stop) {
-		struct timespec until;
+		struct timespec until = deadline_in(s->sweep_ms);
 
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += s->sweep_ms / 1000;
-		until.tv_nsec += (long)(s->sweep_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&s->wake, &s->lock, &until);
 		if (s->stop)
 			break;
@@ -490,14 +498,8 @@ ssize_t spool_read(struct spool_reader *r, void *buf, size_t len, const atomic_i
 			pthread_mutex_unlock(&s->lock);
 			return -ECANCELED;
 		}
-		struct timespec until;
+		struct timespec until = deadline_in(100);
 
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
 		pthread_cond_timedwait(&s->changed, &s->lock, &until);
 	}
 	enum context_state state = c->state;
