@@ -58,7 +58,8 @@ typedef int (*napc_context_fn)(void *ud, const char *context_id);
  * context has an id, so that its build overlaps the upload. *stop becoming
  * true (the Deploy ended) stops the upload. Returns an exit code, after
  * printing one line when it is not NAPC_EXIT_OK; NAPC_EXIT_OK also when
- * *stop cut the upload short (the Deploy's end then says why). */
+ * *stop cut the upload short or the upload failed once the Deploy had
+ * started (its build then fails, and the Deploy's end says why). */
 int napc_upload_context(struct napc *n, const char *app, const char *dir, napc_context_fn on_id,
 			void *ud, const bool *stop);
 

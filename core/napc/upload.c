@@ -153,7 +153,8 @@ static int sink(void *user, const void *data, size_t len)
 	return 0;
 }
 
-/* Ends a failed upload: the builder's reason when it gave one. */
+/* Ends a failed upload: the builder's reason when it gave one, or
+ * NAPC_EXIT_OK to let the Deploy that started tell. */
 static int upload_failed(struct upload *u, int r, const char *what)
 {
 	bool refused = u->done && u->status != NAP_OK;
@@ -163,8 +164,11 @@ static int upload_failed(struct upload *u, int r, const char *what)
 		nap_call_cancel(u->call); /* the builder deletes what it has */
 	if (u->started && u->start_result != NAPC_EXIT_OK)
 		return u->start_result; /* on_id said why */
-	if (*u->stop)
-		return NAPC_EXIT_OK; /* the Deploy ended first: its end says why */
+	/* The Deploy ended first, or it reads this context and fails with it
+	 * (at stage build, with the reason and the release that keeps serving):
+	 * its end says why, in one line. */
+	if (*u->stop || u->started)
+		return NAPC_EXIT_OK;
 	if (refused) {
 		nap_error err = {.status = u->status};
 		snprintf(err.message, sizeof(err.message), "%s", u->message);
