@@ -91,13 +91,16 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* A signal napc was started ignoring (a background job of a script) stays
+ * ignored, as it would be without ssh. */
 static void catch_signals(void)
 {
-	struct sigaction sa = {.sa_handler = on_signal};
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa = {.sa_handler = on_signal}, old;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
 }
 
 static bool reap(struct napc_ssh *s, long ms)
