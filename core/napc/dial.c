@@ -63,6 +63,8 @@ static int step(struct pipe_dir *d, short rin, short rout)
 {
 	if (d->len == 0 && !d->eof && (rin & (POLLIN | POLLHUP | POLLERR))) {
 		ssize_t r = read(d->from, d->buf, sizeof(d->buf));
+		if (r < 0 && errno == ECONNRESET)
+			r = 0; /* a reset comes after what was sent before it */
 		if (r < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		if (r == 0)
@@ -118,12 +120,17 @@ static int copy_both_ways(int sock)
 			return -errno;
 		}
 		int r = step(&up, p[0].revents, p[1].revents);
+		if (r == -EPIPE || r == -ECONNRESET) {
+			/* napd closed first (a refusal): what it said before is
+			 * still to be read and passed on; napc's bytes are not. */
+			up.len = 0;
+			up.eof = true;
+			r = 0;
+		}
 		if (r == 0)
 			r = step(&down, p[1].revents, p[2].revents);
-		if (r == -EPIPE || r == -ECONNRESET) {
-			/* One side went away: nothing more can be delivered. */
-			return 0;
-		}
+		if (r == -EPIPE || r == -ECONNRESET)
+			return 0; /* napc went away: nobody is left to tell */
 		if (r < 0)
 			return r;
 	}
