@@ -164,6 +164,21 @@ ok "Ctrl-C ends napc logs --follow (killed by SIGINT: 130)" test "$st" -eq 130
 ok "... and leaves no ssh process" no_ssh
 ok "... and no bridge on the server" wait_until 5 no_bridge
 
+# Ctrl-C of a redeploy over ssh: ssh ends, the bridge sees EOF and closes
+# napd's socket, napd takes the client as gone and undoes the new release.
+cp -r "$WORK/app" "$WORK/slow"
+sed -i 's|^CMD .*|CMD ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 5; exec /bin/busybox httpd -f -p 8080 -h /www"]|' "$WORK/slow/Dockerfile"
+serving=$(napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])')
+env --default-signal=INT "$NAPC" --host "$H" deploy "$APP" "$WORK/slow" >"$WORK/cancel.out" 2>&1 &
+DEP=$!
+ok "a redeploy over ssh gets to starting" wait_until 60 grep -q starting "$WORK/cancel.out"
+kill -INT "$DEP"
+wait "$DEP"
+ok "Ctrl-C ends it" test $? -eq 130
+ok "... no ssh left" no_ssh
+ok "... napd undid it: release $serving serves" wait_until 30 bash -c "'$NAPC' --socket '$SOCK' status $APP | grep -q '^$APP: running, release $serving'"
+ok "... and nothing of release $((serving + 1)) is left" wait_until 30 bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP --filter label=nap.release=$((serving + 1)) | wc -l) -eq 0 ]"
+
 # --- each hop failing, each in one line naming it ----------------------------
 expect_fail() { # expect_fail NAME PATTERN napc-args...: exit 3, one line matching PATTERN
 	local name=$1 pattern=$2 st
