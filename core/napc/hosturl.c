@@ -6,8 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "napc.h"
+
+/* sun_path's size, with its terminating NUL. */
+#define NAPC_SOCKET_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 #define HOST_FORMS "use ssh://[USER@]HOST[:PORT][/SOCKET], unix:///PATH or a socket path"
 
@@ -73,10 +77,11 @@ static int parse_ssh(struct napc_host *h, const char *source, const char *url)
 			return bad(source, url, "the port is not a number from 1 to 65535");
 		h->port = dup_range(port, (size_t)(end - port));
 	}
-	if (*end) {
-		/* The rest is napd's socket on the server, an absolute path. */
-		if (strlen(end) < 2)
-			return bad(source, url, "the socket path after the host is empty");
+	if (end[0] && end[1]) {
+		/* The rest is napd's socket on the server, an absolute path
+		 * (a lone "/" is none: the server's default). */
+		if (strlen(end) >= NAPC_SOCKET_PATH_MAX)
+			return bad(source, url, "the socket path is longer than a socket's can be");
 		h->socket = dup_range(end, strlen(end));
 	}
 	h->ssh = true;

@@ -271,15 +271,17 @@ static const struct {
 	{"help", cmd_help},
 };
 
-/* --host, else --socket, else $NAP_HOST, else $NAP_SOCKET (libnap). */
-static int pick_host(struct napc *n, const char *host)
+/* --host, else --socket, else $NAP_HOST, else $NAP_SOCKET (libnap). The
+ * bridge (on_server) ignores NAP_HOST: a user's shell start-up there may set
+ * it to point elsewhere, and the bridge only ever dials its own napd. */
+static int pick_host(struct napc *n, const char *host, bool on_server)
 {
 	const char *source = "--host";
 	if (host && n->socket) {
 		fprintf(stderr, "napc: --host and --socket both name napd: give one\n");
 		return NAPC_EXIT_USAGE;
 	}
-	if (!host && !n->socket) {
+	if (!host && !n->socket && !on_server) {
 		host = getenv("NAP_HOST");
 		source = "NAP_HOST";
 		if (!host || !*host)
@@ -346,12 +348,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return NAPC_EXIT_USAGE;
 	}
-	int r = pick_host(&n, host);
+	const char *cmd = argv[optind];
+	int r = pick_host(&n, host, strcmp(cmd, "dial-stdio") == 0);
 	if (r) {
 		napc_host_clear(&n.host);
 		return r;
 	}
-	const char *cmd = argv[optind];
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, cmd) == 0) {
 			r = commands[i].fn(&n, argc - optind, argv + optind);

@@ -37,9 +37,10 @@
 struct napc_ssh {
 	pid_t pid;
 	bool reaped;
-	int status; /* waitpid's, once reaped */
-	FILE *err;  /* ssh's stderr */
-	bool closed_by_napd;
+	int status;          /* waitpid's, once reaped */
+	FILE *err;           /* ssh's stderr */
+	bool closed_by_napd; /* napd ended the connection and said why */
+	bool closed_here;    /* libnap ended it: what came was not the protocol */
 	char close_message[NAP_MESSAGE_MAX];
 };
 
@@ -112,21 +113,46 @@ static bool reap(struct napc_ssh *s, long ms)
 	return s->reaped;
 }
 
-/* Appends s to buf quoted for the server's shell (ssh hands it a string). */
-static void shell_quote(char *buf, size_t size, const char *s)
-{
-	size_t len = strlen(buf);
-	len += (size_t)snprintf(buf + len, size - len, "'");
-	for (; *s && len < size; s++)
-		len += (size_t)snprintf(buf + len, size - len, *s == '\'' ? "'\\''" : "%c", *s);
-	if (len < size)
-		snprintf(buf + len, size - len, "'");
-}
-
 static const char *env_or(const char *name, const char *dflt)
 {
 	const char *v = getenv(name);
 	return v && *v ? v : dflt;
+}
+
+/* Appends s to out (at least 4 * strlen(s) + 3 bytes free), quoted for the
+ * server's shell: ssh hands the remote command to it as one string. */
+static void shell_quote(char *out, const char *s)
+{
+	out += strlen(out);
+	*out++ = '\'';
+	for (; *s; s++) {
+		if (*s == '\'') {
+			memcpy(out, "'\\''", 4);
+			out += 4;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out++ = '\'';
+	*out = '\0';
+}
+
+/* NAP_REMOTE_NAPC dial-stdio [--socket PATH], quoted; free() it. */
+static char *remote_command(const struct napc *n)
+{
+	const char *napc = env_or("NAP_REMOTE_NAPC", "napc");
+	const char *sock = n->host.socket ? n->host.socket : "";
+	char *cmd = malloc(4 * (strlen(napc) + strlen(sock)) + 64);
+	if (!cmd)
+		abort();
+	cmd[0] = '\0';
+	shell_quote(cmd, napc);
+	strcat(cmd, " dial-stdio");
+	if (n->host.socket) {
+		strcat(cmd, " --socket ");
+		shell_quote(cmd, n->host.socket);
+	}
+	return cmd;
 }
 
 /* ssh [NAP_SSH_OPTS...] -T -o BatchMode=yes -o ConnectTimeout=S [-p PORT]
@@ -134,7 +160,7 @@ static const char *env_or(const char *name, const char *dflt)
  * come first because ssh keeps the first value of an option: a user may
  * override BatchMode or ConnectTimeout there. opts is a writable copy of
  * NAP_SSH_OPTS, split in place on blanks (no quoting). */
-static char **ssh_argv(const struct napc *n, char *opts, char *cmd, size_t cmd_size, char *timeout,
+static char **ssh_argv(const struct napc *n, char *opts, char *cmd, char *timeout,
 		       size_t timeout_size)
 {
 	size_t max = 16;
@@ -163,13 +189,6 @@ static char **ssh_argv(const struct napc *n, char *opts, char *cmd, size_t cmd_s
 	}
 	argv[i++] = "--";
 	argv[i++] = n->host.host;
-	cmd[0] = '\0';
-	shell_quote(cmd, cmd_size, env_or("NAP_REMOTE_NAPC", "napc"));
-	strncat(cmd, " dial-stdio", cmd_size - strlen(cmd) - 1);
-	if (n->host.socket) {
-		strncat(cmd, " --socket ", cmd_size - strlen(cmd) - 1);
-		shell_quote(cmd, cmd_size, n->host.socket);
-	}
 	argv[i++] = cmd;
 	return argv;
 }
@@ -235,9 +254,12 @@ static void on_close(nap_conn *conn, int err, int status, const char *message, v
 	(void)conn;
 	(void)status;
 	struct napc_ssh *s = ud;
-	if (err == -ESHUTDOWN) {
-		/* napd ended the connection (END call id 0) and said why. */
-		s->closed_by_napd = true;
+	if (err == -ESHUTDOWN || err == -ECONNABORTED) {
+		/* -ESHUTDOWN: napd ended the connection (END call id 0) and
+		 * said why; -ECONNABORTED: libnap did, on bytes that are not
+		 * the protocol. */
+		s->closed_by_napd = err == -ESHUTDOWN;
+		s->closed_here = err == -ECONNABORTED;
 		snprintf(s->close_message, sizeof(s->close_message), "%s", message);
 	}
 }
@@ -267,6 +289,15 @@ static int await_hello(struct napc *n)
 		fprintf(stderr, "napc: %s\n", n->ssh->close_message);
 		return NAPC_EXIT_UNREACHABLE;
 	}
+	if (n->ssh->closed_here) {
+		/* Typically a login script on the server that prints to
+		 * standard output, ahead of napd's HELLO. */
+		fprintf(stderr,
+			"napc: what came back through ssh from %s is not the nap protocol (%s): "
+			"does a login script there print to standard output?\n",
+			n->host.host, n->ssh->close_message);
+		return NAPC_EXIT_UNREACHABLE;
+	}
 	int r = napc_ssh_diagnose(n);
 	if (r)
 		return r;
@@ -290,8 +321,8 @@ int napc_ssh_connect(struct napc *n)
 		return NAPC_EXIT_UNREACHABLE;
 	}
 	char *opts = strdup(env_or("NAP_SSH_OPTS", ""));
-	char cmd[2 * 4096 + 64], timeout[32];
-	char **argv = ssh_argv(n, opts, cmd, sizeof(cmd), timeout, sizeof(timeout));
+	char *cmd = remote_command(n), timeout[32];
+	char **argv = ssh_argv(n, opts, cmd, timeout, sizeof(timeout));
 	catch_signals();
 	pid_t pid = spawn(argv, sv[1], fileno(s->err));
 	close(sv[1]);
@@ -301,6 +332,7 @@ int napc_ssh_connect(struct napc *n)
 			argv[0], strerror((int)-pid));
 		free(argv);
 		free(opts);
+		free(cmd);
 		close(sv[0]);
 		fclose(s->err);
 		free(s);
@@ -308,6 +340,7 @@ int napc_ssh_connect(struct napc *n)
 	}
 	free(argv);
 	free(opts);
+	free(cmd);
 	s->pid = pid;
 	child_pid = pid;
 	n->ssh = s;
@@ -334,7 +367,8 @@ int napc_ssh_diagnose(struct napc *n)
 	if (code == SSH_OWN_FAILURE)
 		fprintf(stderr, "napc: ssh to %s failed: %s\n", n->host.url,
 			line[0] ? line : "ssh exited with status 255 and said nothing");
-	else if (code == SHELL_NOT_FOUND || (code == NAPC_EXIT_USAGE && strstr(line, "dial-stdio")))
+	else if (code == SHELL_NOT_FOUND ||
+		 (code == NAPC_EXIT_USAGE && strstr(line, "unknown command 'dial-stdio'")))
 		fprintf(stderr,
 			"napc: napc on %s has no dial-stdio: install nap >= 0.2 there "
 			"(or set NAP_REMOTE_NAPC to its path); the server said: %s\n",

@@ -33,7 +33,8 @@ for bad in "|empty" "tcp://h:1|napc speaks ssh:// and unix:// only" \
 	"ssh://h:0|the port is not a number from 1 to 65535" "ssh://h:65536|the port is not a number" \
 	"ssh://h:|the port is not a number" "ssh://h:+22|the port is not a number" \
 	"ssh://h:22x|the port is not a number" "ssh://[::1|an IPv6 address in [ ] lacks its ']'" \
-	"ssh://[::1]x|after ']' only ':PORT' may follow" "ssh://h/|the socket path after the host is empty" \
+	"ssh://[::1]x|after ']' only ':PORT' may follow" \
+	"ssh://h/$(printf 'x%.0s' $(seq 120))|the socket path is longer than a socket's can be" \
 	"unix://rel/x|unix:// takes an absolute path"; do
 	ok "--host '${bad%%|*}' is refused: ${bad#*|}" refused "${bad%%|*}" "${bad#*|}"
 done
@@ -58,10 +59,14 @@ ok "user, port and socket: -p, -l and dial-stdio --socket, quoted for the server
 	test "$(ssh_args "ssh://bob@example.org:2222/srv/it's napd.sock")" = "-T|-o|BatchMode=yes|-o|ConnectTimeout=7|-p|2222|-l|bob|--|example.org|'napc' dial-stdio --socket '/srv/it'\\''s napd.sock'|"
 ok "an IPv6 address in brackets reaches ssh without them" \
 	test "$(ssh_args "ssh://[::1]:22")" = "-T|-o|BatchMode=yes|-o|ConnectTimeout=7|-p|22|--|::1|'napc' dial-stdio|"
+ok "a lone / after the host is the server's default socket" \
+	test "$(ssh_args "ssh://h/")" = "-T|-o|BatchMode=yes|-o|ConnectTimeout=7|--|h|'napc' dial-stdio|"
 rm -f "$WORK/args"
 NAP_HOST=ssh://envhost NAP_SSH="$FAKE" NAP_SSH_OPTS="-F /dev/null  -o BatchMode=no" NAP_REMOTE_NAPC=/opt/nap/bin/napc "$NAPC" ping 2>/dev/null
 ok "NAP_HOST, NAP_SSH_OPTS first (ssh keeps the first value), NAP_REMOTE_NAPC" \
 	test "$(tr '\n' '|' <"$WORK/args")" = "-F|/dev/null|-o|BatchMode=no|-T|-o|BatchMode=yes|-o|ConnectTimeout=10|--|envhost|'/opt/nap/bin/napc' dial-stdio|"
+ok "a lone / after the host is the server's default socket" \
+	test "$(ssh_args "ssh://h/")" = "-T|-o|BatchMode=yes|-o|ConnectTimeout=7|--|h|'napc' dial-stdio|"
 rm -f "$WORK/args"
 NAP_HOST=ssh://envhost NAP_SSH="$FAKE" "$NAPC" --socket "$SOCK" ping >/dev/null 2>"$WORK/err"
 ok "--socket wins over NAP_HOST (no ssh started)" bash -c "[ ! -e '$WORK/args' ] && grep -q 'napd is not running on $SOCK' '$WORK/err'"
@@ -82,6 +87,8 @@ ok "napc --host unix:///PATH pings it" bash -c "'$NAPC' --host 'unix://$SOCK' pi
 ok "dial-stdio with an unknown option: exit 2" test $? -eq 2
 echo -n | "$NAPC" dial-stdio --socket "$SOCK.none" >/dev/null 2>"$WORK/err"
 ok "dial-stdio without napd: exit 3 and the local message" bash -c "[ $? -eq 3 ] && grep -q 'napd is not running on $SOCK.none' '$WORK/err'"
+echo -n | NAP_HOST=ssh://elsewhere NAP_SSH="$FAKE" "$NAPC" dial-stdio --socket "$SOCK.none" >/dev/null 2>"$WORK/err"
+ok "dial-stdio ignores NAP_HOST (a login script on the server may set it)" bash -c "[ $? -eq 3 ] && [ ! -e '$WORK/args' ] && grep -q 'napd is not running on $SOCK.none' '$WORK/err'"
 # Raw bytes through the bridge: napd's HELLO comes out (frame kind HELLO,
 # peer_name napd) though nothing was sent: the bridge does not parse.
 "$NAPC" dial-stdio --socket "$SOCK" </dev/null >"$WORK/hello.bin" 2>"$WORK/err"

@@ -215,6 +215,11 @@ chmod 755 "$WORK/old-napc"
 NAP_REMOTE_NAPC="$WORK/old-napc" timeout 30 "$NAPC" --host "$H" ping >/dev/null 2>"$WORK/oldbridge.err"
 st=$?
 ok "an old napc on the server (no dial-stdio): exit 3, the bridge hop" bash -c "[ $st -eq 3 ] && [ \$(wc -l <'$WORK/oldbridge.err') -eq 1 ] && grep -q '^napc: napc on 127.0.0.1 has no dial-stdio: install nap >= 0.2 there' '$WORK/oldbridge.err'"
+printf '#!/bin/sh\necho "Welcome to the server!"\nexec %s "$@"\n' "$NAPC" >"$WORK/chatty-napc"
+chmod 755 "$WORK/chatty-napc"
+NAP_REMOTE_NAPC="$WORK/chatty-napc" timeout 30 "$NAPC" --host "$H" ping >/dev/null 2>"$WORK/chatty.err"
+st=$?
+ok "a login script that prints to stdout: exit 3, one line saying so" bash -c "[ $st -eq 3 ] && [ \$(wc -l <'$WORK/chatty.err') -eq 1 ] && grep -q '^napc: what came back through ssh from 127.0.0.1 is not the nap protocol (.*): does a login script there print to standard output?' '$WORK/chatty.err'"
 ok "napd not running there: the napd hop, in napc's local words" \
 	expect_fail nonapd "^napc: napd on 127.0.0.1: napd is not running on $WORK/none.sock" \
 	--host "ssh://$U1@127.0.0.1:$PORT$WORK/none.sock" ping
