@@ -146,6 +146,21 @@ WATCH_PID=
 ok "SIGTERM ends the watch (143)" test "$st" -eq 143
 ok "... and its ssh" no_ssh
 
+# The ssh connection drops under a watch (its sshd session is killed): the
+# watch ends in one line that names ssh, in ssh's words.
+"$NAPC" --host "$H" endpoints "$APP" --watch >"$WORK/watch2.out" 2>"$WORK/watch2.err" &
+WATCH_PID=$!
+ok "a second watch over ssh prints the endpoints" wait_until 15 grep -q http:// "$WORK/watch2.out"
+session=$(pgrep -u "$U1" -f "^sshd: $U1")
+ok "its sshd session is there" test -n "$session"
+kill -KILL $session
+wait "$WATCH_PID"
+st=$?
+WATCH_PID=
+ok "the watch ends: exit 3 (napd unreachable), one line naming the ssh hop" bash -c "[ $st -eq 3 ] && [ \$(wc -l <'$WORK/watch2.err') -eq 1 ] && grep -q '^napc: ssh to $H failed: ' '$WORK/watch2.err' || { echo exit $st; cat '$WORK/watch2.err'; false; }"
+sed 's/^/# it said: /' "$WORK/watch2.err"
+ok "... no bridge is left on the server" wait_until 5 no_bridge
+
 # logs --follow prints a line the app writes after the command started; then
 # Ctrl-C (SIGINT to napc alone) ends napc, its ssh and the bridge.
 conns() { grep -c "client pid [0-9]* uid $(id -u $U1): connected" "$WORK/napd.log"; }
