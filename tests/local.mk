@@ -51,7 +51,9 @@ TESTS += \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
 	tests/integration/test-shutdown.sh \
-	tests/integration/test-abi.sh
+	tests/integration/test-abi.sh \
+	tests/integration/test-host-url.sh \
+	tests/integration/test-ssh.sh
 
 EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
@@ -62,6 +64,8 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-deploy.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
+	tests/integration/test-host-url.sh \
+	tests/integration/test-ssh.sh \
 	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
 	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
 	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto
