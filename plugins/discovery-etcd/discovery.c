@@ -21,8 +21,8 @@
 
 const nap_host *disc_host;
 
-void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r,
-			 const char *what, const char *err)
+void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r, const char *what,
+			 const char *err)
 {
 	switch (r) {
 	case -ECONNREFUSED:
@@ -71,11 +71,12 @@ static int disc_init(const nap_host *h, void **statep)
 		return -ENOMEM;
 	d->host = h;
 	d->etcd_url = h->config("etcd") ? h->config("etcd") : ETCD_DEFAULT_ENDPOINT;
-	d->docker_socket =
-		h->config("docker_socket") ? h->config("docker_socket") : DOCKER_DEFAULT_SOCKET;
+	d->docker_socket = h->config("docker_socket") ? h->config("docker_socket")
+						      : DOCKER_DEFAULT_SOCKET;
 	d->self_host = h->config("host") ? h->config("host") : "127.0.0.1";
 	if (h->config("napd.id"))
-		snprintf(d->napd_filter, sizeof(d->napd_filter), "nap.napd=%s", h->config("napd.id"));
+		snprintf(d->napd_filter, sizeof(d->napd_filter), NAP_LABEL_NAPD "=%s",
+			 h->config("napd.id"));
 	d->lease_ttl = 10;
 	ttl = h->config("lease_ttl");
 	if (ttl) {
@@ -90,7 +91,8 @@ static int disc_init(const nap_host *h, void **statep)
 		}
 		d->lease_ttl = v;
 	}
-	if (!disc_host_valid(d->self_host) || strlen(d->self_host) >= sizeof(((struct disc_endpoint *)0)->host)) {
+	if (!endpoint_host_valid(d->self_host) ||
+	    strlen(d->self_host) >= sizeof(((struct endpoint_record *)0)->host)) {
 		h->log(NAP_LOG_ERROR,
 		       "discovery-etcd: host = %s: give a host name or an IP address",
 		       d->self_host);
