@@ -25,7 +25,8 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/tar_context.c plugins/common/tar_context.h \
 	plugins/common/etcd_v3.c plugins/common/etcd_v3.h \
 	plugins/common/run_request.c plugins/common/run_request.h \
-	plugins/common/endpoint.c plugins/common/endpoint.h plugins/common/labels.h
+	plugins/common/endpoint.c plugins/common/endpoint.h plugins/common/labels.h \
+	plugins/common/instance_ports.c plugins/common/instance_ports.h
 plugins_common_libnapplugincommon_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -fPIC
 plugins_common_libnapplugincommon_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS)
 

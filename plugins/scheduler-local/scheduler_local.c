@@ -68,7 +68,7 @@ static int sl_init(const nap_host *host, void **statep)
 		return -ENOMEM;
 	st->host = host;
 	if (host->config("napd.id"))
-		snprintf(st->napd_label, sizeof st->napd_label, SL_LABEL_NAPD "=%s",
+		snprintf(st->napd_label, sizeof st->napd_label, NAP_LABEL_NAPD "=%s",
 			 host->config("napd.id"));
 	r = parse_grace(host, &st->stop_grace_s);
 	if (r < 0)
