@@ -18,6 +18,8 @@ plugins_orchestrator_orchestrator_la_SOURCES = \
 	plugins/orchestrator/store.c \
 	plugins/orchestrator/util.c \
 	plugins/orchestrator/watch.c
+# plugins/common for endpoint.h's contract (a header: nothing of it is linked)
+plugins_orchestrator_orchestrator_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common
 plugins_orchestrator_orchestrator_la_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) \
 	-fvisibility=hidden -pthread
 plugins_orchestrator_orchestrator_la_LDFLAGS = $(AM_LDFLAGS) $(NAP_PLUGIN_LINK)

@@ -19,10 +19,11 @@ FUZZ_COMMON_SOURCES = tests/fuzz/answers.c tests/fuzz/answers.h tests/fuzz/fake_
 	plugins/common/base64.c plugins/common/bytebuf.c plugins/common/errbuf.c \
 	plugins/common/json_int64.c plugins/common/docker_api.c \
 	plugins/common/docker_image.c plugins/common/docker_container.c \
-	plugins/common/docker_events.c plugins/common/etcd_v3.c
+	plugins/common/docker_events.c plugins/common/etcd_v3.c plugins/common/endpoint.c
 FUZZ_REQUESTS_SOURCES = tests/fuzz/fuzz-requests.c plugins/common/errbuf.c \
 	plugins/scheduler-fleet/unit_names.c \
-	plugins/builder/names.c plugins/discovery-etcd/names.c plugins/notifier/notification.c
+	plugins/builder/names.c plugins/discovery-etcd/names.c plugins/notifier/notification.c \
+	plugins/common/endpoint.c
 FUZZ_CONFIG_SOURCES = tests/fuzz/fuzz-config.c core/napd/conffile.c core/napd/log.c
 FUZZ_DOCKER_JSON_SOURCES = tests/fuzz/fuzz-docker-json.c $(FUZZ_COMMON_SOURCES)
 FUZZ_ETCD_JSON_SOURCES = tests/fuzz/fuzz-etcd-json.c $(FUZZ_COMMON_SOURCES) \
