@@ -50,6 +50,7 @@ TESTS += \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
+	tests/integration/test-ports.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh
 
@@ -60,6 +61,7 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
+	tests/integration/test-ports.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
 	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \

@@ -72,10 +72,10 @@ ok "... with build progress piped as plain lines" grep -q "^build: Step 1/" "$WO
 ok "every endpoint serves the page" all_pages_ok
 ok "each instance has the 64 MiB memory limit" bash -c "for c in \$(docker ps -q --filter label=nap.app=$APP); do [ \$(docker inspect -f '{{.HostConfig.Memory}}' \$c) = 67108864 ] || exit 1; done"
 ok "etcd holds both under /services/$APP/" test "$(etcd_keys "/services/$APP/")" -eq 2
-ok "each entry is {host, port, instance, release}" bash -c "etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | python3 -c '
+ok "each entry is {host, port, instance, release, container_port}" bash -c "etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | python3 -c '
 import json, sys
 for line in sys.stdin:
-    d = json.loads(line); assert set(d) == {\"host\", \"port\", \"instance\", \"release\"}, d; assert d[\"release\"] == 1'"
+    d = json.loads(line); assert set(d) == {\"host\", \"port\", \"instance\", \"release\", \"container_port\"}, d; assert (d[\"release\"], d[\"container_port\"]) == (1, 8080)'"
 ok "napc status --json: release 1, 2 instances, running" bash -c "'$NAPC' --socket '$SOCK' --json status $APP | python3 -c 'import json,sys; d=json.load(sys.stdin); assert (d[\"release\"], d[\"instances\"], d[\"state\"], len(d[\"endpoints\"])) == (1, 2, \"running\", 2), d'"
 ok "napc ls lists it" bash -c "'$NAPC' --socket '$SOCK' ls | grep -q '^$APP  *running  *1'"
 ok "the webhook heard of the deploy" wait_until 10 bash -c "grep -q '\"app\": *\"$APP\"' '$WORK/hooks' && grep '\"app\": *\"$APP\"' '$WORK/hooks' | grep -q succeeded"
