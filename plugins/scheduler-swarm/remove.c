@@ -6,6 +6,8 @@
 
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,8 @@ void sw_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		reply.n_instances = snap.n;
 		reply.instances = ptrs;
 		st->host->reply(call, &reply.base);
+		for (size_t i = 0; i < snap.n; i++)
+			instance_ports_free(&outs[i]);
 	}
 	free(outs);
 	free(ptrs);

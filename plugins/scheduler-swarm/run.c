@@ -15,6 +15,8 @@
 #include "run_request.h"
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,16 +99,16 @@ static json_t *labels_json(const struct run *run, uint32_t instance)
 	json_t *l = json_object();
 	char v[16];
 
-	json_object_set_new(l, SW_LABEL_APP, json_string(run->req->app));
+	json_object_set_new(l, NAP_LABEL_APP, json_string(run->req->app));
 	snprintf(v, sizeof v, "%u", (unsigned)run->req->release);
-	json_object_set_new(l, SW_LABEL_RELEASE, json_string(v));
+	json_object_set_new(l, NAP_LABEL_RELEASE, json_string(v));
 	snprintf(v, sizeof v, "%u", (unsigned)instance);
-	json_object_set_new(l, SW_LABEL_INSTANCE, json_string(v));
-	json_object_set_new(l, SW_LABEL_ANNOUNCED_BY, json_string(SW_ANNOUNCED_BY_ORCHESTRATOR));
+	json_object_set_new(l, NAP_LABEL_INSTANCE, json_string(v));
+	json_object_set_new(l, NAP_LABEL_ANNOUNCED_BY, json_string(NAP_ANNOUNCED_BY_ORCHESTRATOR));
 	if (*run->st->napd_id)
-		json_object_set_new(l, SW_LABEL_NAPD, json_string(run->st->napd_id));
+		json_object_set_new(l, NAP_LABEL_NAPD, json_string(run->st->napd_id));
 	snprintf(v, sizeof v, "%zu", run->n_ports);
-	json_object_set_new(l, SW_LABEL_PORTS, json_string(v));
+	json_object_set_new(l, NAP_LABEL_PORTS, json_string(v));
 	return l;
 }
 
@@ -427,6 +429,8 @@ static int run_wait(struct run *run)
 				reply.n_instances = outs && ptrs ? req->n_instances : 0;
 				reply.instances = ptrs;
 				st->host->reply(run->call, &reply.base);
+				for (size_t i = 0; outs && i < req->n_instances; i++)
+					instance_ports_free(&outs[i]);
 				free(outs);
 				free(ptrs);
 				sw_snapshot_free(&snap);
