@@ -274,7 +274,7 @@ static int run_instance(struct run *run, struct run_slot *slot)
 docker_failed:
 	snprintf(slot->err, sizeof slot->err, "instance %u of %s: %s", (unsigned)instance, req->app,
 		 msg);
-	return sl_status(r);
+	return nap_status_from_errno(r);
 }
 
 /* One worker's turn: the next instance, unless the caller has gone. */

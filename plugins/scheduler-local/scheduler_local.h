@@ -51,8 +51,6 @@ struct sl_state {
 
 /* ---- errors.c ---- */
 
-/* The nap status for a negative errno from docker_api.h. */
-int sl_status(int err);
 /* Ends call with the status for err and "scheduler-local: <what>" (the
  * Docker client's messages already name the socket and say what to do when
  * dockerd cannot be reached). */

@@ -344,16 +344,18 @@ static int run_wait(struct run *run)
 		int r = sw_snapshot_read(&snap, st, req->app, err, sizeof err);
 
 		if (r < 0) {
-			st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
-			return sw_status(r);
+			st->host->end(run->call, nap_status_from_errno(r), "scheduler-swarm: %s",
+				      err);
+			return nap_status_from_errno(r);
 		}
 		r = run_replace_lost(run, &snap, err, sizeof err);
 		if (r != 0) {
 			sw_snapshot_free(&snap);
 			if (r < 0) {
 				run_rollback(run);
-				st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
-				return sw_status(r);
+				st->host->end(run->call, nap_status_from_errno(r),
+					      "scheduler-swarm: %s", err);
+				return nap_status_from_errno(r);
 			}
 			continue;
 		}
@@ -488,7 +490,7 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	/* An image without EXPOSE runs as an instance with no port (a
 	 * worker): nothing is published, Instance.port stays 0. */
 	if (r < 0) {
-		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : sw_status(r),
+		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : nap_status_from_errno(r),
 			      "scheduler-swarm: %s",
 			      r == -ENOENT ? "the image is not on the builder's engine "
 					     "(image_docker): build and push it first"
@@ -501,7 +503,7 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	if (run.n_constraints == 0) {
 		r = sw_snapshot_read(&run.snap, st, req->app, buf, sizeof buf);
 		if (r < 0) {
-			st->host->end(call, sw_status(r), "scheduler-swarm: %s", buf);
+			st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", buf);
 			goto out;
 		}
 		run_spread(&run);
@@ -510,7 +512,8 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 		r = run_service(&run, i, false, buf, sizeof buf);
 		if (r < 0) {
 			run_rollback(&run);
-			st->host->end(call, sw_status(r), "scheduler-swarm: instance %u of %s: %s",
+			st->host->end(call, nap_status_from_errno(r),
+				      "scheduler-swarm: instance %u of %s: %s",
 				      (unsigned)req->instances[i], req->app, buf);
 			goto out;
 		}

@@ -109,8 +109,6 @@ const char *sw_node_addr(json_t *nodes, const char *id, char *buf, size_t len);
  * appended to path (a DOCKER_URL_MAX buffer). */
 int sw_filters_path(char *path, size_t len, const char *base, const struct sw_state *st,
 		    const char *app, uint32_t release);
-/* The nap status for a negative errno. */
-int sw_status(int err);
 /* The engine of the node at addr, or NULL. */
 docker_client *sw_engine_for(const struct sw_state *st, const char *addr);
 

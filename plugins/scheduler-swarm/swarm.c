@@ -22,29 +22,6 @@ void sw_service_name(char *buf, size_t len, const char *app, uint32_t release, u
 	snprintf(buf, len, "nap-%s-%u-%u", app, (unsigned)release, (unsigned)instance);
 }
 
-int sw_status(int err)
-{
-	switch (err) {
-	case -EINVAL:
-		return NAP_INVALID_ARGUMENT;
-	case -ENOENT:
-		return NAP_NOT_FOUND;
-	case -EEXIST:
-		return NAP_ALREADY_EXISTS;
-	case -ECANCELED:
-		return NAP_CANCELLED;
-	case -ETIMEDOUT:
-		return NAP_DEADLINE_EXCEEDED;
-	case -ENOMEM:
-		return NAP_RESOURCE_EXHAUSTED;
-	case -ECONNREFUSED:
-	case -EIO:
-		return NAP_UNAVAILABLE;
-	default:
-		return NAP_INTERNAL;
-	}
-}
-
 docker_client *sw_engine_for(const struct sw_state *st, const char *addr)
 {
 	for (size_t i = 0; i < st->n_engines; i++)
@@ -203,7 +180,8 @@ static void task_ports(struct sw_inst *in, json_t *task)
 		/* Host mode publishes on every address of the node: no HostIp. */
 		published[n] = (struct docker_port){.container_port = (unsigned)t,
 						    .host_port = (unsigned)pub};
-		snprintf(published[n].proto, sizeof published[n].proto, "%s", *proto ? proto : "tcp");
+		snprintf(published[n].proto, sizeof published[n].proto, "%s",
+			 *proto ? proto : "tcp");
 		n++;
 	}
 	in->n_ports = endpoint_ports(in->ports, ENDPOINT_PORTS_MAX, published, n);
