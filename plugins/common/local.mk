@@ -26,7 +26,8 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/etcd_v3.c plugins/common/etcd_v3.h \
 	plugins/common/run_request.c plugins/common/run_request.h \
 	plugins/common/endpoint.c plugins/common/endpoint.h plugins/common/labels.h \
-	plugins/common/instance_ports.c plugins/common/instance_ports.h
+	plugins/common/instance_ports.c plugins/common/instance_ports.h \
+	plugins/common/settings_table.c plugins/common/settings_table.h
 plugins_common_libnapplugincommon_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -fPIC
 plugins_common_libnapplugincommon_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS)
 
@@ -36,7 +37,8 @@ PLUGIN_COMMON_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -pthre
 PLUGIN_COMMON_TEST_LDADD = plugins/common/libnapplugincommon.la $(CURL_LIBS) $(JANSSON_LIBS)
 
 check_PROGRAMS += tests/plugins/test-base64 tests/plugins/test-tar-context \
-	tests/plugins/test-etcd-v3 tests/plugins/test-docker-api tests/plugins/test-endpoint
+	tests/plugins/test-etcd-v3 tests/plugins/test-docker-api tests/plugins/test-endpoint \
+	tests/plugins/test-settings
 
 tests_plugins_test_base64_SOURCES = tests/plugins/test-base64.c tests/plugins/plugin_testing.h
 tests_plugins_test_base64_CPPFLAGS = $(PLUGIN_COMMON_TEST_CPPFLAGS)
@@ -69,7 +71,12 @@ tests_plugins_test_endpoint_CPPFLAGS = $(PLUGIN_COMMON_TEST_CPPFLAGS)
 tests_plugins_test_endpoint_CFLAGS = $(PLUGIN_COMMON_TEST_CFLAGS)
 tests_plugins_test_endpoint_LDADD = $(PLUGIN_COMMON_TEST_LDADD) core/lib/libnap.la
 
+tests_plugins_test_settings_SOURCES = tests/plugins/test-settings.c tests/plugins/plugin_testing.h
+tests_plugins_test_settings_CPPFLAGS = $(PLUGIN_COMMON_TEST_CPPFLAGS)
+tests_plugins_test_settings_CFLAGS = $(PLUGIN_COMMON_TEST_CFLAGS)
+tests_plugins_test_settings_LDADD = $(PLUGIN_COMMON_TEST_LDADD) core/lib/libnap.la
+
 TESTS += tests/plugins/test-base64 tests/plugins/test-tar-context \
 	tests/plugins/test-etcd-v3 tests/plugins/test-docker-api tests/plugins/test-endpoint \
-	tests/plugins/endpoint-ports.sh
+	tests/plugins/test-settings tests/plugins/endpoint-ports.sh
 EXTRA_DIST += tests/plugins/endpoint-ports.sh tests/plugins/endpoint-ports.table
