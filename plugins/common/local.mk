@@ -11,7 +11,7 @@
 noinst_LTLIBRARIES += plugins/common/libnapplugincommon.la
 plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/base64.c plugins/common/base64.h \
-	plugins/common/bytebuf.c plugins/common/bytebuf.h \
+	core/lib/buf.c core/lib/buf.h \
 	plugins/common/errbuf.c plugins/common/errbuf.h \
 	plugins/common/json_int64.c plugins/common/json_int64.h \
 	plugins/common/http_client.c plugins/common/http_client.h \
@@ -28,10 +28,14 @@ plugins_common_libnapplugincommon_la_SOURCES = \
 	plugins/common/endpoint.c plugins/common/endpoint.h plugins/common/labels.h \
 	plugins/common/instance_ports.c plugins/common/instance_ports.h \
 	plugins/common/settings_table.c plugins/common/settings_table.h
+# core/lib/buf.c: the one growable byte buffer, libnap's (which keeps it
+# inside), compiled in here too.
+plugins_common_libnapplugincommon_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib
 plugins_common_libnapplugincommon_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -fPIC
 plugins_common_libnapplugincommon_la_LIBADD = $(CURL_LIBS) $(JANSSON_LIBS)
 
 PLUGIN_COMMON_TEST_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common \
+	-I$(top_srcdir)/core/lib \
 	-I$(top_srcdir)/tests/unit
 PLUGIN_COMMON_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) -pthread
 PLUGIN_COMMON_TEST_LDADD = plugins/common/libnapplugincommon.la $(CURL_LIBS) $(JANSSON_LIBS)
