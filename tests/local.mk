@@ -54,7 +54,7 @@ TESTS += \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh
 
-EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
+EXTRA_DIST += tests/tap-run tests/integration/lib.sh tests/integration/fetch-loop.sh \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
