@@ -44,15 +44,17 @@ SIDEKICK=$!
 
 K=/services/$APP/$HOST:1 K9=/services/$APP:9090/$HOST:1
 field() { ectl get --print-value-only "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2"; }
-ok "the default port's key is put" wait_until 20 test -n "$(ectl get --keys-only "$K")"
-ok "... and port 9090's" wait_until 5 test -n "$(ectl get --keys-only "$K9")"
+has_key() { [ -n "$(ectl get --keys-only "$1")" ]; }
+no_keys() { [ -z "$(ectl get --prefix --keys-only "/services/$APP")" ]; }
+ok "the default port's key is put" wait_until 20 has_key "$K"
+ok "... and port 9090's" wait_until 5 has_key "$K9"
 ok "each names its container port: 8080" test "$(field "$K" container_port)" = 8080
 ok "... 9090" test "$(field "$K9" container_port)" = 9090
 ok "each holds the host port Docker published for it" bash -c "[ \"$(field "$K" port)\" = \"\$(docker port $C 8080/tcp | grep -v '::' | head -1 | sed 's/.*://')\" ] && [ \"$(field "$K9" port)\" = \"\$(docker port $C 9090/tcp | grep -v '::' | head -1 | sed 's/.*://')\" ]"
 ok "both answer" bash -c "curl -sf --max-time 2 http://$HOST:$(field "$K" port)/ && curl -sf --max-time 2 http://$HOST:$(field "$K9" port)/"
 
 docker stop -t 1 "$C" >/dev/null
-ok "the container stopped: both keys go" wait_until 10 test -z "$(ectl get --prefix --keys-only "/services/$APP")"
+ok "the container stopped: both keys go" wait_until 10 no_keys
 
 ok "the sidekick says it withdrew both" wait_until 5 grep -q "withdrew $K $K9 " "$WORK/sidekick.log"
 done_testing

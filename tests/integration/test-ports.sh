@@ -108,6 +108,7 @@ ok "its one key is /services/$ONE/HOST:1, and no other" bash -c "[ \"\$($ETCDCTL
 ok "the deploy's output names no port" bash -c "! grep -q ', port ' '$WORK/one.out'"
 
 ok "destroy the two-port app" napc destroy "$APP"
-ok "... removes both ports' keys" wait_until 10 test -z "$(keys "/services/$APP")"
+no_keys() { [ -z "$(keys "/services/$APP")" ]; }
+ok "... removes both ports' keys" wait_until 10 no_keys
 ok "destroy the one-port app" napc destroy "$ONE"
 done_testing
