@@ -90,6 +90,9 @@ int napc_cmd_check(struct napc *n, int argc, char **argv);
 
 /* Output (show.c). */
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n);
+/* True if one of the endpoints is an instance's extra port (1.2): the app
+ * has several, and napc names each by its container port. */
+bool napc_endpoints_have_extra(Nap__Endpoint **eps, size_t n);
 json_t *napc_status_json(const Nap__AppStatus *s);
 void napc_print_json(json_t *j); /* and frees it */
 void napc_print_endpoints(Nap__Endpoint **eps, size_t n);
