@@ -9,55 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <nap/protocol.h>
 
 #include "builder.h"
-
-/* max_context_mb: a whole number of MiB from 1 to 1 TiB's worth. */
-static int context_mb(uint64_t *bytesp, const nap_host *host)
-{
-	const char *s = host->config("max_context_mb");
-	unsigned long long mb;
-	char *end;
-
-	*bytesp = (uint64_t)BUILDER_DEFAULT_CONTEXT_MB << 20;
-	if (!s)
-		return 0;
-	errno = 0;
-	mb = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || mb < 1 || mb > (1ull << 20)) {
-		host->log(NAP_LOG_ERROR,
-			  "builder: max_context_mb = \"%s\" is not a number of MiB from 1 to "
-			  "1048576: fix [plugin builder] in napd.conf",
-			  s);
-		return -EINVAL;
-	}
-	*bytesp = (uint64_t)mb << 20;
-	return 0;
-}
-
-/* allow_path_context: yes or no. */
-static int allow_path(bool *out, const nap_host *host)
-{
-	const char *s = host->config("allow_path_context");
-
-	*out = false;
-	if (!s || strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0 ||
-	    strcasecmp(s, "off") == 0 || strcmp(s, "0") == 0)
-		return 0;
-	if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0 || strcasecmp(s, "on") == 0 ||
-	    strcmp(s, "1") == 0) {
-		*out = true;
-		return 0;
-	}
-	host->log(NAP_LOG_ERROR,
-		  "builder: allow_path_context = \"%s\" is neither yes nor no: fix [plugin "
-		  "builder] in napd.conf",
-		  s);
-	return -EINVAL;
-}
+#include "settings_table.h"
 
 /* context_dir, or its default for this napd's socket. */
 static int context_dir(char **dirp, bool *tempp, const nap_host *host)
@@ -89,11 +45,16 @@ static int context_dir(char **dirp, bool *tempp, const nap_host *host)
 
 int builder_context_settings(struct builder_context_settings *s, const nap_host *host)
 {
-	int r = context_mb(&s->max_bytes, host);
+	uint32_t mb;
+	const struct setting table[] = {
+		{"max_context_mb", SETTING_U32, &mb, BUILDER_DEFAULT_CONTEXT_MB, 1, 1u << 20, 1,
+		 "MiB"},
+		{"allow_path_context", SETTING_BOOL, &s->allow_path, 0, 0, 0, 0, NULL},
+	};
+	int r = settings_read(host, "builder", table, sizeof(table) / sizeof(table[0]));
 
-	if (r == 0)
-		r = allow_path(&s->allow_path, host);
-	if (r == 0)
-		r = context_dir(&s->dir, &s->dir_temp, host);
-	return r;
+	if (r < 0)
+		return r;
+	s->max_bytes = (uint64_t)mb << 20;
+	return context_dir(&s->dir, &s->dir_temp, host);
 }
