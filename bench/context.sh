@@ -9,7 +9,9 @@
 #    (pack, upload into the spool, stream to Docker's /build, build), which
 #    is what `docker build` does (pack, stream to /build, build);
 #  - the whole nap deploy (build, push, start, ready, announced) beside it;
-#  - over ssh to localhost vs local, once napc --host exists.
+#  - the same deploy over ssh to localhost (napc --host, an sshd the bench
+#    starts on loopback with keys of its own, root's login by key only) vs
+#    local, alternated.
 # Medians of BENCH_ROUNDS (default 5) warm rounds, nap and docker
 # alternating. The goal is context_build_ratio <= 1.1.
 set -euo pipefail
@@ -100,8 +102,45 @@ echo "context_docker_build_ms: $db"
 echo "context_build_ratio: $(awk "BEGIN {printf \"%.2f\", $nb / $db}")"
 echo "context_nap_upload_ms: $nu (of the build part: pack and send into the spool)"
 echo "context_nap_deploy_ms: $nd"
-if napc --help 2>&1 | grep -q -- '--host'; then
-	echo "context_over_ssh: not measured yet (napc --host exists: add it here)"
-else
-	echo "context_over_ssh: not measured (napc --host is not in this build)"
+
+# --- over ssh to localhost vs local ---
+SSHD=$(PATH=$PATH:/usr/sbin command -v sshd || true)
+if [ -z "$SSHD" ] || [ "$(id -u)" -ne 0 ] || ! command -v ssh ssh-keygen >/dev/null; then
+	echo "context_over_ssh: not measured (needs root, sshd, ssh and ssh-keygen)"
+	exit 0
 fi
+d=$work/ssh
+mkdir -m 700 "$d"
+ssh-keygen -q -t ed25519 -N '' -f "$d/host_key"
+ssh-keygen -q -t ed25519 -N '' -f "$d/id"
+cp "$d/id.pub" "$d/authorized_keys"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+printf '%s\n' "ListenAddress 127.0.0.1" "Port $port" "HostKey $d/host_key" \
+	"PidFile $d/sshd.pid" "AuthorizedKeysFile $d/authorized_keys" "PasswordAuthentication no" \
+	"KbdInteractiveAuthentication no" "UsePAM no" "StrictModes no" \
+	"PermitRootLogin prohibit-password" "AllowUsers root" >"$d/sshd_config"
+made_run_sshd=
+[ -d /run/sshd ] || { mkdir -m 755 /run/sshd && made_run_sshd=1; }
+"$SSHD" -D -e -f "$d/sshd_config" 2>"$d/sshd.log" &
+sshd_pid=$!
+trap 'kill $sshd_pid 2>/dev/null; [ -n "$made_run_sshd" ] && rmdir /run/sshd; cleanup' EXIT
+echo "[127.0.0.1]:$port $(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts"
+printf 'Host *\n  IdentityFile %s\n  IdentitiesOnly yes\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n' \
+	"$d/id" "$d/known_hosts" >"$d/config"
+export NAP_SSH_OPTS="-F $d/config" NAP_REMOTE_NAPC="$build/core/napc/napc"
+host="ssh://root@127.0.0.1:$port$sock"
+for _ in $(seq 1 50); do napc --host "$host" ping >/dev/null 2>&1 && break; sleep 0.1; done
+ssh_deploy=() local_deploy=()
+for _ in $(seq 1 "$ROUNDS"); do
+	t0=$(now_ns)
+	napc --host "$host" deploy "$app" "$work/ctx" >/dev/null 2>&1
+	ssh_deploy+=($((($(now_ns) - t0) / 1000000)))
+	t0=$(now_ns)
+	napc deploy "$app" "$work/ctx" >/dev/null 2>&1
+	local_deploy+=($((($(now_ns) - t0) / 1000000)))
+done
+sd=$(printf '%s\n' "${ssh_deploy[@]}" | median)
+ld=$(printf '%s\n' "${local_deploy[@]}" | median)
+echo "context_ssh_deploy_ms: $sd"
+echo "context_local_deploy_ms: $ld"
+echo "context_ssh_ratio: $(awk "BEGIN {printf \"%.2f\", $sd / $ld}")"
