@@ -48,6 +48,10 @@ static int receive(const struct builder *b, nap_plugin_call *call, struct spool_
 
 		if (r == 0)
 			return 0;
+		if (r == -EBADMSG) { /* the host ended the call, saying so */
+			spool_upload_abort(u);
+			return -1;
+		}
 		if (r < 0) {
 			b->host->log(NAP_LOG_INFO,
 				     "builder: the upload of a build context for %s was cancelled "
