@@ -30,8 +30,9 @@ cleanup() {
 	napc destroy "$app" >/dev/null 2>&1 || true
 	[ -n "${NAPD_PID:-}" ] && kill "$NAPD_PID" 2>/dev/null && wait "$NAPD_PID" 2>/dev/null
 	docker rm -f $(docker ps -aq --filter "label=nap.app=$app") >/dev/null 2>&1 || true
-	docker rmi $(docker images -q "127.0.0.1:5000/$app") $(docker images -q "$app-docker") \
-		>/dev/null 2>&1 || true
+	# by name: one image carries several tags, which rmi of its ID refuses
+	docker rmi $(docker images --format '{{.Repository}}:{{.Tag}}' "127.0.0.1:5000/$app") \
+		"$app-docker:bench" >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -45,12 +45,18 @@ nothing_of() {
 }
 
 APPS=()
-cleanup() {
+# What the test deployed goes (its records and keys through napd, while it
+# runs); then, whatever happened, containers and images by name.
+destroy_apps() {
 	for a in "${APPS[@]}"; do napc destroy "$a" >/dev/null 2>&1; done
+	APPS_DESTROYED=1
+}
+cleanup() {
+	[ -n "${APPS_DESTROYED:-}" ] || destroy_apps
 	stop_napd
 	for a in "${APPS[@]}"; do
 		docker rm -f $(docker ps -aq --filter "label=nap.app=$a") >/dev/null 2>&1
-		docker rmi $(docker images -q "$REGISTRY/$a") >/dev/null 2>&1
+		docker rmi $(docker images --format '{{.Repository}}:{{.Tag}}' "$REGISTRY/$a") >/dev/null 2>&1
 	done
 	userdel "$USER_NAME" >/dev/null 2>&1
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
@@ -191,4 +197,7 @@ ok "a DeployRequest with dir is refused with one line" \
 	grep -q "^END .*this napd takes the build context from napc (protocol 1.2): upgrade napc" "$WORK/old.out"
 ok "... and nothing of it exists" nothing_of "$APP-old"
 
+destroy_apps
+ok "destroy leaves no record of the test's apps" \
+	bash -c "[ \$(ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --keys-only /nap/apps/$APP- | grep -c .) -eq 0 ]"
 done_testing
