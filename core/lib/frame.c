@@ -78,7 +78,14 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 	}
 	switch (f->kind) {
 	case NAP__BUS__KIND__HELLO:
+		return 0;
 	case NAP__BUS__KIND__END:
+		/* A caller's half-close names its call; END 0 is the whole
+		 * connection's and has no caller. */
+		if (f->from_caller && f->call_id == 0) {
+			why_set(why, whylen, "END with from_caller (field 10) without a call id");
+			return -EBADMSG;
+		}
 		return 0;
 	case NAP__BUS__KIND__CALL: {
 		size_t sl = f->service ? strlen(f->service) : 0;
@@ -94,6 +101,7 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		/* fall through */
 	case NAP__BUS__KIND__MESSAGE:
 	case NAP__BUS__KIND__CANCEL:
+	case NAP__BUS__KIND__WINDOW:
 		if (f->call_id == 0) {
 			why_set(why, whylen, "frame of kind %d without a call id", (int)f->kind);
 			return -EBADMSG;
@@ -155,7 +163,8 @@ static size_t envelope_size(const Nap__Bus__Frame *f, size_t *service_len, size_
 	       tag_len_size(*service_len) + tag_varint_size(f->method) +
 	       tag_varint_size(f->timeout_ms) +
 	       tag_varint_size((uint64_t)(int64_t)(int32_t)f->status) + tag_len_size(*message_len) +
-	       tag_len_size(f->payload.len);
+	       tag_len_size(f->payload.len) + tag_varint_size(f->credit) +
+	       tag_varint_size(f->from_caller ? 1 : 0);
 }
 
 static uint8_t *put_varint_field(uint8_t *p, uint8_t tag, uint64_t v)
@@ -204,6 +213,8 @@ size_t nap_frame_pack(const Nap__Bus__Frame *f, const ProtobufCMessage *msg, uin
 	p = put_varint_field(p, 0x30, (uint64_t)(int64_t)(int32_t)f->status);
 	p = put_len_field(p, 0x3a, f->message, ml);
 	p = put_len_field(p, FRAME_PAYLOAD_TAG, f->payload.data, f->payload.len);
+	p = put_varint_field(p, 0x48, f->credit);
+	p = put_varint_field(p, 0x50, f->from_caller ? 1 : 0);
 	if (msg) {
 		/* Protobuf allows fields in any order: the payload goes last, packed
 		 * in place, which saves packing it into a buffer of its own. */

@@ -22,11 +22,13 @@
 #include <nap/bus.h>
 #include <nap/bus.pb-c.h>
 #include <nap/frame.h>
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "../lib/idmap.h"
 #include "host.h"
 #include "log.h"
+#include "msgq.h"
 
 struct nap_plugin_call {
 	uint64_t id;
@@ -38,6 +40,14 @@ struct nap_plugin_call {
 	uint32_t method_index;
 	atomic_bool cancelled;
 	bool answered; /* an END went out (deadline, cancel, or the handler) */
+	/* The request stream (protocol 1.2): messages after the first, queued
+	 * by the loop thread until the handler's recv() takes them. */
+	const ProtobufCMessageDescriptor *input;
+	struct msgq requests;
+	size_t credit;          /* bytes the caller may still send, as granted */
+	size_t ungranted;       /* bytes taken by the handler, not granted back yet */
+	bool half_closed;       /* the caller sent its END: no more requests */
+	pthread_cond_t arrived; /* a request, the half-close, or the end came */
 };
 
 struct bound_service {
@@ -123,7 +133,20 @@ static void call_done(nap_plugin_call *call)
 	nap_idmap_remove(&H.calls, call->id);
 	if (call->request)
 		protobuf_c_message_free_unpacked(call->request, NULL);
+	msgq_clear(&call->requests);
+	pthread_cond_destroy(&call->arrived);
 	free(call);
+}
+
+/* The call ended without its handler (cancel, deadline, a caller past its
+ * credit): the handler's host->cancelled() and recv() say so at once, and
+ * what the caller sent that the handler did not take goes now. Lock held. */
+static void call_stop(nap_plugin_call *call)
+{
+	atomic_store(&call->cancelled, true);
+	call->answered = true;
+	msgq_clear(&call->requests);
+	pthread_cond_broadcast(&call->arrived);
 }
 
 static int h_reply(nap_plugin_call *call, const ProtobufCMessage *reply)
@@ -289,16 +312,10 @@ static int h_call(ProtobufCMessage **replyp, const char *service, uint32_t metho
 /* A streaming call made from a handler thread: the loop thread queues each
  * message's bytes, the calling thread unpacks them and runs the plugin's
  * callback, so that the callback may block or make calls of its own. */
-struct stream_msg {
-	struct stream_msg *next;
-	size_t len;
-	uint8_t data[];
-};
-
 struct stream_call {
 	pthread_cond_t cond;
 	nap_call *call; /* NULL once it ended */
-	struct stream_msg *head, **tail;
+	struct msgq msgs;
 	bool done;
 	int status;
 	char message[NAP_MESSAGE_MAX];
@@ -309,15 +326,8 @@ static void stream_done(nap_call *call, const nap_reply *r, void *ud)
 	(void)call;
 	struct stream_call *s = ud;
 	if (!r->end) {
-		struct stream_msg *m = malloc(sizeof(*m) + r->payload_len + 1);
-		if (!m)
-			return; /* dropped: the caller sees a gap, not a crash */
-		m->next = NULL;
-		m->len = r->payload_len;
-		if (r->payload_len)
-			memcpy(m->data, r->payload, r->payload_len);
-		*s->tail = m;
-		s->tail = &m->next;
+		/* On failure dropped: the caller sees a gap, not a crash. */
+		(void)msgq_push(&s->msgs, r->payload, r->payload_len);
 	} else {
 		s->done = true;
 		s->call = NULL;
@@ -329,9 +339,9 @@ static void stream_done(nap_call *call, const nap_reply *r, void *ud)
 
 /* Waits up to 250 ms for a message or the end; returns the message (the
  * caller frees it) or NULL. Called and returns with the lock held. */
-static struct stream_msg *stream_next(struct stream_call *s)
+static struct msgq_item *stream_next(struct stream_call *s)
 {
-	if (!s->head && !s->done) {
+	if (!s->msgs.head && !s->done) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += 250 * 1000000L;
@@ -341,13 +351,7 @@ static struct stream_msg *stream_next(struct stream_call *s)
 		}
 		pthread_cond_timedwait(&s->cond, &H.lock, &ts);
 	}
-	struct stream_msg *m = s->head;
-	if (m) {
-		s->head = m->next;
-		if (!s->head)
-			s->tail = &s->head;
-	}
-	return m;
+	return msgq_pop(&s->msgs);
 }
 
 static void stream_cancel(struct stream_call *s)
@@ -371,7 +375,8 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
 		}
 		return -EDEADLK;
 	}
-	struct stream_call s = {.tail = &s.head};
+	struct stream_call s = {0};
+	msgq_init(&s.msgs);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -386,8 +391,8 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
 		uint64_t one = 1;
 		(void)!write(H.wake_fd, &one, sizeof(one));
 		int stop = 0;
-		while (!s.done || s.head) {
-			struct stream_msg *m = stream_next(&s);
+		while (!s.done || s.msgs.head) {
+			struct msgq_item *m = stream_next(&s);
 			if (stop) {
 				free(m); /* the caller wanted no more */
 				continue;
@@ -427,6 +432,70 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
 	return s.status == NAP_OK ? 0 : -EPROTO;
 }
 
+/* Gives the caller back the credit for what the handler took: once a
+ * quarter window has been taken, or as soon as the handler has taken all
+ * there is (a caller waiting for room for a message as big as the window
+ * must get it even though the handler took less than a quarter). Lock held. */
+static void grant(nap_plugin_call *call)
+{
+	if (call->ungranted == 0 || call->answered ||
+	    (call->ungranted < NAP_STREAM_WINDOW / 4 && call->requests.count > 0))
+		return;
+	uint32_t n = call->ungranted > UINT32_MAX ? UINT32_MAX : (uint32_t)call->ungranted;
+	int r = nap_conn_window(H.conn, call->id, n);
+	if (r == 0) {
+		call->credit += n;
+		call->ungranted -= n;
+	}
+	flush_if_off_loop(r);
+}
+
+static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
+{
+	/* The loop thread is the one that reads what recv() waits for. */
+	if (pthread_equal(pthread_self(), H.loop_thread))
+		return -EDEADLK;
+	lock();
+	struct msgq_item *m = NULL;
+	while (!call->answered && !h_cancelled(call) && !(m = msgq_pop(&call->requests)) &&
+	       !call->half_closed) {
+		/* Woken by the loop thread for each request, the half-close,
+		 * a cancel and the deadline (expire_one); the timeout is only
+		 * a safety net. */
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&call->arrived, &H.lock, &ts);
+	}
+	if (!m) {
+		int r = call->half_closed && !call->answered && !h_cancelled(call) ? 0 : -ECANCELED;
+		unlock();
+		return r;
+	}
+	call->ungranted += m->len;
+	grant(call);
+	ProtobufCMessage *msg = protobuf_c_message_unpack(call->input, NULL, m->len, m->data);
+	free(m);
+	char why[160];
+	if (!msg || nap_message_utf8_check(msg, why, sizeof(why)) < 0) {
+		if (msg)
+			protobuf_c_message_free_unpacked(msg, NULL);
+		else
+			snprintf(why, sizeof(why), "it is not a valid %s", call->input->name);
+		int r = nap_conn_end(
+			H.conn, call->id, NAP_INVALID_ARGUMENT,
+			"%s method %u: a request message of the stream was refused: %s",
+			call->service, call->method_index, why);
+		flush_if_off_loop(r);
+		call_stop(call);
+		unlock();
+		return -EBADMSG;
+	}
+	unlock();
+	*msgp = msg;
+	return 1;
+}
+
 static const nap_host host_table = {
 	.size = sizeof(nap_host),
 	.abi = NAP_PLUGIN_ABI,
@@ -439,6 +508,7 @@ static const nap_host host_table = {
 	.config = h_config,
 	.call = h_call,
 	.call_stream = h_call_stream,
+	.recv = h_recv,
 };
 
 /* --- dispatch --- */
@@ -486,7 +556,7 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	}
 	nap_plugin_call *call = calloc(1, sizeof(*call));
 	if (!call || nap_idmap_put(&H.calls, f->call_id, call) < 0) {
-		free(call);
+		free(call); /* nothing else of it was set up yet */
 		protobuf_c_message_free_unpacked(req, NULL);
 		nap_conn_end(H.conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "plugin %s: out of memory",
 			     H.name);
@@ -495,6 +565,17 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	call->id = f->call_id;
 	call->method = bs->by_index[f->method];
 	call->request = req;
+	call->input = md->input;
+	msgq_init(&call->requests);
+	call->credit = NAP_STREAM_WINDOW;
+	/* A caller older than 1.2 cannot stream: its request is the first
+	 * message alone, as if it had half-closed at once. */
+	call->half_closed = nap_conn_peer_hello(H.conn)->protocol_minor < 2;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&call->arrived, &ca);
+	pthread_condattr_destroy(&ca);
 	call->timeout_ms = f->timeout_ms;
 	call->service = bs->desc->name;
 	call->method_index = f->method;
@@ -518,6 +599,40 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	}
 }
 
+/* The caller's MESSAGE (one more request) or END (its half-close) of a
+ * call being served, kept for the handler's recv(). A caller that sends
+ * past the credit it was granted is ended: the queue never holds more than
+ * one window. */
+static void incoming_request(nap_plugin_call *call, const Nap__Bus__Frame *f)
+{
+	bool stop = true;
+	if (call->half_closed)
+		nap_conn_end(H.conn, call->id, NAP_INVALID_ARGUMENT,
+			     "%s method %u: a request message after the caller's half-close",
+			     call->service, call->method_index);
+	else if (f->kind == NAP__BUS__KIND__MESSAGE && f->payload.len > call->credit)
+		nap_conn_end(H.conn, call->id, NAP_RESOURCE_EXHAUSTED,
+			     "%s method %u: a request message of %zu bytes is over the credit "
+			     "left (%zu bytes): a caller sends only what WINDOW frames allow "
+			     "(docs/protocol.md section 5)",
+			     call->service, call->method_index, f->payload.len, call->credit);
+	else if (f->kind == NAP__BUS__KIND__MESSAGE &&
+		 msgq_push(&call->requests, f->payload.data, f->payload.len) < 0)
+		nap_conn_end(H.conn, call->id, NAP_RESOURCE_EXHAUSTED, "plugin %s: out of memory",
+			     H.name);
+	else
+		stop = false;
+	if (stop) {
+		call_stop(call);
+		return;
+	}
+	if (f->kind == NAP__BUS__KIND__END)
+		call->half_closed = true;
+	else
+		call->credit -= f->payload.len;
+	pthread_cond_signal(&call->arrived);
+}
+
 static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 {
 	(void)conn;
@@ -531,11 +646,13 @@ static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 		return;
 	}
 	nap_plugin_call *call = nap_idmap_get(&H.calls, f->call_id);
-	if (call && !call->answered) {
+	if (!call || call->answered)
+		return; /* it ended: what the caller still sends is ignored */
+	if (f->kind == NAP__BUS__KIND__CANCEL)
 		/* The caller already ended its side: no END goes back. */
-		atomic_store(&call->cancelled, true);
-		call->answered = true;
-	}
+		call_stop(call);
+	else
+		incoming_request(call, f);
 }
 
 static void expire_one(uint64_t id, void *value, void *ud)
@@ -544,8 +661,7 @@ static void expire_one(uint64_t id, void *value, void *ud)
 	nap_plugin_call *call = value;
 	if (call->answered || !call->deadline || call->deadline > now)
 		return;
-	atomic_store(&call->cancelled, true);
-	call->answered = true;
+	call_stop(call);
 	nap_conn_end(H.conn, id, NAP_DEADLINE_EXCEEDED, NAP_DEADLINE_MESSAGE, call->timeout_ms,
 		     call->service, call->method_index);
 }

@@ -7,6 +7,7 @@ core_napd_napd_SOURCES = \
 	core/napd/host.c core/napd/host.h \
 	core/napd/listener.c core/napd/listener.h \
 	core/napd/log.c core/napd/log.h \
+	core/napd/msgq.c core/napd/msgq.h \
 	core/napd/loop.c core/napd/loop.h \
 	core/napd/peer.c core/napd/peer.h \
 	core/napd/identity.c core/napd/identity.h \

@@ -42,6 +42,8 @@ static int encodings_differ(void)
 		f.method = (uint32_t)vals[random() % 7];
 		f.timeout_ms = (uint32_t)vals[random() % 7];
 		f.status = (Nap__Bus__Status)(int32_t)vals[random() % 7];
+		f.credit = (uint32_t)vals[random() % 7];
+		f.from_caller = random() % 2;
 		for (int k = 0; k < 2; k++) {
 			size_t len = (size_t)random() % 260;
 			memset(text[k], 'a' + k, len);
@@ -153,6 +155,36 @@ int main(void)
 	n = pack(buf, &bad, NULL);
 	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
 	      "a service name over NAP_NAME_MAX is refused (%s)", why);
+
+	/* Protocol 1.2: WINDOW names a call; a caller's END (half-close) too. */
+	Nap__Bus__Frame w = NAP__BUS__FRAME__INIT;
+	w.kind = NAP__BUS__KIND__WINDOW;
+	w.credit = 65536;
+	n = pack(buf, &w, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG &&
+		      strstr(why, "without a call id"),
+	      "a WINDOW without a call id is refused (%s)", why);
+	w.call_id = 7;
+	n = pack(buf, &w, NULL);
+	got = NULL;
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == 1 && got &&
+		      got->kind == NAP__BUS__KIND__WINDOW && got->call_id == 7 &&
+		      got->credit == 65536,
+	      "a WINDOW carries its call id and credit (field 9)");
+	nap_frame_free(got);
+	Nap__Bus__Frame hc = NAP__BUS__FRAME__INIT;
+	hc.kind = NAP__BUS__KIND__END;
+	hc.from_caller = true;
+	n = pack(buf, &hc, NULL);
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == -EBADMSG,
+	      "a caller's END (from_caller) without a call id is refused (%s)", why);
+	hc.call_id = 9;
+	n = pack(buf, &hc, NULL);
+	got = NULL;
+	CHECK(nap_frame_take(&got, &used, buf, n, why, sizeof(why)) == 1 && got &&
+		      got->from_caller && got->call_id == 9,
+	      "a caller's END (half-close) comes back with from_caller (field 10)");
+	nap_frame_free(got);
 
 	/* An empty frame (length 0) has no kind. */
 	put_len(buf, 0);
