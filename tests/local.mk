@@ -20,11 +20,13 @@ LOG_COMPILER = $(top_srcdir)/tests/tap-run
 
 TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 
-check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/nap-call
+check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/unit/test-stream tests/nap-call
 tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h
 tests_unit_test_frame_LDADD = $(TEST_LDADD)
 tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/testing.h
 tests_unit_test_conn_LDADD = $(TEST_LDADD)
+tests_unit_test_stream_SOURCES = tests/unit/test-stream.c tests/unit/testing.h
+tests_unit_test_stream_LDADD = $(TEST_LDADD)
 tests_nap_call_SOURCES = tests/nap-call.c
 tests_nap_call_LDADD = $(TEST_LDADD)
 
@@ -44,6 +46,7 @@ tests_fixtures_notaplugin_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -sha
 TESTS += \
 	tests/unit/test-frame \
 	tests/unit/test-conn \
+	tests/unit/test-stream \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \

@@ -141,10 +141,15 @@ static void call_done(nap_plugin_call *call)
 /* The call ended without its handler (cancel, deadline, a caller past its
  * credit): the handler's host->cancelled() and recv() say so at once, and
  * what the caller sent that the handler did not take goes now. Lock held. */
-static void call_stop(nap_plugin_call *call)
+static void call_stop(nap_plugin_call *call, const char *why)
 {
 	atomic_store(&call->cancelled, true);
 	call->answered = true;
+	if (call->requests.count > 0)
+		log_debug("plugin %s: %s method %u (call %llu) %s: %zu bytes in %zu request "
+			  "messages the handler did not take are dropped",
+			  H.name, call->service, call->method_index, (unsigned long long)call->id,
+			  why, call->requests.bytes, call->requests.count);
 	msgq_clear(&call->requests);
 	pthread_cond_broadcast(&call->arrived);
 }
@@ -487,7 +492,7 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 			"%s method %u: a request message of the stream was refused: %s",
 			call->service, call->method_index, why);
 		flush_if_off_loop(r);
-		call_stop(call);
+		call_stop(call, "refused a request message");
 		unlock();
 		return -EBADMSG;
 	}
@@ -623,7 +628,7 @@ static void incoming_request(nap_plugin_call *call, const Nap__Bus__Frame *f)
 	else
 		stop = false;
 	if (stop) {
-		call_stop(call);
+		call_stop(call, "was ended: its caller broke the request stream's rules");
 		return;
 	}
 	if (f->kind == NAP__BUS__KIND__END)
@@ -650,7 +655,7 @@ static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 		return; /* it ended: what the caller still sends is ignored */
 	if (f->kind == NAP__BUS__KIND__CANCEL)
 		/* The caller already ended its side: no END goes back. */
-		call_stop(call);
+		call_stop(call, "was cancelled");
 	else
 		incoming_request(call, f);
 }
@@ -661,7 +666,7 @@ static void expire_one(uint64_t id, void *value, void *ud)
 	nap_plugin_call *call = value;
 	if (call->answered || !call->deadline || call->deadline > now)
 		return;
-	call_stop(call);
+	call_stop(call, "passed its deadline");
 	nap_conn_end(H.conn, id, NAP_DEADLINE_EXCEEDED, NAP_DEADLINE_MESSAGE, call->timeout_ms,
 		     call->service, call->method_index);
 }
