@@ -128,12 +128,24 @@ static void flush_if_off_loop(int r)
 		nap_conn_flush(H.conn);
 }
 
+/* Frees what a call's caller sent that its handler did not take, and says
+ * so (the tests read it). */
+static void drop_requests(nap_plugin_call *call, const char *why)
+{
+	if (call->requests.count > 0)
+		log_debug("plugin %s: %s method %u (call %llu) %s: %zu bytes in %zu request "
+			  "messages the handler did not take are dropped",
+			  H.name, call->service, call->method_index, (unsigned long long)call->id,
+			  why, call->requests.bytes, call->requests.count);
+	msgq_clear(&call->requests);
+}
+
 static void call_done(nap_plugin_call *call)
 {
 	nap_idmap_remove(&H.calls, call->id);
 	if (call->request)
 		protobuf_c_message_free_unpacked(call->request, NULL);
-	msgq_clear(&call->requests);
+	drop_requests(call, "was ended by its handler");
 	pthread_cond_destroy(&call->arrived);
 	free(call);
 }
@@ -145,12 +157,7 @@ static void call_stop(nap_plugin_call *call, const char *why)
 {
 	atomic_store(&call->cancelled, true);
 	call->answered = true;
-	if (call->requests.count > 0)
-		log_debug("plugin %s: %s method %u (call %llu) %s: %zu bytes in %zu request "
-			  "messages the handler did not take are dropped",
-			  H.name, call->service, call->method_index, (unsigned long long)call->id,
-			  why, call->requests.bytes, call->requests.count);
-	msgq_clear(&call->requests);
+	drop_requests(call, why);
 	pthread_cond_broadcast(&call->arrived);
 }
 

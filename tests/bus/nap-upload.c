@@ -15,8 +15,8 @@
  *
  * Prints "OK bytes=N messages=M adler32=A match=yes|no" (match: the
  * handler's checksum is the one of what was sent) and
- * "rate_mib_s=R seconds=S", or "END STATUS message"; "CANCELLED at N" for
- * -C. Exit status: the call's status code, 100 when napd cannot be reached,
+ * "rate_mib_s=R seconds=S", or "END STATUS message"; "CANCELLED at N
+ * unix_ms=T" for -C (T: when, for comparing with napd's log). Exit status: the call's status code, 100 when napd cannot be reached,
  * 101 for a local error (printed). */
 #include "config.h"
 
@@ -170,7 +170,10 @@ int main(int argc, char **argv)
 		if (cancel_at && sent >= cancel_at) {
 			nap_call_cancel(call);
 			nap_conn_flush(conn);
-			printf("CANCELLED at %llu\n", sent);
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			printf("CANCELLED at %llu unix_ms=%lld\n", sent,
+			       (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
 			fflush(stdout);
 			sleep_ms(pause_ms);
 			nap_conn_free(conn);
