@@ -12,6 +12,9 @@
  *   -C  cancel the call once CANCEL_AT bytes were sent, then wait -w ms
  *   -X  exit without a word (the caller disconnects) once EXIT_AT bytes
  *       were sent
+ *   -R  no napd: the same bytes in the same chunks over a raw Unix socket
+ *       pair to a child process that reads them and sums them as Sum does
+ *       (the baseline of bench/run upload)
  *
  * Prints "OK bytes=N messages=M adler32=A match=yes|no" (match: the
  * handler's checksum is the one of what was sent) and
@@ -26,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <nap/bus.h>
@@ -77,6 +82,45 @@ static void adler_add(const uint8_t *p, size_t n)
 	}
 }
 
+/* The baseline: write(2) the chunks to a socket pair, a child reads and sums
+ * them and writes back its checksum. Prints the same lines as a Sum. */
+static int raw_copy(unsigned long long total, size_t chunk, uint8_t *data)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 101;
+	uint64_t t0 = nap_now_usec();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		uint8_t *buf = malloc(chunk);
+		unsigned long long got = 0;
+		ssize_t n;
+		while (buf && got < total && (n = read(sv[1], buf, chunk)) > 0) {
+			adler_add(buf, (size_t)n);
+			got += (unsigned long long)n;
+		}
+		uint32_t sum = adler_b << 16 | adler_a;
+		_exit(write(sv[1], &sum, sizeof(sum)) == sizeof(sum) ? 0 : 1);
+	}
+	close(sv[1]);
+	for (unsigned long long sent = 0; sent < total;) {
+		size_t n = total - sent < chunk ? (size_t)(total - sent) : chunk;
+		ssize_t w = write(sv[0], data, n);
+		if (w <= 0)
+			return 101;
+		sent += (unsigned long long)w;
+	}
+	uint32_t sum = 0;
+	if (read(sv[0], &sum, sizeof(sum)) != sizeof(sum))
+		return 101;
+	double secs = (double)(nap_now_usec() - t0) / 1e6;
+	waitpid(pid, NULL, 0);
+	printf("OK bytes=%llu raw adler32=%u\n", total, sum);
+	printf("rate_mib_s=%.1f seconds=%.3f\n", (double)total / 1048576.0 / secs, secs);
+	return 0;
+}
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -89,9 +133,9 @@ int main(int argc, char **argv)
 	unsigned long long total = 1 << 20, cancel_at = 0, exit_at = 0;
 	size_t chunk = 65536;
 	unsigned timeout = 0, delay = 0, pause_ms = 0;
-	bool pattern = false;
+	bool pattern = false, raw = false;
 	int c;
-	while ((c = getopt(argc, argv, "s:b:k:t:d:pC:X:w:")) != -1) {
+	while ((c = getopt(argc, argv, "s:b:k:t:d:pC:X:w:R")) != -1) {
 		switch (c) {
 		case 's':
 			sock = optarg;
@@ -120,6 +164,9 @@ int main(int argc, char **argv)
 		case 'w':
 			pause_ms = (unsigned)atoi(optarg);
 			break;
+		case 'R':
+			raw = true;
+			break;
 		default:
 			fprintf(stderr, "usage: see the comment at the top of nap-upload.c\n");
 			return 2;
@@ -128,6 +175,8 @@ int main(int argc, char **argv)
 	uint8_t *data = calloc(1, chunk ? chunk : 1);
 	if (!data)
 		return 101;
+	if (raw)
+		return raw_copy(total, chunk, data);
 	nap_conn *conn;
 	int r = nap_conn_connect(&conn, sock, "nap-upload");
 	if (r < 0) {
