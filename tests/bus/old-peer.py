@@ -10,38 +10,10 @@ import socket
 import struct
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile import field, frame, parse  # noqa: E402: the encoding helpers, shared
+
 KINDS = {1: "HELLO", 2: "CALL", 3: "MESSAGE", 4: "END", 5: "CANCEL", 6: "WINDOW"}
-
-
-def varint(n):
-    out = b""
-    while n >= 0x80:
-        out, n = out + bytes([n & 0x7F | 0x80]), n >> 7
-    return out + bytes([n])
-
-
-def field(num, value):
-    if isinstance(value, int):
-        return varint(num << 3) + varint(value)
-    return varint(num << 3 | 2) + varint(len(value)) + value
-
-
-def read_varint(buf, i):
-    n = shift = 0
-    while buf[i] & 0x80:
-        n, shift, i = n | (buf[i] & 0x7F) << shift, shift + 7, i + 1
-    return n | buf[i] << shift, i + 1
-
-
-def parse(buf):
-    fields, i = {}, 0
-    while i < len(buf):
-        key, i = read_varint(buf, i)
-        val, i = read_varint(buf, i)
-        if key & 7 == 2:
-            val, i = buf[i:i + val], i + val
-        fields[key >> 3] = val
-    return fields
 
 
 path, out = sys.argv[1], sys.argv[2]
@@ -53,7 +25,7 @@ srv.listen(1)
 srv.settimeout(20)
 conn, _ = srv.accept()
 hello = field(2, 1) + field(8, field(1, 1) + field(2, 1) + field(3, b"napd") + field(4, b"0.2.0-old"))
-conn.sendall(struct.pack(">I", len(hello)) + hello)
+conn.sendall(frame(hello))
 conn.settimeout(5)
 buf, seen = b"", []
 try:
