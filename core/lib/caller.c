@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <nap/bus.h>
-#include <nap/env.h>
 #include <nap/limits.h>
 
 #include "conn.h"
@@ -144,14 +143,8 @@ void *nap_call_get_userdata(const nap_call *call)
 static int refuse_old_peer(nap_call *call)
 {
 	nap_conn *c = call->conn;
-	const char *name = nap_conn_peer_name(c);
 	char msg[NAP_MESSAGE_MAX];
-	snprintf(msg, sizeof(msg),
-		 "%s speaks protocol %u.%u; this needs %u.2 (a client-streaming call): "
-		 "upgrade %s",
-		 *name ? name : "the peer", NAP_PROTOCOL_MAJOR, conn_peer_minor(c),
-		 NAP_PROTOCOL_MAJOR, *name ? name : "it");
-	nap_utf8_repair(msg);
+	conn_too_old(c, 2, "a client-streaming call", msg, sizeof(msg));
 	send_cancel(c, call->id);
 	call_finish(call, NAP_FAILED_PRECONDITION, msg, NULL, 0);
 	return -EPROTONOSUPPORT;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <nap/bus.h>
+#include <nap/env.h>
 #include <nap/frame.h>
 
 #include "conn.h"
@@ -91,6 +93,51 @@ void conn_take_hello(nap_conn *c, const Nap__Bus__Frame *f)
 	c->peer_hello = h;
 	if (c->nhello_wait)
 		calls_peer_known(c);
+}
+
+void conn_too_old(const nap_conn *c, uint32_t minor, const char *why, char *buf, size_t n)
+{
+	const char *name = nap_conn_peer_name(c);
+	snprintf(buf, n, "%s speaks protocol %u.%u; this needs %u.%u%s%s%s: upgrade %s",
+		 *name ? name : "the peer", NAP_PROTOCOL_MAJOR, conn_peer_minor(c),
+		 NAP_PROTOCOL_MAJOR, minor, why ? " (" : "", why ? why : "", why ? ")" : "",
+		 *name ? name : "it");
+	nap_utf8_repair(buf);
+}
+
+int nap_conn_require(nap_conn *c, uint32_t minor, int timeout_ms, nap_error *err)
+{
+	uint64_t until = timeout_ms >= 0 ? nap_now_usec() + (uint64_t)timeout_ms * 1000u : 0;
+	while (!conn_peer_known(c) && !c->dead) {
+		int left = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = nap_now_usec();
+			if (now >= until)
+				break;
+			left = (int)((until - now + 999) / 1000);
+		}
+		(void)nap_conn_wait(c, left);
+	}
+	int r = 0, status = NAP_OK;
+	char msg[sizeof(err->message)] = "";
+	if (c->dead) {
+		r = -ENOTCONN;
+		status = NAP_UNAVAILABLE;
+		snprintf(msg, sizeof(msg), "the connection ended before the peer said HELLO");
+	} else if (!conn_peer_known(c)) {
+		r = -ETIMEDOUT;
+		status = NAP_DEADLINE_EXCEEDED;
+		snprintf(msg, sizeof(msg), "the peer did not say HELLO within %d ms", timeout_ms);
+	} else if (conn_peer_minor(c) < minor) {
+		r = -EPROTONOSUPPORT;
+		status = NAP_FAILED_PRECONDITION;
+		conn_too_old(c, minor, NULL, msg, sizeof(msg));
+	}
+	if (r < 0 && err) {
+		err->status = status;
+		snprintf(err->message, sizeof(err->message), "%s", msg);
+	}
+	return r;
 }
 
 /* --- life cycle --- */

@@ -69,6 +69,10 @@ void conn_closing_flush(nap_conn *c);
 /* conn.c */
 /* Takes the peer's HELLO frame (the first; a later one goes to the owner). */
 void conn_take_hello(nap_conn *c, const Nap__Bus__Frame *f);
+/* The line that says the peer is older than 1.minor, in buf:
+ * "napd speaks protocol 1.1; this needs 1.2 (WHY): upgrade napd" (the
+ * parenthesis only with why). */
+void conn_too_old(const nap_conn *c, uint32_t minor, const char *why, char *buf, size_t n);
 
 /* caller.c */
 /* A MESSAGE, END (not from_caller) or WINDOW for a call this side started. */

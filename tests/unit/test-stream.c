@@ -142,7 +142,13 @@ static void test_credit(void)
 	      "before the peer's HELLO there is no credit: -EAGAIN, nothing sent");
 	pump(client, server, 3);
 	CHECK(s.calls == 1 && s.messages == 0, "... the callee saw the CALL only");
+	nap_error err = {0};
+	CHECK(nap_conn_require(client, 2, 30, &err) == -ETIMEDOUT,
+	      "nap_conn_require waits for the peer's HELLO, up to its timeout (%s)", err.message);
 	hello(server, NAP_PROTOCOL_MINOR);
+	nap_conn_wait(server, 1);
+	CHECK(nap_conn_require(client, 2, 1000, &err) == 0,
+	      "... and passes once a 1.2 peer's HELLO came");
 	pump(client, server, 3);
 	CHECK(nap_call_credit(call) == NAP_STREAM_WINDOW && res.windows == 1 && res.granted == 0,
 	      "the peer's HELLO (1.2) opens the first NAP_STREAM_WINDOW, and the window "
@@ -219,6 +225,13 @@ static void test_old_peer(void)
 	      "the 1.1 peer got the CALL and a CANCEL, never a caller's MESSAGE or END");
 	CHECK(nap_conn_window(client, 1, 100) == -EPROTONOSUPPORT,
 	      "no WINDOW goes to a 1.1 peer either (-EPROTONOSUPPORT)");
+	nap_error err = {0};
+	CHECK(nap_conn_require(client, 2, 100, &err) == -EPROTONOSUPPORT &&
+		      err.status == NAP_FAILED_PRECONDITION &&
+		      strcmp(err.message, "server speaks protocol 1.1; this needs 1.2: upgrade "
+					  "server") == 0,
+	      "nap_conn_require(1.2) of a 1.1 peer: one line before any call (%s)", err.message);
+	CHECK(nap_conn_require(client, 1, 100, NULL) == 0, "... and of 1.1 passes");
 	/* A half-close asked for before a 1.1 peer's HELLO ends the call when
 	 * the HELLO comes. */
 	nap_conn *c2, *s2;

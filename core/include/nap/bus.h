@@ -128,6 +128,13 @@ bool nap_conn_peer_ready(const nap_conn *conn);
 const char *nap_conn_peer_name(const nap_conn *conn);
 /* The peer's HELLO as received (NULL before it came); owned by the conn. */
 const struct Nap__Bus__Hello *nap_conn_peer_hello(const nap_conn *conn);
+/* Waits up to timeout_ms (-1: no limit) for the peer's HELLO and checks
+ * that it speaks protocol NAP_PROTOCOL_MAJOR.minor or later: a client that
+ * needs 1.2 (client streaming) calls it before it starts anything, so that
+ * an older napd gets no call at all. 0; -EPROTONOSUPPORT with *err (may be
+ * NULL) set to NAP_FAILED_PRECONDITION and one line, "napd speaks protocol
+ * 1.1; this needs 1.2: upgrade napd"; -ETIMEDOUT; -ENOTCONN. */
+int nap_conn_require(nap_conn *conn, uint32_t minor, int timeout_ms, nap_error *err);
 
 /* Starts a call of method index `method` of `service` with a packed request.
  * timeout_ms 0 means no deadline. The callback runs from nap_conn_process()
