@@ -450,6 +450,9 @@ static int h_call_stream(const char *service, uint32_t method, const ProtobufCMe
  * must get it even though the handler took less than a quarter). Lock held. */
 static void grant(nap_plugin_call *call)
 {
+	/* Granted after the caller's half-close too: it needs no more, but
+	 * then the WINDOWs it sees depend on what the handler took, never on
+	 * when the half-close came (docs/protocol.md's example shows them). */
 	if (call->ungranted == 0 || call->answered ||
 	    (call->ungranted < NAP_STREAM_WINDOW / 4 && call->requests.count > 0))
 		return;
@@ -486,26 +489,31 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 	}
 	call->ungranted += m->len;
 	grant(call);
+	/* Decoded without the lock, which the loop thread needs meanwhile:
+	 * the call stays until its handler (this thread) ends it. */
+	unlock();
 	ProtobufCMessage *msg = protobuf_c_message_unpack(call->input, NULL, m->len, m->data);
 	free(m);
 	char why[160];
-	if (!msg || nap_message_utf8_check(msg, why, sizeof(why)) < 0) {
-		if (msg)
-			protobuf_c_message_free_unpacked(msg, NULL);
-		else
-			snprintf(why, sizeof(why), "it is not a valid %s", call->input->name);
+	if (msg && nap_message_utf8_check(msg, why, sizeof(why)) == 0) {
+		*msgp = msg;
+		return 1;
+	}
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, NULL);
+	else
+		snprintf(why, sizeof(why), "it is not a valid %s", call->input->name);
+	lock();
+	if (!call->answered) {
 		int r = nap_conn_end(
 			H.conn, call->id, NAP_INVALID_ARGUMENT,
 			"%s method %u: a request message of the stream was refused: %s",
 			call->service, call->method_index, why);
 		flush_if_off_loop(r);
 		call_stop(call, "refused a request message");
-		unlock();
-		return -EBADMSG;
 	}
 	unlock();
-	*msgp = msg;
-	return 1;
+	return -EBADMSG;
 }
 
 static const nap_host host_table = {
