@@ -21,7 +21,8 @@ LOG_COMPILER = $(top_srcdir)/tests/tap-run
 TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 
 check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/unit/test-stream tests/nap-call
-tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h
+tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h \
+	tests/unit/frame-codec.c
 tests_unit_test_frame_LDADD = $(TEST_LDADD)
 tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/testing.h
 tests_unit_test_conn_LDADD = $(TEST_LDADD)

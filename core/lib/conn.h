@@ -40,6 +40,7 @@ struct nap_conn {
 	bool dead;
 	nap_buf in;
 	uint64_t in_since; /* when the unfinished frame in `in` began, 0 = none */
+	unsigned in_views; /* frames being dispatched whose payload points into `in` */
 	nap_buf out;
 	size_t out_left; /* bytes of the frame at the head of `out` not yet sent */
 	bool closing;    /* dead, but the END call id 0 is still being written */

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -215,10 +216,54 @@ static size_t in_want(nap_conn *c)
 	return n > READ_CHUNK ? n - c->in.len : READ_CHUNK;
 }
 
+/* A frame being dispatched may point into `in` (nap_frame_take_view): a
+ * nested nap_conn_process() (a callback that waits on this connection, a
+ * send that failed and reads why) reads into a buffer of its own, with the
+ * bytes not taken yet, and leaves the old one to the dispatch that sees its
+ * buffer swapped. 0, or -ENOMEM. */
+static int in_unpin(nap_conn *c)
+{
+	if (c->in_views == 0)
+		return 0;
+	nap_buf fresh = {0};
+	if (c->in.len > 0 && nap_buf_append(&fresh, nap_buf_head(&c->in), c->in.len) < 0)
+		return -ENOMEM;
+	c->in = fresh;
+	c->in_views = 0; /* of the new buffer */
+	return 0;
+}
+
+/* Dispatches f, decoded as a view into c->in when view is set, and frees
+ * what the arena holds of it. */
+static void dispatch_frame(nap_conn *c, Nap__Bus__Frame *f, bool view, nap_arena *arena)
+{
+	if (!view) {
+		dispatch(c, f);
+		nap_arena_reset(arena, &f->base);
+		return;
+	}
+	uint8_t *mine = c->in.data;
+	unsigned views = c->in_views++;
+	dispatch(c, f);
+	if (c->in.data == mine) {
+		c->in_views = views;
+	} else {
+		/* A nested process moved to a buffer of its own: this one is
+		 * no longer the connection's, and only this frame used it. */
+		free(mine);
+	}
+	f->payload = (ProtobufCBinaryData){0}; /* not the arena's */
+	nap_arena_reset(arena, &f->base);
+}
+
 int nap_conn_process(nap_conn *c)
 {
 	if (c->dead)
 		return -ENOTCONN;
+	if (in_unpin(c) < 0) {
+		conn_fail(c, -ENOMEM, NAP_RESOURCE_EXHAUSTED, "out of memory");
+		return -ENOMEM;
+	}
 	size_t budget = READ_BUDGET;
 	bool eof = false;
 	bool took = false;
@@ -251,9 +296,10 @@ int nap_conn_process(nap_conn *c)
 		for (;;) {
 			Nap__Bus__Frame *f = NULL;
 			size_t used = 0;
+			bool view = false;
 			char why[160];
-			int t = nap_frame_take_alloc(&f, &used, nap_buf_head(&c->in), c->in.len,
-						     why, sizeof(why), &arena.alloc);
+			int t = nap_frame_take_view(&f, &view, &used, nap_buf_head(&c->in),
+						    c->in.len, why, sizeof(why), &arena.alloc);
 			if (t == 0)
 				break;
 			if (t < 0) {
@@ -262,8 +308,7 @@ int nap_conn_process(nap_conn *c)
 			}
 			nap_buf_consume(&c->in, used);
 			took = true;
-			dispatch(c, f);
-			nap_arena_reset(&arena, &f->base);
+			dispatch_frame(c, f, view, &arena);
 			if (c->dead)
 				break;
 		}

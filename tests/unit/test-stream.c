@@ -317,9 +317,84 @@ static void test_send_wait(void)
 	}
 }
 
+/* A frame's payload is not copied out of the connection's input buffer
+ * (libnap decodes frames as views): a callback that waits on the same
+ * connection while it holds one (here a blocking call, whose 100 KB reply
+ * arrives meanwhile) must still find its payload intact. The child calls
+ * the parent's "nap.Test" with 1000 bytes and answers its Echo calls. */
+static uint8_t big[100000];
+
+static void child_echo(nap_conn *c, const Nap__Bus__Frame *f, void *ud)
+{
+	(void)ud;
+	if (f->kind == NAP__BUS__KIND__CALL) {
+		Nap__EchoMessage m = NAP__ECHO_MESSAGE__INIT;
+		m.payload.data = big;
+		m.payload.len = sizeof(big);
+		nap_conn_reply(c, f->call_id, &m.base);
+	}
+}
+
+struct nested {
+	bool called, intact, echoed;
+};
+
+static void parent_serves(nap_conn *c, const Nap__Bus__Frame *f, void *ud)
+{
+	struct nested *n = ud;
+	if (f->kind != NAP__BUS__KIND__CALL)
+		return;
+	uint8_t copy[1000];
+	size_t len = f->payload.len < sizeof(copy) ? f->payload.len : sizeof(copy);
+	memcpy(copy, f->payload.data, len);
+	Nap__EchoMessage req = NAP__ECHO_MESSAGE__INIT;
+	ProtobufCMessage *reply = NULL;
+	n->echoed = nap_call_unary(&reply, c, "nap.Echo", 0, &req.base,
+				   &nap__echo_message__descriptor, 5000, NULL) == 0;
+	if (reply)
+		protobuf_c_message_free_unpacked(reply, NULL);
+	n->called = true;
+	n->intact = f->payload.len == 1000 && memcmp(copy, f->payload.data, len) == 0;
+	nap_conn_reply_raw(c, f->call_id, NULL, 0);
+}
+
+static void test_nested_wait(void)
+{
+	int sv[2];
+	socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		nap_conn *c;
+		nap_conn_adopt(&c, sv[1], "child", true);
+		nap_conn_set_incoming(c, child_echo, NULL);
+		uint8_t payload[1000];
+		for (size_t i = 0; i < sizeof(payload); i++)
+			payload[i] = (uint8_t)(i * 7);
+		nap_call_start_raw(NULL, c, "nap.Test", 0, payload, sizeof(payload), 0, NULL, NULL);
+		while (!nap_conn_closed(c))
+			nap_conn_wait(c, 100);
+		_exit(0);
+	}
+	close(sv[1]);
+	nap_conn *c;
+	nap_conn_adopt(&c, sv[0], "parent", true);
+	struct nested n = {0};
+	nap_conn_set_incoming(c, parent_serves, &n);
+	for (int i = 0; i < 500 && !n.called; i++)
+		nap_conn_wait(c, 10);
+	CHECK(n.called && n.echoed && n.intact,
+	      "a callback that waits on its own connection (a 100 KB reply arriving) still "
+	      "finds its frame's payload intact");
+	nap_conn_free(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	test_nested_wait();
 	test_credit();
 	test_deferred_close();
 	test_old_peer();
