@@ -1,8 +1,10 @@
 /* The plugin host. One process per plugin: it loads the .so, checks its ABI,
  * tells napd what the plugin provides, and runs the plugin's handlers — on
  * its event loop for NAP_METHOD_INLINE methods, on a thread per call
- * otherwise. One recursive lock guards the connection and the call table;
- * the host functions handed to the plugin may be called from any thread. */
+ * otherwise, each reading its request stream (host->recv) as the loop
+ * thread queues it. One recursive lock guards the connection and the call
+ * table; the host functions handed to the plugin may be called from any
+ * thread. The calls the plugin makes through napd are in host_calls.c. */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -27,56 +29,18 @@
 
 #include "../lib/idmap.h"
 #include "host.h"
+#include "host_state.h"
 #include "log.h"
 #include "msgq.h"
 
-struct nap_plugin_call {
-	uint64_t id;
-	const struct nap_plugin_method *method;
-	ProtobufCMessage *request;
-	uint64_t deadline; /* usec, 0 = none */
-	uint32_t timeout_ms;
-	const char *service; /* the descriptor's name, for the deadline message */
-	uint32_t method_index;
-	atomic_bool cancelled;
-	bool answered; /* an END went out (deadline, cancel, or the handler) */
-	/* The request stream (protocol 1.2): messages after the first, queued
-	 * by the loop thread until the handler's recv() takes them. */
-	const ProtobufCMessageDescriptor *input;
-	struct msgq requests;
-	size_t credit;          /* bytes the caller may still send, as granted */
-	size_t ungranted;       /* bytes taken by the handler, not granted back yet */
-	bool half_closed;       /* the caller sent its END: no more requests */
-	pthread_cond_t arrived; /* a request, the half-close, or the end came */
-};
+struct host_state H;
 
-struct bound_service {
-	const ProtobufCServiceDescriptor *desc;
-	const struct nap_plugin_method **by_index; /* desc->n_methods entries */
-};
-
-static struct {
-	pthread_mutex_t lock;
-	pthread_t loop_thread;
-	int wake_fd;
-	nap_conn *conn;
-	const struct nap_plugin *plugin;
-	void *state;
-	struct bound_service *services;
-	size_t nservices;
-	nap_idmap calls;
-	const Nap__Bus__Hello *napd_hello; /* owned by conn */
-	const char *name;
-	bool said_hello; /* calls wait for it: napd takes none before */
-	pthread_cond_t hello_cond;
-} H;
-
-static void lock(void)
+void host_lock(void)
 {
 	pthread_mutex_lock(&H.lock);
 }
 
-static void unlock(void)
+void host_unlock(void)
 {
 	/* Output that could not be written at once is the loop's to finish:
 	 * wake it so that it polls for POLLOUT. */
@@ -163,20 +127,20 @@ static void call_stop(nap_plugin_call *call, const char *why)
 
 static int h_reply(nap_plugin_call *call, const ProtobufCMessage *reply)
 {
-	lock();
+	host_lock();
 	int r = call->answered ? -ECANCELED : nap_conn_reply(H.conn, call->id, reply);
 	flush_if_off_loop(r);
 	call_done(call);
-	unlock();
+	host_unlock();
 	return r;
 }
 
 static int h_send(nap_plugin_call *call, const ProtobufCMessage *msg)
 {
-	lock();
+	host_lock();
 	int r = call->answered ? -ECANCELED : nap_conn_send(H.conn, call->id, msg);
 	flush_if_off_loop(r);
-	unlock();
+	host_unlock();
 	return r;
 }
 
@@ -187,7 +151,7 @@ static int h_end(nap_plugin_call *call, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	lock();
+	host_lock();
 	int r;
 	if (call->answered)
 		r = -ECANCELED;
@@ -202,11 +166,11 @@ static int h_end(nap_plugin_call *call, int status, const char *fmt, ...)
 		r = nap_conn_end(H.conn, call->id, status, "%s", msg);
 	flush_if_off_loop(r);
 	call_done(call);
-	unlock();
+	host_unlock();
 	return r;
 }
 
-static bool h_cancelled(const nap_plugin_call *call)
+bool host_cancelled(const nap_plugin_call *call)
 {
 	if (atomic_load(&call->cancelled))
 		return true;
@@ -242,208 +206,6 @@ static const char *h_config(const char *key)
 	return NULL;
 }
 
-/* Threads a plugin starts in init() may call at once: their calls wait
- * until the host has said HELLO (napd refuses anything before it). Lock
- * held. */
-static void wait_hello(void)
-{
-	while (!H.said_hello)
-		pthread_cond_wait(&H.hello_cond, &H.lock);
-}
-
-struct sync_call {
-	pthread_cond_t cond;
-	bool done;
-	int status;
-	nap_error *err;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *reply;
-};
-
-static void sync_done(nap_call *call, const nap_reply *r, void *ud)
-{
-	(void)call;
-	struct sync_call *s = ud;
-	if (!r->end)
-		return;
-	s->status = r->status;
-	if (r->status == NAP_OK) {
-		s->reply = protobuf_c_message_unpack(s->desc, NULL, r->payload_len, r->payload);
-		if (!s->reply)
-			s->status = NAP_INTERNAL;
-	}
-	if (s->err) {
-		s->err->status = s->status;
-		snprintf(s->err->message, sizeof(s->err->message), "%s",
-			 s->status == NAP_OK || r->status != NAP_OK ? r->message
-								    : "reply could not be decoded");
-	}
-	s->done = true;
-	pthread_cond_signal(&s->cond);
-}
-
-static int h_call(ProtobufCMessage **replyp, const char *service, uint32_t method,
-		  const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
-		  uint32_t timeout_ms, nap_error *err)
-{
-	if (pthread_equal(pthread_self(), H.loop_thread)) {
-		if (err) {
-			err->status = NAP_FAILED_PRECONDITION;
-			snprintf(err->message, sizeof(err->message),
-				 "host->call() from an inline handler would deadlock");
-		}
-		return -EDEADLK;
-	}
-	struct sync_call s = {.err = err, .desc = reply_desc};
-	pthread_cond_init(&s.cond, NULL);
-	lock();
-	wait_hello();
-	int r = nap_call_start(NULL, H.conn, service, method, request, timeout_ms, sync_done, &s);
-	if (r == 0) {
-		nap_conn_flush(H.conn);
-		uint64_t one = 1;
-		(void)!write(H.wake_fd, &one, sizeof(one));
-		while (!s.done)
-			pthread_cond_wait(&s.cond, &H.lock);
-	}
-	unlock();
-	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
-		return r;
-	}
-	if (s.status != NAP_OK)
-		return -EPROTO;
-	*replyp = s.reply;
-	return 0;
-}
-
-/* A streaming call made from a handler thread: the loop thread queues each
- * message's bytes, the calling thread unpacks them and runs the plugin's
- * callback, so that the callback may block or make calls of its own. */
-struct stream_call {
-	pthread_cond_t cond;
-	nap_call *call; /* NULL once it ended */
-	struct msgq msgs;
-	bool done;
-	int status;
-	char message[NAP_MESSAGE_MAX];
-};
-
-static void stream_done(nap_call *call, const nap_reply *r, void *ud)
-{
-	(void)call;
-	struct stream_call *s = ud;
-	if (!r->end) {
-		/* On failure dropped: the caller sees a gap, not a crash. */
-		(void)msgq_push(&s->msgs, r->payload, r->payload_len);
-	} else {
-		s->done = true;
-		s->call = NULL;
-		s->status = r->status;
-		snprintf(s->message, sizeof(s->message), "%s", r->message);
-	}
-	pthread_cond_signal(&s->cond);
-}
-
-/* Waits up to 250 ms for a message or the end; returns the message (the
- * caller frees it) or NULL. Called and returns with the lock held. */
-static struct msgq_item *stream_next(struct stream_call *s)
-{
-	if (!s->msgs.head && !s->done) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->cond, &H.lock, &ts);
-	}
-	return msgq_pop(&s->msgs);
-}
-
-static void stream_cancel(struct stream_call *s)
-{
-	if (s->call)
-		nap_call_cancel(s->call); /* runs stream_done with the end */
-	nap_conn_flush(H.conn);
-}
-
-static int h_call_stream(const char *service, uint32_t method, const ProtobufCMessage *request,
-			 const ProtobufCMessageDescriptor *msg_desc, uint32_t timeout_ms,
-			 const nap_plugin_call *parent,
-			 int (*on_message)(const ProtobufCMessage *msg, void *ud), void *ud,
-			 nap_error *err)
-{
-	if (pthread_equal(pthread_self(), H.loop_thread)) {
-		if (err) {
-			err->status = NAP_FAILED_PRECONDITION;
-			snprintf(err->message, sizeof(err->message),
-				 "host->call_stream() from an inline handler would deadlock");
-		}
-		return -EDEADLK;
-	}
-	struct stream_call s = {0};
-	msgq_init(&s.msgs);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s.cond, &ca);
-	pthread_condattr_destroy(&ca);
-	lock();
-	wait_hello();
-	int r = nap_call_start(&s.call, H.conn, service, method, request, timeout_ms, stream_done,
-			       &s);
-	if (r == 0) {
-		nap_conn_flush(H.conn);
-		uint64_t one = 1;
-		(void)!write(H.wake_fd, &one, sizeof(one));
-		int stop = 0;
-		while (!s.done || s.msgs.head) {
-			struct msgq_item *m = stream_next(&s);
-			if (stop) {
-				free(m); /* the caller wanted no more */
-				continue;
-			}
-			if (parent && h_cancelled(parent) && !s.done)
-				stream_cancel(&s);
-			unlock();
-			if (m) {
-				ProtobufCMessage *msg = protobuf_c_message_unpack(msg_desc, NULL,
-										  m->len, m->data);
-				if (msg) {
-					stop = on_message(msg, ud);
-					protobuf_c_message_free_unpacked(msg, NULL);
-				}
-				free(m);
-			} else if (!s.done) {
-				stop = on_message(NULL, ud);
-			}
-			lock();
-			if (stop && !s.done)
-				stream_cancel(&s);
-		}
-	}
-	unlock();
-	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
-		return r;
-	}
-	if (err) {
-		err->status = s.status;
-		snprintf(err->message, sizeof(err->message), "%s", s.message);
-	}
-	return s.status == NAP_OK ? 0 : -EPROTO;
-}
-
 /* Gives the caller back the credit for what the handler took: once a
  * quarter window has been taken, or as soon as the handler has taken all
  * there is (a caller waiting for room for a message as big as the window
@@ -470,9 +232,9 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 	/* The loop thread is the one that reads what recv() waits for. */
 	if (pthread_equal(pthread_self(), H.loop_thread))
 		return -EDEADLK;
-	lock();
+	host_lock();
 	struct msgq_item *m = NULL;
-	while (!call->answered && !h_cancelled(call) && !(m = msgq_pop(&call->requests)) &&
+	while (!call->answered && !host_cancelled(call) && !(m = msgq_pop(&call->requests)) &&
 	       !call->half_closed) {
 		/* Woken by the loop thread for each request, the half-close,
 		 * a cancel and the deadline (expire_one); the timeout is only
@@ -483,15 +245,16 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 		pthread_cond_timedwait(&call->arrived, &H.lock, &ts);
 	}
 	if (!m) {
-		int r = call->half_closed && !call->answered && !h_cancelled(call) ? 0 : -ECANCELED;
-		unlock();
+		int r = call->half_closed && !call->answered && !host_cancelled(call) ? 0
+										      : -ECANCELED;
+		host_unlock();
 		return r;
 	}
 	call->ungranted += m->len;
 	grant(call);
 	/* Decoded without the lock, which the loop thread needs meanwhile:
 	 * the call stays until its handler (this thread) ends it. */
-	unlock();
+	host_unlock();
 	ProtobufCMessage *msg = protobuf_c_message_unpack(call->input, NULL, m->len, m->data);
 	free(m);
 	char why[160];
@@ -503,7 +266,7 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 		protobuf_c_message_free_unpacked(msg, NULL);
 	else
 		snprintf(why, sizeof(why), "it is not a valid %s", call->input->name);
-	lock();
+	host_lock();
 	if (!call->answered) {
 		int r = nap_conn_end(
 			H.conn, call->id, NAP_INVALID_ARGUMENT,
@@ -512,7 +275,7 @@ static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 		flush_if_off_loop(r);
 		call_stop(call, "refused a request message");
 	}
-	unlock();
+	host_unlock();
 	return -EBADMSG;
 }
 
@@ -522,12 +285,12 @@ static const nap_host host_table = {
 	.reply = h_reply,
 	.send = h_send,
 	.end = h_end,
-	.cancelled = h_cancelled,
+	.cancelled = host_cancelled,
 	.remaining_ms = h_remaining_ms,
 	.log = h_log,
 	.config = h_config,
-	.call = h_call,
-	.call_stream = h_call_stream,
+	.call = host_call,
+	.call_stream = host_call_stream,
 	.recv = h_recv,
 };
 
@@ -781,12 +544,12 @@ static void say_hello(void)
 	for (size_t i = 0; i < h.n_services; i++)
 		names[i] = (char *)H.services[i].desc->name;
 	h.services = names;
-	lock();
+	host_lock();
 	nap_conn_send_hello(H.conn, &h);
 	nap_conn_flush(H.conn);
 	H.said_hello = true;
 	pthread_cond_broadcast(&H.hello_cond);
-	unlock();
+	host_unlock();
 }
 
 int host_main(int argc, char **argv)
@@ -845,7 +608,7 @@ int host_main(int argc, char **argv)
 			{.fd = nap_conn_get_fd(H.conn), .events = nap_conn_get_events(H.conn)},
 			{.fd = H.wake_fd, .events = POLLIN},
 		};
-		lock();
+		host_lock();
 		p[0].events = nap_conn_get_events(H.conn);
 		int timeout = poll_timeout_ms();
 		pthread_mutex_unlock(&H.lock);
@@ -856,7 +619,7 @@ int host_main(int argc, char **argv)
 			uint64_t v;
 			(void)!read(H.wake_fd, &v, sizeof(v));
 		}
-		lock();
+		host_lock();
 		int r = nap_conn_process(H.conn);
 		if (r == 0 && H.calls.count > 0) {
 			uint64_t now = nap_now_usec();
