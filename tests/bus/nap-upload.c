@@ -121,6 +121,14 @@ static int raw_copy(unsigned long long total, size_t chunk, uint8_t *data)
 	return 0;
 }
 
+/* The chunk buffer, freed at exit whichever way main ends. */
+static uint8_t *chunk_buf;
+
+static void free_chunk(void)
+{
+	free(chunk_buf);
+}
+
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -175,6 +183,8 @@ int main(int argc, char **argv)
 	uint8_t *data = calloc(1, chunk ? chunk : 1);
 	if (!data)
 		return 101;
+	chunk_buf = data;
+	atexit(free_chunk);
 	if (raw)
 		return raw_copy(total, chunk, data);
 	nap_conn *conn;

@@ -50,7 +50,7 @@ napd2=$(hwm_kib "$NAPD_PID") host2=$(hwm_kib "$HOST")
 echo "# 64 MiB to a slow handler: $(tr '\n' ' ' <<<"$out"); napd VmHWM ${napd2} KiB, plugin host ${host2} KiB"
 check "64 MiB to a slow handler: answered" grep -q "OK bytes=$((64 * MIB)) " <<<"$out"
 check "... napd's and the plugin host's peak memory still within $BOUND KiB of the start" \
-	eval 'sanitized || [ $((napd2 - napd0)) -le $BOUND ] && [ $((host2 - host0)) -le $BOUND ]'
+	eval 'sanitized || { [ $((napd2 - napd0)) -le $BOUND ] && [ $((host2 - host0)) -le $BOUND ]; }'
 
 # How many times the handler's recv() failed so far, and how many times the
 # plugin host dropped what a call had queued (for any reason: a cancel, the
