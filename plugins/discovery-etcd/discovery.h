@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "docker_api.h"
@@ -34,7 +35,6 @@
  * any other value ("sidekick", scheduler-fleet's unit), neither. */
 #define DISC_LABEL_ANNOUNCED_BY "nap.announced-by"
 #define DISC_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
-#define DISCOVERY_RECORDS_PREFIX "/nap/"
 
 /* One endpoint as stored in etcd. */
 struct disc_endpoint {
@@ -57,6 +57,9 @@ struct discovery {
 	 * scheduler labels them so), or "" under a napd that gives no id. */
 	char napd_filter[400];
 	int64_t lease_ttl;     /* seconds */
+	/* where the records live: napd.conf's key_prefix as napd passes it
+	 * ("napd.key_prefix"), NAP_KEY_PREFIX_DEFAULT from an older napd */
+	char records_prefix[NAP_KEY_PREFIX_MAX + 1];
 	etcd_client *etcd;
 	docker_client *docker;
 	struct announcer *ann;

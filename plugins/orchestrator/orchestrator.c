@@ -61,6 +61,8 @@ static int init(const nap_host *host, void **statep)
 	O.started_ms = mono_ms();
 	const char *id = host->config("napd.id");
 	snprintf(O.napd_id, sizeof(O.napd_id), "%s", id ? id : "");
+	const char *prefix = host->config("napd.key_prefix");
+	snprintf(O.key_prefix, sizeof(O.key_prefix), "%s", prefix ? prefix : "/nap/");
 	int r = read_settings(host);
 	if (r < 0)
 		return r;

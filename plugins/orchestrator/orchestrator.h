@@ -100,7 +100,8 @@ struct check_defaults {
 
 struct orch {
 	const nap_host *host;
-	char napd_id[400];      /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char napd_id[400];   /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char key_prefix[80]; /* where discovery keeps the records (napd.key_prefix), for messages */
 	char default_sched[64]; /* the first scheduler plugin napd lists */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* broadcast on any change */

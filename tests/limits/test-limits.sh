@@ -100,9 +100,9 @@ ok "a client's second HELLO (claiming nap.Builder) closes its connection" grep -
 ok "napd kept serving" napc ping
 ok "napd logged no crash" bash -c "! grep -qi 'killed by signal\|restarting in' '$WORK/napd.log'"
 ok "no refused request made a release: releases 1 and 2 only" bash -c "'$NAPC' --socket '$SOCK' --json status $APP | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"releases\"] == [1, 2], d'"
-ok "nothing was made for the refused apps" bash -c "[ \$(( $(etcd_keys "/nap/apps/$APP-") + $(containers "$APP-p") + $(containers "$APP-i") )) -eq 0 ]"
+ok "nothing was made for the refused apps" bash -c "[ \$(( $(etcd_keys "${NAP_KEY_PREFIX}apps/$APP-") + $(containers "$APP-p") + $(containers "$APP-i") )) -eq 0 ]"
 ok "destroy" napc destroy "$APP"
-ok "nothing left in etcd" test "$(etcd_keys "/services/$APP")$(etcd_keys "/nap/apps/$APP")" = 00
+ok "nothing left in etcd" test "$(etcd_keys "/services/$APP")$(etcd_keys "${NAP_KEY_PREFIX}apps/$APP")" = 00
 ok "nothing left in Docker" test "$(containers "$APP")" -eq 0
 stop_napd
 
