@@ -47,6 +47,9 @@ int napc_cmd_stop(struct napc *n, int argc, char **argv);
 int napc_cmd_start(struct napc *n, int argc, char **argv);
 int napc_cmd_destroy(struct napc *n, int argc, char **argv);
 int napc_cmd_check(struct napc *n, int argc, char **argv);
+/* export and import (backup.c) */
+int napc_cmd_export(struct napc *n, int argc, char **argv);
+int napc_cmd_import(struct napc *n, int argc, char **argv);
 
 /* Output (show.c). */
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n);

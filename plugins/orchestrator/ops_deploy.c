@@ -126,7 +126,7 @@ static bool add_release(struct app *a, const Nap__DeployRequest *d, json_t *env,
 					"image", image, "env", merged, "created",
 					(json_int_t)(wall_ms() / 1000), "scheduler",
 					sched && *sched ? sched : O.default_sched));
-	while (json_array_size(rels) > APP_RELEASES_KEPT)
+	while (json_array_size(rels) > O.keep_releases)
 		json_array_remove(rels, 0);
 	uint32_t instances = d->instances ? d->instances : rec_u32(rec, "instances");
 	json_object_set_new(rec, "instances", json_integer(instances ? instances : 1));
@@ -222,6 +222,7 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		return;
 	}
 	if (op_wait_ready(call, a, release, "deploy", started) == 0) {
+		images_prune(a); /* once the new release serves */
 		Nap__EndpointList *l = NULL;
 		pthread_mutex_unlock(&O.lock);
 		l = bus_resolve(d->app, release);

@@ -25,6 +25,7 @@ static const struct setting {
 	{"backoff_ms", &O.backoff_ms, 1000, 10, 3600000},
 	{"backoff_max_ms", &O.backoff_max_ms, 30000, 10, 86400000},
 	{"resync_ms", &O.resync_ms, 10000, 100, 3600000},
+	{"keep_releases", &O.keep_releases, APP_RELEASES_MAX, 2, APP_RELEASES_MAX},
 	{"napd.deploy_timeout", &O.deploy_timeout_s, 300, 1, 86400},
 };
 
@@ -117,6 +118,8 @@ static const struct nap_plugin_method apps_methods[] = {
 	{"Start", ops_start, 0},
 	{"Destroy", ops_destroy, 0},
 	{"SetCheck", ops_set_check, 0},
+	{"Export", ops_export, 0},
+	{"Import", ops_import, 0},
 	{NULL, NULL, 0},
 };
 
