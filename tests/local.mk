@@ -53,7 +53,8 @@ TESTS += \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
 	tests/integration/test-key-prefix.sh \
-	tests/integration/test-registry-retention.sh
+	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh
 
 EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-napd.sh \
@@ -66,6 +67,7 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
 	tests/integration/test-abi.sh \
 	tests/integration/test-key-prefix.sh \
 	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh \
 	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
 	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
 	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto
