@@ -73,8 +73,9 @@ void images_prune(struct app *a)
 	Nap__PruneImagesReply *rep = prune_call(app, keep, true, &e);
 	json_decref(keep);
 	if (!rep) {
+		/* a builder without PruneImages (older, or a test's) is no fault */
 		O.host->log(
-			NAP_LOG_WARNING,
+			e.status == NAP_UNIMPLEMENTED ? NAP_LOG_INFO : NAP_LOG_WARNING,
 			"orchestrator: the images of %s's older releases stay in the registry: %s",
 			app, e.message);
 		pthread_mutex_lock(&O.lock);
@@ -109,18 +110,13 @@ void images_forget(const char *app)
 	nap_error e = {0};
 	Nap__PruneImagesReply *rep = prune_call(app, NULL, true, &e);
 	if (!rep) {
-		O.host->log(NAP_LOG_WARNING,
-			    "orchestrator: the images of %s stay in the registry: %s (delete them "
-			    "by hand, or run napc destroy %s again once it answers)",
+		O.host->log(e.status == NAP_UNIMPLEMENTED ? NAP_LOG_INFO : NAP_LOG_WARNING,
+			    "orchestrator: the images of %s stay in the registry: %s (the next "
+			    "app deployed as %s deletes them; or delete them by hand)",
 			    app, e.message, app);
 		return;
 	}
 	remove_local(rep);
-	if (rep->n_images)
-		O.host->log(NAP_LOG_WARNING,
-			    "orchestrator: %zu image(s) of %s stay in the registry (shared with "
-			    "another app's tags?)",
-			    rep->n_images, app);
 	nap__prune_images_reply__free_unpacked(rep, NULL);
 }
 

@@ -72,13 +72,13 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 		return;
 	}
 	if (op_wait_ready(call, a, release, op, started) == 0) {
-		images_prune(a); /* once the new release serves */
 		char app[64];
 		snprintf(app, sizeof(app), "%s", a->name);
 		pthread_mutex_unlock(&O.lock);
 		bus_notify(app, release, op, true, "", "", started, NULL);
 		pthread_mutex_lock(&O.lock);
 		reply_status(call, a, strcmp(op, "env") == 0);
+		images_prune(a); /* after the answer, as a deploy does */
 	}
 }
 

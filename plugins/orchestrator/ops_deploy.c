@@ -222,7 +222,6 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		return;
 	}
 	if (op_wait_ready(call, a, release, "deploy", started) == 0) {
-		images_prune(a); /* once the new release serves */
 		Nap__EndpointList *l = NULL;
 		pthread_mutex_unlock(&O.lock);
 		l = bus_resolve(d->app, release);
@@ -242,6 +241,9 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		if (l)
 			nap__endpoint_list__free_unpacked(l, NULL);
 		pthread_mutex_lock(&O.lock);
+		/* The new release serves: older images go, after the answer (a
+		 * slow registry delays no deploy), before the app is given back. */
+		images_prune(a);
 	}
 	op_finish(a);
 	free(image);
