@@ -127,6 +127,23 @@ static int sf_init(const nap_host *host, void **statep)
 		return -ENOMEM;
 	st->host = host;
 	st->spread = true;
+	/* napd checked it (napd.conf(5)); the shape is checked again, as the
+	 * units pass it to a shell script on the machines */
+	const char *prefix = host->config("napd.key_prefix");
+	if (!prefix)
+		prefix = NAP_KEY_PREFIX_DEFAULT;
+	if (strlen(prefix) < 3 || strlen(prefix) > NAP_KEY_PREFIX_MAX || prefix[0] != '/' ||
+	    prefix[strlen(prefix) - 1] != '/' ||
+	    strspn(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") !=
+		    strlen(prefix)) {
+		host->log(NAP_LOG_ERROR,
+			  "scheduler-fleet: napd.key_prefix = %.80s: give /name/ (napd.conf(5), "
+			  "key_prefix)",
+			  prefix);
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(st->key_prefix, sizeof(st->key_prefix), "%s", prefix);
 	if (spread && (!strcmp(spread, "no") || !strcmp(spread, "false")))
 		st->spread = false;
 	else if (spread && strcmp(spread, "yes") && strcmp(spread, "true")) {
