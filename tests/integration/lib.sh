@@ -76,6 +76,13 @@ forget_records() {
 		-d "{\"key\":\"$from\",\"range_end\":\"$to\"}" >/dev/null 2>&1 || true
 }
 
+# copy_hello: examples/hello, its static busybox copied in, at $WORK/hello.
+copy_hello() {
+	cp -r "$top_srcdir/examples/hello" "$WORK/hello" &&
+		chmod -R u+w "$WORK/hello" &&
+		"$WORK/hello/prepare" >/dev/null
+}
+
 write_config() { # write_config "plugins line" [more lines...]; key_prefix first (a line may override it)
 	{
 		echo "key_prefix = $NAP_KEY_PREFIX"

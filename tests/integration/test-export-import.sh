@@ -40,9 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp -r "$top_srcdir/examples/hello" "$WORK/hello"
-chmod -R u+w "$WORK/hello"
-"$WORK/hello/prepare" >/dev/null
+copy_hello
 write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 60"
 ok "napd starts" start_napd

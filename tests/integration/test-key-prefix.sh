@@ -30,9 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp -r "$top_srcdir/examples/hello" "$WORK/hello"
-chmod -R u+w "$WORK/hello"
-"$WORK/hello/prepare" >/dev/null
+copy_hello
 
 PLUGINS="plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)"
 

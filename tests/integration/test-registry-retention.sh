@@ -31,9 +31,7 @@ trap cleanup EXIT
 ok "a registry of the test's own starts on $NAP_REGISTRY_ADDR" servers start registry "$STATE"
 ok "... its configuration allows deletes" grep -A1 'delete:' "$STATE/registry.yml"
 
-cp -r "$top_srcdir/examples/hello" "$WORK/hello"
-chmod -R u+w "$WORK/hello"
-"$WORK/hello/prepare" >/dev/null
+copy_hello
 
 write_config "plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)" \
 	"deploy_timeout = 60" \
