@@ -25,6 +25,7 @@
 #include <nap/names.h>
 
 #include "orchestrator.h"
+#include "requests.h"
 
 #define EXPORT_FORMAT 1
 
@@ -82,11 +83,21 @@ static bool record_ok(json_t *rec, char *why, size_t n)
 	json_array_foreach(json_object_get(rec, "releases"), i, rel)
 	{
 		const char *image = json_string_value(json_object_get(rel, "image"));
-		if (!rec_u32(rel, "release") || !image || strlen(image) > NAP_IMAGE_REF_MAX ||
+		if (!rec_u32(rel, "release") || !image || !*image ||
+		    strlen(image) > NAP_IMAGE_REF_MAX ||
+		    strspn(image, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				  "._:/@-") != strlen(image) ||
 		    !json_is_object(json_object_get(rel, "env"))) {
 			snprintf(why, n,
-				 "release %zu of %s has no release number, image or env object",
+				 "release %zu of %s has no release number, image reference or env "
+				 "object",
 				 i + 1, app);
+			return false;
+		}
+		char envwhy[400];
+		if (!request_env_merged_ok(json_object_get(rel, "env"), envwhy, sizeof(envwhy))) {
+			snprintf(why, n, "release %u of %s: %s", rec_u32(rel, "release"), app,
+				 envwhy);
 			return false;
 		}
 	}
@@ -140,7 +151,9 @@ static json_t *document_apps(const char *text, char *why, size_t n)
 	return apps;
 }
 
-/* Apps of the document that exist here, ", "-joined into buf ("" if none). */
+/* Apps of the document that have a record here, ", "-joined into buf (""
+ * if none). Containers of an app without a record (etcd lost it) do not
+ * count: adopting them is what an import is for. */
 static void existing(json_t *apps, char *buf, size_t n)
 {
 	size_t i, used = 0;
@@ -150,7 +163,7 @@ static void existing(json_t *apps, char *buf, size_t n)
 	json_array_foreach(apps, i, rec)
 	{
 		struct app *a = app_find(json_string_value(json_object_get(rec, "app")));
-		if (a && (a->rec || a->nslots) && used < n)
+		if (a && a->rec && used < n)
 			used += (size_t)snprintf(buf + used, n - used, "%s%s", used ? ", " : "",
 						 a->name);
 	}

@@ -69,6 +69,10 @@ st=$?
 ok "import over existing apps changes nothing and fails (exit 1), naming them" bash -c "[ $st -eq 1 ] && grep -q 'nothing imported: .*$WEB' '$WORK/exists.out' && grep -q -- '--force' '$WORK/exists.out'"
 echo '{"apps": 3}' | napc import - >"$WORK/bad.out" 2>&1
 ok "a document that is not an export is refused in one line" bash -c "grep -q 'not a napc export' '$WORK/bad.out' && [ \$(wc -l <'$WORK/bad.out') -eq 1 ]"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["apps"][0]["releases"][0]["image"]="x y; rm -rf /"; print(json.dumps(d))' "$WORK/apps.json" >"$WORK/odd.json"
+napc import --force "$WORK/odd.json" >"$WORK/odd.out" 2>&1
+st=$?
+ok "an odd image reference is refused before anything changes (exit 2)" bash -c "[ $st -eq 2 ] && grep -q 'has no release number, image reference or env object' '$WORK/odd.out'"
 
 stop_napd
 lose_everything
@@ -102,6 +106,17 @@ st=$?
 sed 's/^/#   /' "$WORK/force.out"
 ok "import --force replaces the records and says which image is missing" bash -c "[ $st -eq 0 ] && grep -q '^$WEB imported (release 1), its record replaced' '$WORK/force.out' && grep -q \"release 7's image is not in the registry: no rollback to it\" '$WORK/force.out'"
 ok "... and $WEB keeps serving" wait_until 20 serves
+
+# etcd alone loses its data (the containers live on) and napd restarts: the
+# import adopts the instances that run instead of starting others.
+ids_before=$(docker ps -q --filter "label=nap.app=$WEB" | sort | tr '\n' ' ')
+stop_napd
+etcdctl --endpoints=$ETCD del --prefix "$NAP_KEY_PREFIX" >/dev/null
+etcdctl --endpoints=$ETCD del --prefix "/services/$WEB/" >/dev/null
+ok "napd restarts without records" start_napd
+ok "napc import restores them" napc import "$WORK/apps.json"
+ok "$WEB serves again" wait_until 30 serves
+ok "... from the same containers ($ids_before)" test "$(docker ps -q --filter "label=nap.app=$WEB" | sort | tr '\n' ' ')" = "$ids_before"
 
 ok "destroy both" bash -c "'$NAPC' --socket '$SOCK' destroy $WEB && '$NAPC' --socket '$SOCK' destroy $OFF"
 
