@@ -81,5 +81,7 @@ echo "# registry storage: $before bytes before destroy and gc, $after after"
 ok "... the blobs are freed ($before -> $after bytes)" test $((before - after)) -gt 1000000
 ok "... the empty repository left the catalog" bash -c "! curl -sf '$REG/v2/_catalog' | grep -q '\"$APP\"'"
 ok "... and the registry answers again" curl -sf "$REG/v2/"
+# now: done_testing removes $WORK, and the pid file with it
+ok "the test's registry stops" servers stop registry "$STATE"
 
 done_testing
