@@ -15,10 +15,19 @@
 
 static json_t *endpoint_json(const Nap__Endpoint *e)
 {
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "app", e->app ? e->app : "", "host",
-			 e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:i, s:b}", "app", e->app ? e->app : "",
+			 "host", e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
 			 (json_int_t)e->instance, "release", (json_int_t)e->release, "url",
-			 e->url ? e->url : "");
+			 e->url ? e->url : "", "container_port", (json_int_t)e->container_port,
+			 "extra_port", (int)e->extra_port);
+}
+
+bool napc_endpoints_have_extra(Nap__Endpoint **eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (eps[i]->extra_port)
+			return true;
+	return false;
 }
 
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n)
@@ -44,14 +53,21 @@ void napc_print_json(json_t *j)
 
 void napc_print_endpoints(Nap__Endpoint **eps, size_t n)
 {
+	/* An app with one port reads as before 1.2; with several, each line
+	 * names its container port. */
+	bool named = napc_endpoints_have_extra(eps, n);
+
 	for (size_t i = 0; i < n; i++) {
 		char url[300];
 		if (eps[i]->url && *eps[i]->url)
 			snprintf(url, sizeof(url), "%s", eps[i]->url);
 		else
 			snprintf(url, sizeof(url), "http://%s:%u", eps[i]->host, eps[i]->port);
-		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance,
-		       eps[i]->release);
+		printf("  %-28s instance %u (release %u)", url, eps[i]->instance, eps[i]->release);
+		if (named && eps[i]->container_port)
+			printf(", port %u%s", eps[i]->container_port,
+			       eps[i]->extra_port ? "" : " (default)");
+		printf("\n");
 	}
 }
 

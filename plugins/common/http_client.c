@@ -17,7 +17,7 @@
 
 #include <curl/curl.h>
 
-#include "bytebuf.h"
+#include "buf.h"
 #include "errbuf.h"
 
 /* Idle easy handles, kept with their open connections: without them each
@@ -65,11 +65,11 @@ static void handle_give(CURL *c, bool reusable)
 struct transfer {
 	CURL *curl;
 	const struct http_request *req;
-	struct bytebuf body; /* non-streamed body */
-	struct bytebuf line; /* streamed: the incomplete last line */
-	int streaming;       /* -1 not yet known, 0 collecting, 1 streaming */
-	int rc;              /* why a callback stopped the transfer (negative), or 0 */
-	int stop;            /* on_json's positive stop value */
+	nap_buf body;  /* non-streamed body */
+	nap_buf line;  /* streamed: the incomplete last line */
+	int streaming; /* -1 not yet known, 0 collecting, 1 streaming */
+	int rc;        /* why a callback stopped the transfer (negative), or 0 */
+	int stop;      /* on_json's positive stop value */
 	char *err;
 	size_t errlen;
 	char header[256]; /* req->capture_header's value */
@@ -118,17 +118,18 @@ static int stream_lines(struct transfer *t, int final)
 	int r = 0;
 
 	while (r == 0) {
-		char *nl = memchr(t->line.data + start, '\n', t->line.len - start);
-		size_t end = nl ? (size_t)(nl - t->line.data) : t->line.len;
+		const char *text = nap_buf_text(&t->line);
+		const char *nl = memchr(text + start, '\n', t->line.len - start);
+		size_t end = nl ? (size_t)(nl - text) : t->line.len;
 
 		if (!nl && !final)
 			break;
-		r = stream_line(t, t->line.data + start, end - start);
+		r = stream_line(t, text + start, end - start);
 		start = nl ? end + 1 : end;
 		if (!nl)
 			break;
 	}
-	bytebuf_consume(&t->line, start);
+	nap_buf_consume(&t->line, start);
 	return r;
 }
 
@@ -151,13 +152,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 					      t->req->method, t->req->url, HTTP_MAX_BODY);
 			return 0;
 		}
-		if (bytebuf_append(&t->body, data, n) < 0) {
+		if (nap_buf_append(&t->body, data, n) < 0) {
 			t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
 			return 0;
 		}
 		return n;
 	}
-	if (bytebuf_append(&t->line, data, n) < 0) {
+	if (nap_buf_append(&t->line, data, n) < 0) {
 		t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
 		return 0;
 	}
@@ -352,16 +353,16 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
 	/* A non-streamed answer always has a body string, if only "". */
 	if (!t.body.data && !(req->on_json && status >= 200 && status < 300) &&
-	    bytebuf_append(&t.body, "", 0) < 0) {
+	    nap_buf_append(&t.body, "", 0) < 0) {
 		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	*resp = (struct http_response){.status = status, .body_len = t.body.len, .stop = t.stop};
 	memcpy(resp->header, t.header, sizeof(resp->header));
-	resp->body = bytebuf_steal(&t.body); /* after reading its length */
+	resp->body = nap_buf_steal(&t.body); /* after reading its length */
 out:
-	bytebuf_release(&t.body);
-	bytebuf_release(&t.line);
+	nap_buf_release(&t.body);
+	nap_buf_release(&t.line);
 	curl_slist_free_all(headers);
 	handle_give(t.curl, r == 0);
 	return r;

@@ -21,40 +21,29 @@
 
 const nap_host *disc_host;
 
-void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r,
-			 const char *what, const char *err)
+void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r, const char *what,
+			 const char *err)
 {
-	switch (r) {
-	case -ECONNREFUSED:
-		disc_host->end(call, NAP_UNAVAILABLE,
+	int status = nap_status_from_errno(r);
+
+	/* The status is the one every plugin gives an errno; the words say
+	 * what to do about etcd. */
+	if (r == -ECONNREFUSED)
+		disc_host->end(call, status,
 			       "cannot reach etcd at %s: connection refused; is etcd running?",
 			       d->etcd_url);
-		break;
-	case -ETIMEDOUT:
-		disc_host->end(call, NAP_UNAVAILABLE,
+	else if (r == -ETIMEDOUT)
+		disc_host->end(call, status,
 			       "cannot reach etcd at %s: no answer within %ld s; is etcd running?",
 			       d->etcd_url, ETCD_TIMEOUT_MS / 1000);
-		break;
-	case -ECANCELED:
-		disc_host->end(call, NAP_CANCELLED, "%s: cancelled", what);
-		break;
-	case -EINVAL:
-		disc_host->end(call, NAP_INVALID_ARGUMENT, "%s: %s", what, err);
-		break;
-	case -ENOMEM:
-		disc_host->end(call, NAP_RESOURCE_EXHAUSTED, "%s: out of memory", what);
-		break;
-	case -EAGAIN: /* err says how many members answer */
-		disc_host->end(call, NAP_UNAVAILABLE, "%s: %s", what, err);
-		break;
-	case -EIO:
-		disc_host->end(call, NAP_UNAVAILABLE, "%s: etcd at %s failed: %s", what,
-			       d->etcd_url, err);
-		break;
-	default:
-		disc_host->end(call, NAP_INTERNAL, "%s: %s", what, err);
-		break;
-	}
+	else if (r == -ECANCELED)
+		disc_host->end(call, status, "%s: cancelled", what);
+	else if (r == -ENOMEM)
+		disc_host->end(call, status, "%s: out of memory", what);
+	else if (r == -EIO)
+		disc_host->end(call, status, "%s: etcd at %s failed: %s", what, d->etcd_url, err);
+	else /* -EAGAIN: err says how many members answer */
+		disc_host->end(call, status, "%s: %s", what, err);
 }
 
 static int disc_init(const nap_host *h, void **statep)
@@ -71,11 +60,12 @@ static int disc_init(const nap_host *h, void **statep)
 		return -ENOMEM;
 	d->host = h;
 	d->etcd_url = h->config("etcd") ? h->config("etcd") : ETCD_DEFAULT_ENDPOINT;
-	d->docker_socket =
-		h->config("docker_socket") ? h->config("docker_socket") : DOCKER_DEFAULT_SOCKET;
+	d->docker_socket = h->config("docker_socket") ? h->config("docker_socket")
+						      : DOCKER_DEFAULT_SOCKET;
 	d->self_host = h->config("host") ? h->config("host") : "127.0.0.1";
 	if (h->config("napd.id"))
-		snprintf(d->napd_filter, sizeof(d->napd_filter), "nap.napd=%s", h->config("napd.id"));
+		snprintf(d->napd_filter, sizeof(d->napd_filter), NAP_LABEL_NAPD "=%s",
+			 h->config("napd.id"));
 	/* napd checked it (napd.conf(5)); one from elsewhere gets the shape
 	 * test only: a slash at both ends, so no key can run into another's */
 	const char *prefix = h->config("napd.key_prefix");
@@ -104,7 +94,8 @@ static int disc_init(const nap_host *h, void **statep)
 		}
 		d->lease_ttl = v;
 	}
-	if (!disc_host_valid(d->self_host) || strlen(d->self_host) >= sizeof(((struct disc_endpoint *)0)->host)) {
+	if (!endpoint_host_valid(d->self_host) ||
+	    strlen(d->self_host) >= sizeof(((struct endpoint_record *)0)->host)) {
 		h->log(NAP_LOG_ERROR,
 		       "discovery-etcd: host = %s: give a host name or an IP address",
 		       d->self_host);

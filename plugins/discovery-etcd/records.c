@@ -24,8 +24,8 @@ void disc_put_record(nap_plugin_call *call, const ProtobufCMessage *request, voi
 	int r;
 
 	if (!disc_record_key_valid(in->key, false)) {
-		disc_host->end(call, NAP_INVALID_ARGUMENT, "record key \"%.210s\" is not valid: use " KEY_RULE,
-			       in->key);
+		disc_host->end(call, NAP_INVALID_ARGUMENT,
+			       "record key \"%.210s\" is not valid: use " KEY_RULE, in->key);
 		return;
 	}
 	snprintf(key, sizeof key, "%s%s", d->records_prefix, in->key);
@@ -69,7 +69,8 @@ void disc_get_records(nap_plugin_call *call, const ProtobufCMessage *request, vo
 			free(recs);
 			free(ptrs);
 			etcd_range_release(&range);
-			disc_host->end(call, NAP_RESOURCE_EXHAUSTED, "reading records: out of memory");
+			disc_host->end(call, NAP_RESOURCE_EXHAUSTED,
+				       "reading records: out of memory");
 			return;
 		}
 	}
@@ -103,8 +104,9 @@ void disc_delete_records(nap_plugin_call *call, const ProtobufCMessage *request,
 	int r;
 
 	if (!in->prefix || !*in->prefix) {
-		disc_host->end(call, NAP_INVALID_ARGUMENT,
-			       "refusing to delete every record: give a prefix such as \"apps/myapp\"");
+		disc_host->end(
+			call, NAP_INVALID_ARGUMENT,
+			"refusing to delete every record: give a prefix such as \"apps/myapp\"");
 		return;
 	}
 	if (!disc_record_key_valid(in->prefix, false)) {

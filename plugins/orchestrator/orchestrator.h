@@ -37,6 +37,8 @@
 #include <nap/bus.h>
 #include <nap/plugin.h>
 
+#include "endpoint.h"
+
 /* What the orchestrator knows of one instance number of one release. */
 enum slot_phase {
 	PHASE_STARTING,   /* wanted; starting or started, not ready yet */
@@ -56,7 +58,11 @@ struct slot {
 	bool sidekick; /* announced by the scheduler's own announcer */
 	char id[160];
 	char host[256];
-	uint32_t port;
+	uint32_t port; /* the default endpoint port: checked, announced first */
+	/* every endpoint port (1.2), the default first; a scheduler older than
+	 * 1.2 reports port alone, and n_ports stays 0 */
+	struct endpoint_port ports[ENDPOINT_PORTS_MAX];
+	size_t n_ports;
 	char health[16]; /* a Dockerfile HEALTHCHECK's state, "" without one */
 	char sched[64];  /* the scheduler plugin that runs it */
 	/* as the orchestrator sees it */

@@ -65,9 +65,6 @@ struct sf_state {
 
 /* ---- errors.c ---- */
 
-/* The nap status for a negative errno from fleet_api.h or etcd_v3.h. */
-int sf_status(int err);
-
 /* ---- announced.c: the etcd entries the discovery units write ---- */
 
 struct sf_announced {

@@ -163,9 +163,11 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 	if (!line)
 		return NULL;
 	len = (size_t)snprintf(line, cap,
-			       "%s run --rm -P --init --name %s --label nap.app=%s "
-			       "--label nap.release=%" PRIu32 " --label nap.instance=%" PRIu32
-			       " --label " SF_LABEL_ANNOUNCED_BY "%s",
+			       "%s run --rm -P --init --name %s --label " NAP_LABEL_APP "=%s "
+			       "--label " NAP_LABEL_RELEASE "=%" PRIu32
+			       " --label " NAP_LABEL_INSTANCE "=%" PRIu32
+			       " --label " NAP_LABEL_ANNOUNCED_BY "=" NAP_ANNOUNCED_BY_SIDEKICK
+			       "%s",
 			       s->docker, container, s->app, s->release, s->instance, memory);
 	for (size_t i = 0; i < s->n_env; i++) {
 		char *kv = malloc(strlen(s->env[i].key) + strlen(s->env[i].value) + 2), *q;

@@ -22,10 +22,10 @@
 #include <stdint.h>
 
 #include "fleet_api.h"
+#include "labels.h"
 
-/* The container label saying that the instance's sidekick announces it;
- * discovery-etcd then leaves the container alone (see units.c). */
-#define SF_LABEL_ANNOUNCED_BY "nap.announced-by=sidekick"
+/* The run unit labels its container (labels.h) as one whose sidekick
+ * announces it: discovery-etcd then leaves it alone (see units.c). */
 
 /* "nap-" app(63) "@" u32 "-" u32 "-discovery.service" and a NUL. */
 #define SF_UNIT_NAME_MAX 112

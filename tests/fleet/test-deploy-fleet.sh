@@ -76,7 +76,8 @@ n_endpoints() {
 		[ "$(echo "$urls" | grep -c .)" -eq "$1" ]
 }
 # one_entry_each N: N keys under /services/APP/, one per instance, all the
-# sidekicks' (host FHOST), each {host, port, instance, release}.
+# sidekicks' (host FHOST), each {host, port, instance, release,
+# container_port} for the default port (8080).
 one_entry_each() {
 	ectl get --prefix "/services/$APP/" | python3 -c '
 import json, sys
@@ -87,7 +88,8 @@ want, host = int(sys.argv[1]), sys.argv[2]
 inst = []
 for k, v in kv.items():
     d = json.loads(v)
-    assert set(d) == {"host", "port", "instance", "release"}, d
+    assert set(d) == {"host", "port", "instance", "release", "container_port"}, d
+    assert d["container_port"] == 8080, d
     assert k.endswith("/%s:%d" % (host, d["instance"])) and d["host"] == host, (k, d)
     inst.append(d["instance"])
 assert len(inst) == want and len(set(inst)) == want, kv' "$1" "$FHOST"

@@ -1,6 +1,8 @@
 # Helpers for the integration tests: a TAP-style ok/not ok, a napd of the
 # test's own on a private socket, and bounded waiting (never a bare sleep).
 set -u
+# fetch_loop_start / fetch_loop_stop
+. "$(dirname "${BASH_SOURCE[0]}")/fetch-loop.sh"
 
 T_COUNT=0
 T_FAILED=0

@@ -71,8 +71,8 @@ etcdctl del "/services/$APP/10.9.9.9:1" >/dev/null
 C1=$(run_instance 1)
 ok "instance 1 is announced" wait_until 2 has_key "$HOSTKEY:1"
 P1=$(host_port "$C1")
-ok "... with exactly host, port, instance and release" \
-	test "$(value_of "$HOSTKEY:1")" = "{\"host\":\"127.0.0.1\",\"port\":$P1,\"instance\":1,\"release\":1}"
+ok "... with exactly host, port, instance, release and container_port" \
+	test "$(value_of "$HOSTKEY:1")" = "{\"host\":\"127.0.0.1\",\"port\":$P1,\"instance\":1,\"release\":1,\"container_port\":8080}"
 ok "... under a lease" bash -c "etcdctl get -w json '$HOSTKEY:1' | grep -q '\"lease\":[1-9]'"
 dc resolve "$APP" >"$WORK/resolve.out"
 ok "Resolve returns it with its URL" grep -qx "EP 127.0.0.1 $P1 1 1 http://127.0.0.1:$P1" "$WORK/resolve.out"
