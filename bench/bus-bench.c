@@ -10,14 +10,21 @@
  * clients, W worker processes share N connections, each keeping one call in
  * flight.
  *
- * Each layout runs raw and napd with their processes placed the same way,
- * and compares napd with its own raw baseline:
+ * "relay" is the floor of any two-hop design: client -> a process that only
+ * copies bytes (epoll, read, write; no framing, no routing) -> a raw echo
+ * server -> back, placed as napd and its plugin host are. napd over relay is
+ * what the protocol, routing and the plugin host cost; relay over raw is what
+ * the second hop costs by itself.
+ *
+ * Each layout runs raw, relay and napd with their processes placed the same
+ * way, and compares napd with its own raw baseline:
  *   unpinned     where the kernel puts them (varies from run to run: the raw
  *                ping-pong is 5x faster with both ends on one CPU)
  *   one_cpu      everything on one CPU
  *   alternating  clients on one CPU, napd (raw: the server) on another,
  *                the plugin host back on the first: every hop crosses CPUs
- * Figures are bus.LAYOUT.{raw,napd}.N_client(s).* and bus.LAYOUT.ratio.*. */
+ * Figures are bus.LAYOUT.{raw,relay,napd}.N_client(s).* and
+ * bus.LAYOUT.ratio.*. */
 #include "config.h"
 
 #include <dirent.h>
@@ -164,6 +171,67 @@ static void raw_server(const char *path)
 				continue;
 			}
 			(void)!write(fd, buf, (size_t)r);
+		}
+	}
+}
+
+/* --- relay: copies bytes between each client and a connection of its own
+ * to an upstream echo server --- */
+
+static int unix_connect(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int i = 0; i < 250; i++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		usleep(20000);
+	}
+	_exit(1);
+}
+
+static void relay_server(const char *path, const char *upstream)
+{
+	enum {
+		MAX_FD = 16384
+	};
+	static int peer[MAX_FD];
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	unlink(path);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 256) < 0)
+		_exit(1);
+	int ep = epoll_create1(0);
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	static char buf[65536];
+	for (;;) {
+		struct epoll_event evs[128];
+		int n = epoll_wait(ep, evs, 128, -1);
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == lfd) {
+				int c = accept(lfd, NULL, NULL);
+				int u = unix_connect(upstream);
+				if (c < 0 || c >= MAX_FD || u >= MAX_FD)
+					_exit(1);
+				peer[c] = u;
+				peer[u] = c;
+				struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+				struct epoll_event uev = {.events = EPOLLIN, .data.fd = u};
+				epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+				epoll_ctl(ep, EPOLL_CTL_ADD, u, &uev);
+				continue;
+			}
+			ssize_t r = read(fd, buf, sizeof(buf));
+			if (r <= 0) {
+				close(peer[fd]);
+				close(fd);
+				continue;
+			}
+			(void)!write(peer[fd], buf, (size_t)r);
 		}
 	}
 }
@@ -402,20 +470,51 @@ static void ratios(const char *layout, const char *n, const struct result *raw,
 	       (double)raw->calls / (double)(nd->calls ? nd->calls : 1));
 }
 
-/* A raw server and a napd of their own for each layout, placed as it says. */
+static void relay_ratios(const char *layout, const char *n, const struct result *raw,
+			 const struct result *relay, const struct result *nd, bool latency)
+{
+	if (latency) {
+		printf("bus.%s.ratio.%s.latency_p50_relay_over_raw: %.2f\n", layout, n,
+		       pct(relay, .5) / pct(raw, .5));
+		printf("bus.%s.ratio.%s.latency_p50_napd_over_relay: %.2f\n", layout, n,
+		       pct(nd, .5) / pct(relay, .5));
+		printf("bus.%s.ratio.%s.latency_p99_relay_over_raw: %.2f\n", layout, n,
+		       pct(relay, .99) / pct(raw, .99));
+	}
+	printf("bus.%s.ratio.%s.throughput_relay_over_napd: %.2f\n", layout, n,
+	       (double)relay->calls / (double)(nd->calls ? nd->calls : 1));
+}
+
+static pid_t fork_server(int cpu, const char *path, const char *upstream)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		pin(0, cpu);
+		if (upstream)
+			relay_server(path, upstream);
+		else
+			raw_server(path);
+	}
+	return pid;
+}
+
+/* A raw server, a relay and a napd of their own for each layout, placed as
+ * it says: the relay where napd runs, its upstream where the plugin host
+ * runs. */
 static void run_layout(const struct layout *lay, const char *napd, const char *plugin,
 		       unsigned clients, unsigned workers, const char *raw_sock,
 		       const char *napd_sock)
 {
-	pid_t raw = fork();
-	if (raw == 0) {
-		pin(0, lay->b);
-		raw_server(raw_sock);
-	}
+	char relay_sock[300], up_sock[300];
+	snprintf(relay_sock, sizeof(relay_sock), "%s/relay.sock", dir);
+	snprintf(up_sock, sizeof(up_sock), "%s/upstream.sock", dir);
+	pid_t raw = fork_server(lay->b, raw_sock, NULL);
+	pid_t up = fork_server(lay->a, up_sock, NULL);
+	pid_t relay = fork_server(lay->b, relay_sock, up_sock);
 	pid_t nd = start_napd(napd, plugin, napd_sock, lay);
 	usleep(100000);
 
-	static struct result a, b, c, d;
+	static struct result a, b, c, d, e, f;
 	char name[96], n[32];
 	printf("bus.%s.cpus: %d,%d\n", lay->name, lay->a, lay->b);
 	run(raw_sock, false, 1, 1, lay->a, &a);
@@ -425,6 +524,10 @@ static void run_layout(const struct layout *lay, const char *napd, const char *p
 	snprintf(name, sizeof(name), "bus.%s.napd.1_client", lay->name);
 	print(name, &b);
 	ratios(lay->name, "1_client", &a, &b, true);
+	run(relay_sock, false, 1, 1, lay->a, &e);
+	snprintf(name, sizeof(name), "bus.%s.relay.1_client", lay->name);
+	print(name, &e);
+	relay_ratios(lay->name, "1_client", &a, &e, &b, true);
 	run(raw_sock, false, clients, workers, lay->a, &c);
 	snprintf(name, sizeof(name), "bus.%s.raw.%u_clients", lay->name, clients);
 	print(name, &c);
@@ -433,11 +536,16 @@ static void run_layout(const struct layout *lay, const char *napd, const char *p
 	print(name, &d);
 	snprintf(n, sizeof(n), "%u_clients", clients);
 	ratios(lay->name, n, &c, &d, false);
+	run(relay_sock, false, clients, workers, lay->a, &f);
+	snprintf(name, sizeof(name), "bus.%s.relay.%u_clients", lay->name, clients);
+	print(name, &f);
+	relay_ratios(lay->name, n, &c, &f, &d, false);
 
-	kill(raw, SIGTERM);
-	kill(nd, SIGTERM);
-	waitpid(raw, NULL, 0);
-	waitpid(nd, NULL, 0);
+	pid_t all[] = {raw, up, relay, nd};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		kill(all[i], SIGTERM);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		waitpid(all[i], NULL, 0);
 }
 
 int main(int argc, char **argv)

@@ -20,13 +20,15 @@ export ETCDCTL_API=3 NAP_SOCKET=$sock
 napc() { "$build/core/napc/napc" "$@"; }
 plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
 APP=hb-$$
+# shellcheck source=tests/integration/fetch-loop.sh
+. "$top/tests/integration/fetch-loop.sh"
 
 cleanup() {
-	[ -n "${FETCH:-}" ] && kill "$FETCH" 2>/dev/null
+	[ -n "${FETCH_PID:-}" ] && kill "$FETCH_PID" 2>/dev/null
 	[ -n "${NAPD_PID:-}" ] && kill "$NAPD_PID" 2>/dev/null && wait "$NAPD_PID" 2>/dev/null
 	docker rm -f $(docker ps -aq --filter "label=nap.napd=$(hostname):$sock") >/dev/null 2>&1 || true
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /services/hb- >/dev/null 2>&1 || true
-	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /nap/apps/hb- >/dev/null 2>&1 || true
+	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /nap-bench/apps/hb- >/dev/null 2>&1 || true
 	[ -n "$keep" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -47,6 +49,7 @@ mkapp quick 'exec /bin/busybox httpd -f -p 8080 -h /www'
 mkapp slow '/bin/busybox sleep 3; exec /bin/busybox httpd -f -p 8080 -h /www'
 
 cat >"$work/napd.conf" <<CONF
+key_prefix = /nap-bench/
 plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)
 log_level = warning
 CONF
@@ -108,30 +111,15 @@ napc destroy "$APP" >/dev/null
 
 # --- redeploy of a 3 s slow-start app, 2 instances, under a 20 req/s client ---
 napc deploy "$APP-slow" "$work/slow" --instances 2 >/dev/null
-cat >"$work/fetch.sh" <<SH
-n=0; fails=0; end=\$((\$(date +%s) + 120))
-while [ ! -e "$work/stop" ] && [ \$(date +%s) -lt \$end ]; do
-	n=\$((n + 1)); got=0
-	for u in \$("$build/core/napc/napc" --socket "$sock" endpoints $APP-slow); do
-		curl -sf --max-time 2 "\$u" >/dev/null && { got=1; break; }
-	done
-	[ \$got = 1 ] || fails=\$((fails + 1))
-	sleep 0.05
-done
-echo "\$n \$fails" >"$work/fetch.result"
-SH
-bash "$work/fetch.sh" &
-FETCH=$!
+fetch_loop_start "$work" 120 "$build/core/napc/napc" "$sock" "$APP-slow"
 sleep 1
 echo "<p>again</p>" >>"$work/slow/index.html"
 t0=$(date +%s.%N)
 napc deploy "$APP-slow" "$work/slow" >/dev/null
 t1=$(date +%s.%N)
 sleep 1
-touch "$work/stop"
-wait "$FETCH"
-FETCH=
-read -r n fails <"$work/fetch.result"
+fetch_loop_stop
+n=$FETCHED fails=$FETCH_FAILS
 echo "heal.slow_redeploy_s: $(awk "BEGIN {printf \"%.2f\", $t1 - $t0}")"
 echo "heal.slow_redeploy_requests: $n"
 echo "heal.slow_redeploy_failed_requests: $fails"

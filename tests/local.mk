@@ -54,18 +54,30 @@ TESTS += \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
+	tests/integration/test-ports.sh \
 	tests/integration/test-shutdown.sh \
-	tests/integration/test-abi.sh
+	tests/integration/test-abi.sh \
+	tests/integration/test-host-url.sh \
+	tests/integration/test-ssh.sh \
+	tests/integration/test-key-prefix.sh \
+	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh
 
-EXTRA_DIST += tests/tap-run tests/integration/lib.sh \
+EXTRA_DIST += tests/tap-run tests/integration/lib.sh tests/integration/fetch-loop.sh \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
 	tests/integration/test-symbols.sh \
 	tests/integration/test-sdk.sh \
 	tests/integration/test-deploy.sh \
+	tests/integration/test-ports.sh \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
+	tests/integration/test-host-url.sh \
+	tests/integration/test-ssh.sh \
+	tests/integration/test-key-prefix.sh \
+	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh \
 	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
 	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
 	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto

@@ -47,12 +47,32 @@ void nap_buf_consume(nap_buf *b, size_t n)
 
 int nap_buf_append(nap_buf *b, const void *p, size_t n)
 {
-	int r = nap_buf_reserve(b, n);
+	int r = n < SIZE_MAX ? nap_buf_reserve(b, n + 1) : -ENOMEM;
 	if (r < 0)
 		return r;
-	memcpy(nap_buf_tail(b), p, n);
+	if (n) /* p may be NULL for n == 0 */
+		memcpy(nap_buf_tail(b), p, n);
 	b->len += n;
+	*nap_buf_tail(b) = '\0'; /* the room for it was reserved */
 	return 0;
+}
+
+char *nap_buf_steal(nap_buf *b)
+{
+	char *text;
+
+	if (!b->data)
+		return NULL;
+	/* The NUL after the data moves with it: room for it was reserved by
+	 * the append that wrote it; a buffer filled through nap_buf_tail()
+	 * gets one here. */
+	if (nap_buf_room(b) == 0 && nap_buf_reserve(b, 1) < 0)
+		return NULL;
+	memmove(b->data, b->data + b->start, b->len);
+	b->data[b->len] = '\0';
+	text = (char *)b->data;
+	*b = (nap_buf){0};
+	return text;
 }
 
 void nap_buf_release(nap_buf *b)

@@ -1,6 +1,7 @@
 /* Status names and error strings. */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,4 +45,33 @@ int nap_status_from_name(const char *name)
 const char *nap_strerror(int err)
 {
 	return strerror(err < 0 ? -err : err);
+}
+
+int nap_status_from_errno(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0:
+		return NAP_OK;
+	case ECONNREFUSED: /* the server is down, */
+	case ECONNRESET:   /* went away, */
+	case ETIMEDOUT:    /* or is stuck: */
+	case EAGAIN:       /* (etcd: too few members answer) */
+	case EIO:          /* or failed (HTTP 5xx): try again later */
+		return NAP_UNAVAILABLE;
+	case ECANCELED:
+		return NAP_CANCELLED;
+	case EINVAL:
+		return NAP_INVALID_ARGUMENT;
+	case ENOENT:
+		return NAP_NOT_FOUND;
+	case EEXIST:
+		return NAP_ALREADY_EXISTS;
+	case EACCES:
+	case EPERM:
+		return NAP_PERMISSION_DENIED;
+	case ENOMEM:
+		return NAP_RESOURCE_EXHAUSTED;
+	default:
+		return NAP_INTERNAL;
+	}
 }

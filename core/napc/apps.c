@@ -661,8 +661,16 @@ int napc_cmd_endpoints(struct napc *n, int argc, char **argv)
 	if (n->json) {
 		napc_print_json(napc_endpoints_json(l->endpoints, l->n_endpoints));
 	} else {
+		/* One URL a line, as scripts read it; an app with several ports
+		 * adds each one's container port as a second column. */
+		bool named = napc_endpoints_have_extra(l->endpoints, l->n_endpoints);
+
 		for (size_t i = 0; i < l->n_endpoints; i++)
-			printf("%s\n", l->endpoints[i]->url);
+			if (named)
+				printf("%s %u\n", l->endpoints[i]->url,
+				       l->endpoints[i]->container_port);
+			else
+				printf("%s\n", l->endpoints[i]->url);
 	}
 	nap__endpoint_list__free_unpacked(l, NULL);
 	return NAPC_EXIT_OK;

@@ -1,6 +1,7 @@
 # napc: the command-line client.
 bin_PROGRAMS += core/napc/napc
 core_napc_napc_SOURCES = core/napc/napc.c core/napc/napc.h core/napc/apps.c \
-	core/napc/show.c
+	core/napc/show.c core/napc/hosturl.c core/napc/remote.c core/napc/dial.c \
+	core/napc/backup.c
 core_napc_napc_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS)
 core_napc_napc_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS) $(JANSSON_LIBS)

@@ -18,7 +18,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: napc [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARG]...\n"
+		"Usage: napc [--host URL | --socket PATH] [--json] [--timeout SECONDS] COMMAND [ARG]...\n"
 		"Talk to napd, the nap daemon.\n"
 		"\n"
 		"Commands:\n"
@@ -44,11 +44,20 @@ static void usage(FILE *out)
 		"  check APP [--http PATH | --tcp] [--interval MS] [--failures N]\n"
 		"        [--ready-timeout SECONDS]\n"
 		"                  show or change when an instance is ready and when unhealthy\n"
+		"  export          every app's desired state as one JSON document (a backup)\n"
+		"  import [--force] [FILE|-]\n"
+		"                  restore apps from an export (--force replaces existing ones)\n"
 		"  ping            check that napd answers; prints its version and round trip\n"
 		"  plugins         list napd's plugins, their state and services\n"
+		"  dial-stdio [--socket PATH]\n"
+		"                  copy stdin/stdout to napd's socket: the bridge napc --host\n"
+		"                  ssh://... runs on the server\n"
 		"  help            show this help\n"
 		"\n"
 		"Options:\n"
+		"  -H, --host URL        napd through ssh: ssh://[USER@]HOST[:PORT][/SOCKET]\n"
+		"                        (napc must be installed there); unix:///PATH or a\n"
+		"                        path: a local socket, as --socket (default: $NAP_HOST)\n"
 		"  -s, --socket PATH     napd's socket (default: $NAP_SOCKET, else %s)\n"
 		"  -j, --json            print JSON for scripts\n"
 		"  -t, --timeout SECONDS give up after SECONDS (default: %u for lookups;\n"
@@ -62,14 +71,13 @@ static void usage(FILE *out)
 		NAP_DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS / 1000u);
 }
 
-int napc_connect(struct napc *n)
+const char *napc_where(const struct napc *n)
 {
-	if (n->conn)
-		return 0;
-	int r = nap_conn_connect(&n->conn, n->socket, "napc");
-	if (r == 0)
-		return 0;
-	const char *path = nap_socket_path(n->socket);
+	return n->host.ssh ? n->host.url : nap_socket_path(n->socket);
+}
+
+void napc_print_connect_error(const char *path, int r)
+{
 	if (r == -ENOENT || r == -ECONNREFUSED)
 		fprintf(stderr,
 			"napc: napd is not running on %s (%s); start it with 'napd' "
@@ -82,19 +90,37 @@ int napc_connect(struct napc *n)
 			path);
 	else
 		fprintf(stderr, "napc: cannot connect to napd on %s: %s\n", path, nap_strerror(r));
+}
+
+int napc_connect(struct napc *n)
+{
+	if (n->conn)
+		return 0;
+	if (n->host.ssh)
+		return napc_ssh_connect(n);
+	int r = nap_conn_connect(&n->conn, n->socket, "napc");
+	if (r == 0)
+		return 0;
+	napc_print_connect_error(nap_socket_path(n->socket), r);
 	return NAPC_EXIT_UNREACHABLE;
 }
 
-int napc_fail(const struct napc *n, const nap_error *err, int r)
+int napc_fail(struct napc *n, const nap_error *err, int r)
 {
-	(void)n;
+	/* Over ssh a lost connection may be ssh's or the bridge's doing: that
+	 * hop is named rather than napd. napd's own refusal is napd's. */
+	if (n->ssh && n->conn && nap_conn_closed(n->conn) && err->status != NAP_PERMISSION_DENIED) {
+		int d = napc_ssh_diagnose(n);
+		if (d)
+			return d;
+	}
 	if (r != -EPROTO) {
 		/* The connection itself failed: napd went away or refused us. */
 		if (err->status == NAP_PERMISSION_DENIED) {
 			fprintf(stderr, "napc: %s\n", err->message);
 			return NAPC_EXIT_UNREACHABLE;
 		}
-		fprintf(stderr, "napc: lost napd on %s: %s\n", nap_socket_path(n->socket),
+		fprintf(stderr, "napc: lost napd on %s: %s\n", napc_where(n),
 			err->message[0] ? err->message : nap_strerror(r));
 		return NAPC_EXIT_UNREACHABLE;
 	}
@@ -149,9 +175,8 @@ static int cmd_ping(struct napc *n, int argc, char **argv)
 		       (unsigned long long)us);
 	} else {
 		printf("napd %s on %s answered in %llu us (protocol %u.%u, up %llu s)\n",
-		       rep->version, nap_socket_path(n->socket), (unsigned long long)us,
-		       rep->protocol_major, rep->protocol_minor,
-		       (unsigned long long)(rep->uptime_ms / 1000));
+		       rep->version, napc_where(n), (unsigned long long)us, rep->protocol_major,
+		       rep->protocol_minor, (unsigned long long)(rep->uptime_ms / 1000));
 	}
 	nap__ping_reply__free_unpacked(rep, NULL);
 	return NAPC_EXIT_OK;
@@ -243,25 +268,60 @@ static const struct {
 	{"start", napc_cmd_start},
 	{"destroy", napc_cmd_destroy},
 	{"check", napc_cmd_check},
+	{"export", napc_cmd_export},
+	{"import", napc_cmd_import},
 	{"ping", cmd_ping},
 	{"plugins", cmd_plugins},
+	{"dial-stdio", napc_cmd_dial_stdio},
 	{"help", cmd_help},
 };
+
+/* --host, else --socket, else $NAP_HOST, else $NAP_SOCKET (libnap). The
+ * bridge (on_server) ignores NAP_HOST: a user's shell start-up there may set
+ * it to point elsewhere, and the bridge only ever dials its own napd. */
+static int pick_host(struct napc *n, const char *host, bool on_server)
+{
+	const char *source = "--host";
+	if (host && n->socket) {
+		fprintf(stderr, "napc: --host and --socket both name napd: give one\n");
+		return NAPC_EXIT_USAGE;
+	}
+	if (!host && !n->socket && !on_server) {
+		host = getenv("NAP_HOST");
+		source = "NAP_HOST";
+		if (!host || !*host)
+			return 0;
+	}
+	if (!host)
+		return 0;
+	int r = napc_host_parse(&n->host, source, host);
+	if (r == 0 && !n->host.ssh)
+		n->socket = n->host.socket;
+	return r;
+}
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"socket", required_argument, NULL, 's'},  {"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},       {NULL, 0, NULL, 0},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"host", required_argument, NULL, 'H'},
+		{NULL, 0, NULL, 0},
 	};
+	const char *host = NULL;
 	struct napc n = {.timeout_ms = DEFAULT_TIMEOUT_MS};
 	int c;
 	/* "+": options end at the command, which has options of its own. */
-	while ((c = getopt_long(argc, argv, "+s:jt:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:H:jt:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			n.socket = optarg;
+			break;
+		case 'H':
+			host = optarg;
 			break;
 		case 'j':
 			n.json = true;
@@ -294,13 +354,20 @@ int main(int argc, char **argv)
 		return NAPC_EXIT_USAGE;
 	}
 	const char *cmd = argv[optind];
+	int r = pick_host(&n, host, strcmp(cmd, "dial-stdio") == 0);
+	if (r) {
+		napc_host_clear(&n.host);
+		return r;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, cmd) == 0) {
-			int r = commands[i].fn(&n, argc - optind, argv + optind);
-			nap_conn_free(n.conn);
+			r = commands[i].fn(&n, argc - optind, argv + optind);
+			napc_ssh_close(&n);
+			napc_host_clear(&n.host);
 			return r;
 		}
 	}
+	napc_host_clear(&n.host);
 	fprintf(stderr, "napc: unknown command '%s'; 'napc --help' lists the commands\n", cmd);
 	return NAPC_EXIT_USAGE;
 }

@@ -15,10 +15,19 @@
 
 static json_t *endpoint_json(const Nap__Endpoint *e)
 {
-	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s}", "app", e->app ? e->app : "", "host",
-			 e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
+	return json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:i, s:b}", "app", e->app ? e->app : "",
+			 "host", e->host ? e->host : "", "port", (json_int_t)e->port, "instance",
 			 (json_int_t)e->instance, "release", (json_int_t)e->release, "url",
-			 e->url ? e->url : "");
+			 e->url ? e->url : "", "container_port", (json_int_t)e->container_port,
+			 "extra_port", (int)e->extra_port);
+}
+
+bool napc_endpoints_have_extra(Nap__Endpoint **eps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (eps[i]->extra_port)
+			return true;
+	return false;
 }
 
 json_t *napc_endpoints_json(Nap__Endpoint **eps, size_t n)
@@ -44,14 +53,21 @@ void napc_print_json(json_t *j)
 
 void napc_print_endpoints(Nap__Endpoint **eps, size_t n)
 {
+	/* An app with one port reads as before 1.2; with several, each line
+	 * names its container port. */
+	bool named = napc_endpoints_have_extra(eps, n);
+
 	for (size_t i = 0; i < n; i++) {
 		char url[300];
 		if (eps[i]->url && *eps[i]->url)
 			snprintf(url, sizeof(url), "%s", eps[i]->url);
 		else
 			snprintf(url, sizeof(url), "http://%s:%u", eps[i]->host, eps[i]->port);
-		printf("  %-28s instance %u (release %u)\n", url, eps[i]->instance,
-		       eps[i]->release);
+		printf("  %-28s instance %u (release %u)", url, eps[i]->instance, eps[i]->release);
+		if (named && eps[i]->container_port)
+			printf(", port %u%s", eps[i]->container_port,
+			       eps[i]->extra_port ? "" : " (default)");
+		printf("\n");
 	}
 }
 
@@ -89,7 +105,7 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 	for (size_t i = 0; i < s->n_constraints; i++)
 		json_array_append_new(cons, json_string(s->constraints[i]));
 	return json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:o, s:o, "
-			 "s:s, s:o}",
+			 "s:s, s:o, s:I, s:I}",
 			 "app", s->app, "release", (json_int_t)s->release, "image", s->image,
 			 "instances", (json_int_t)s->instances, "memory_bytes",
 			 (json_int_t)s->memory_bytes, "state", s->state, "updated",
@@ -97,7 +113,8 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 			 napc_endpoints_json(s->endpoints, s->n_endpoints), "ready",
 			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts,
 			 "instance_states", insts, "check", check, "scheduler",
-			 s->scheduler ? s->scheduler : "", "constraints", cons);
+			 s->scheduler ? s->scheduler : "", "constraints", cons, "keep_releases",
+			 (json_int_t)s->keep_releases, "image_bytes", (json_int_t)s->image_bytes);
 }
 
 /* "12s", "5m", "3h", "2d": how long ago a wall-clock time in ms was. */
@@ -175,7 +192,12 @@ void napc_print_status(const struct napc *n, const Nap__AppStatus *s)
 		printf("  releases");
 		for (size_t i = 0; i < s->n_releases; i++)
 			printf(" %u", s->releases[i]);
-		printf("\n");
+		/* what the registry keeps of them (napd 0.2 and later say) */
+		if (s->keep_releases)
+			printf(" (%zu kept of keep_releases = %u", s->n_releases, s->keep_releases);
+		if (s->keep_releases && s->image_bytes)
+			printf("; images %.1f MB in the registry", (double)s->image_bytes / 1e6);
+		printf("%s\n", s->keep_releases ? ")" : "");
 	}
 	/* Keys only: values may be secrets, and status output ends up in
 	 * terminals, CI logs and bug reports ('napc env APP' shows values). */

@@ -33,6 +33,7 @@
 static struct plugin *plugins;
 static size_t nplugins;
 static unsigned deploy_timeout_s; /* napd.conf's, for the orchestrator */
+static const char *key_prefix;    /* napd.conf's, for every plugin that keeps records */
 
 const char *plugin_state_name(enum plugin_state s)
 {
@@ -294,7 +295,7 @@ static void spawn(struct plugin *pl)
 	h.plugin_name = (char *)pl->conf->name;
 	/* Its settings, then napd.id (identity.h): what the plugin labels and
 	 * owns is this napd's, among others sharing the host or the etcd. */
-	char id[400], timeout[64], *config[NAP_CONFIG_MAX + 2];
+	char id[400], timeout[64], prefix[NAP_KEY_PREFIX_MAX + 32], *config[NAP_CONFIG_MAX + 3];
 	size_t n = 0;
 	for (; n < pl->conf->nsettings && n < NAP_CONFIG_MAX; n++)
 		config[n] = pl->conf->settings[n];
@@ -303,6 +304,9 @@ static void spawn(struct plugin *pl)
 	/* and how long an app operation may take (deploy_timeout) */
 	snprintf(timeout, sizeof(timeout), "napd.deploy_timeout=%u", deploy_timeout_s);
 	config[n++] = timeout;
+	/* and where nap's own records live in etcd (key_prefix) */
+	snprintf(prefix, sizeof(prefix), "napd.key_prefix=%s", key_prefix);
+	config[n++] = prefix;
 	h.n_config = n;
 	h.config = config;
 	nap_conn_send_hello(p->conn, &h);
@@ -569,6 +573,7 @@ int supervisor_start(const struct napd_config *cfg)
 		return -ENOMEM;
 	nplugins = cfg->nplugins;
 	deploy_timeout_s = cfg->deploy_timeout_s;
+	key_prefix = cfg->key_prefix;
 	for (size_t i = 0; i < nplugins; i++) {
 		struct plugin *pl = &plugins[i];
 		pl->conf = &cfg->plugins[i];

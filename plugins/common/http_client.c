@@ -13,10 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
-#include "bytebuf.h"
+#include "buf.h"
 #include "errbuf.h"
 
 /* Idle easy handles, kept with their open connections: without them each
@@ -64,13 +65,14 @@ static void handle_give(CURL *c, bool reusable)
 struct transfer {
 	CURL *curl;
 	const struct http_request *req;
-	struct bytebuf body; /* non-streamed body */
-	struct bytebuf line; /* streamed: the incomplete last line */
-	int streaming;       /* -1 not yet known, 0 collecting, 1 streaming */
-	int rc;              /* why a callback stopped the transfer (negative), or 0 */
-	int stop;            /* on_json's positive stop value */
+	nap_buf body;  /* non-streamed body */
+	nap_buf line;  /* streamed: the incomplete last line */
+	int streaming; /* -1 not yet known, 0 collecting, 1 streaming */
+	int rc;        /* why a callback stopped the transfer (negative), or 0 */
+	int stop;      /* on_json's positive stop value */
 	char *err;
 	size_t errlen;
+	char header[256]; /* req->capture_header's value */
 };
 
 /* Decodes one line of a stream: one or more concatenated JSON objects. */
@@ -116,17 +118,18 @@ static int stream_lines(struct transfer *t, int final)
 	int r = 0;
 
 	while (r == 0) {
-		char *nl = memchr(t->line.data + start, '\n', t->line.len - start);
-		size_t end = nl ? (size_t)(nl - t->line.data) : t->line.len;
+		const char *text = nap_buf_text(&t->line);
+		const char *nl = memchr(text + start, '\n', t->line.len - start);
+		size_t end = nl ? (size_t)(nl - text) : t->line.len;
 
 		if (!nl && !final)
 			break;
-		r = stream_line(t, t->line.data + start, end - start);
+		r = stream_line(t, text + start, end - start);
 		start = nl ? end + 1 : end;
 		if (!nl)
 			break;
 	}
-	bytebuf_consume(&t->line, start);
+	nap_buf_consume(&t->line, start);
 	return r;
 }
 
@@ -149,13 +152,13 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 					      t->req->method, t->req->url, HTTP_MAX_BODY);
 			return 0;
 		}
-		if (bytebuf_append(&t->body, data, n) < 0) {
+		if (nap_buf_append(&t->body, data, n) < 0) {
 			t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
 			return 0;
 		}
 		return n;
 	}
-	if (bytebuf_append(&t->line, data, n) < 0) {
+	if (nap_buf_append(&t->line, data, n) < 0) {
 		t->rc = errbuf_printf(t->err, t->errlen, -ENOMEM, "out of memory");
 		return 0;
 	}
@@ -167,6 +170,28 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 	if (r != 0) {
 		t->rc = r < 0 ? r : 0;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+/* Keeps the value of req->capture_header ("Name: value\r\n" lines; names
+ * compare without case, as HTTP says). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	size_t n = size * nmemb, nl = strlen(t->req->capture_header);
+
+	if (n > nl + 1 && strncasecmp(data, t->req->capture_header, nl) == 0 && data[nl] == ':') {
+		const char *v = data + nl + 1;
+		size_t vl = n - nl - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		if (vl >= sizeof(t->header))
+			vl = sizeof(t->header) - 1;
+		memcpy(t->header, v, vl);
+		t->header[vl] = '\0';
 	}
 	return n;
 }
@@ -293,6 +318,10 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	curl_easy_setopt(t.curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(t.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(t.curl, CURLOPT_XFERINFODATA, &t);
+	if (req->capture_header) {
+		curl_easy_setopt(t.curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(t.curl, CURLOPT_HEADERDATA, &t);
+	}
 	if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(t.curl, CURLOPT_POST, 1L);
 		if (req->read) {
@@ -324,15 +353,16 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
 	/* A non-streamed answer always has a body string, if only "". */
 	if (!t.body.data && !(req->on_json && status >= 200 && status < 300) &&
-	    bytebuf_append(&t.body, "", 0) < 0) {
+	    nap_buf_append(&t.body, "", 0) < 0) {
 		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	*resp = (struct http_response){.status = status, .body_len = t.body.len, .stop = t.stop};
-	resp->body = bytebuf_steal(&t.body); /* after reading its length */
+	memcpy(resp->header, t.header, sizeof(resp->header));
+	resp->body = nap_buf_steal(&t.body); /* after reading its length */
 out:
-	bytebuf_release(&t.body);
-	bytebuf_release(&t.line);
+	nap_buf_release(&t.body);
+	nap_buf_release(&t.line);
 	curl_slist_free_all(headers);
 	handle_give(t.curl, r == 0);
 	return r;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bytebuf.h"
+#include "buf.h"
 #include "dockerignore.h"
 #include "errbuf.h"
 
@@ -96,7 +96,7 @@ static int emit_padding(struct walk *w, unsigned long long size)
 }
 
 /* Appends one pax record, "<len> key=value\n", where len counts itself. */
-static int pax_record(struct bytebuf *b, const char *key, const char *value)
+static int pax_record(nap_buf *b, const char *key, const char *value)
 {
 	size_t body = 1 + strlen(key) + 1 + strlen(value) + 1, len = body, digits;
 	char head[32];
@@ -105,9 +105,9 @@ static int pax_record(struct bytebuf *b, const char *key, const char *value)
 		digits = (size_t)snprintf(head, sizeof(head), "%zu", len);
 		len = body + digits;
 	} while ((size_t)snprintf(head, sizeof(head), "%zu", len) != digits);
-	if (bytebuf_append(b, head, digits) < 0 || bytebuf_append(b, " ", 1) < 0 ||
-	    bytebuf_append(b, key, strlen(key)) < 0 || bytebuf_append(b, "=", 1) < 0 ||
-	    bytebuf_append(b, value, strlen(value)) < 0 || bytebuf_append(b, "\n", 1) < 0)
+	if (nap_buf_append(b, head, digits) < 0 || nap_buf_append(b, " ", 1) < 0 ||
+	    nap_buf_append(b, key, strlen(key)) < 0 || nap_buf_append(b, "=", 1) < 0 ||
+	    nap_buf_append(b, value, strlen(value)) < 0 || nap_buf_append(b, "\n", 1) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -167,7 +167,7 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 		       unsigned long long size, const char *link)
 {
 	struct tar_header h;
-	struct bytebuf pax = {0};
+	nap_buf pax = {0};
 	bool need_pax = false;
 	int r = 0;
 
@@ -194,7 +194,7 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 		r = pax_record(&pax, "size", n);
 	}
 	if (r < 0) {
-		bytebuf_release(&pax);
+		nap_buf_release(&pax);
 		return errbuf_printf(w->err, w->errlen, -ENOMEM, "out of memory");
 	}
 	if (need_pax) {
@@ -206,10 +206,10 @@ static int emit_header(struct walk *w, const char *path, char type, unsigned mod
 		header_checksum(&x);
 		r = emit(w, &x, sizeof(x));
 		if (r == 0)
-			r = emit(w, pax.data, pax.len);
+			r = emit(w, nap_buf_text(&pax), pax.len);
 		if (r == 0)
 			r = emit_padding(w, pax.len);
-		bytebuf_release(&pax);
+		nap_buf_release(&pax);
 		if (r < 0)
 			return r;
 	}
@@ -447,7 +447,7 @@ static bool inside_path(const char *p)
  * makes sure the Dockerfile and .dockerignore are never excluded. */
 static int load_ignore(struct walk *w, const char *dockerfile)
 {
-	struct bytebuf text = {0};
+	nap_buf text = {0};
 	char pattern[TAR_CONTEXT_MAX_PATH + 2];
 	int fd, r = 0;
 
@@ -469,7 +469,7 @@ static int load_ignore(struct walk *w, const char *dockerfile)
 			r = fail_errno(w, EFBIG, "too large:", ".dockerignore");
 			break;
 		}
-		if (bytebuf_append(&text, w->chunk, (size_t)n) < 0) {
+		if (nap_buf_append(&text, w->chunk, (size_t)n) < 0) {
 			r = errbuf_printf(w->err, w->errlen, -ENOMEM, "out of memory");
 			break;
 		}
@@ -477,9 +477,9 @@ static int load_ignore(struct walk *w, const char *dockerfile)
 	if (fd >= 0)
 		close(fd);
 	if (r == 0)
-		r = dockerignore_parse(&w->ignore, text.data ? text.data : "", text.len, w->err,
+		r = dockerignore_parse(&w->ignore, nap_buf_text(&text), text.len, w->err,
 				       w->errlen);
-	bytebuf_release(&text);
+	nap_buf_release(&text);
 	if (r < 0)
 		return r;
 	if (dockerignore_excludes(w->ignore, ".dockerignore"))
@@ -537,7 +537,7 @@ out:
 }
 
 struct mem_sink {
-	struct bytebuf buf;
+	nap_buf buf;
 	size_t max_len;
 };
 
@@ -547,7 +547,7 @@ static int mem_write(void *user, const void *data, size_t len)
 
 	if (m->max_len && m->buf.len + len > m->max_len)
 		return -EFBIG;
-	return bytebuf_append(&m->buf, data, len);
+	return nap_buf_append(&m->buf, data, len);
 }
 
 int tar_context_buffer(char **tarp, size_t *lenp, const char *dir,
@@ -561,10 +561,10 @@ int tar_context_buffer(char **tarp, size_t *lenp, const char *dir,
 		errbuf_printf(err, errlen, r, "the build context of %s is larger than %zu bytes",
 			      dir, max_len);
 	if (r < 0) {
-		bytebuf_release(&m.buf);
+		nap_buf_release(&m.buf);
 		return r;
 	}
 	*lenp = m.buf.len;
-	*tarp = bytebuf_steal(&m.buf);
+	*tarp = nap_buf_steal(&m.buf);
 	return 0;
 }

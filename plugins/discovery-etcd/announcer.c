@@ -27,7 +27,7 @@ struct ann_entry {
 	uint32_t release;
 	enum ann_source src;
 	char *container_id; /* or NULL */
-	bool gone;	    /* withdrawn, but the delete has not reached etcd yet */
+	bool gone;          /* withdrawn, but the delete has not reached etcd yet */
 };
 
 struct announcer {
@@ -36,8 +36,8 @@ struct announcer {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool stopping;
-	int64_t lease; /* 0: none granted yet */
-	bool dirty;    /* a put or delete failed: redo them on the next tick */
+	int64_t lease;  /* 0: none granted yet */
+	bool dirty;     /* a put or delete failed: redo them on the next tick */
 	bool etcd_down; /* for logging transitions only */
 	struct ann_entry *v;
 	size_t n, cap;
@@ -112,7 +112,7 @@ static int regrant_locked(struct announcer *a, char *err, size_t errlen)
 	return sync_all_locked(a, err, errlen);
 }
 
-int announcer_put(struct announcer *a, const struct disc_endpoint *ep, enum ann_source src,
+int announcer_put(struct announcer *a, const struct endpoint_record *ep, enum ann_source src,
 		  const char *container_id, char *err, size_t errlen)
 {
 	char key[512];
@@ -120,10 +120,11 @@ int announcer_put(struct announcer *a, const struct disc_endpoint *ep, enum ann_
 	struct ann_entry *e;
 	int r;
 
-	r = disc_endpoint_key(key, sizeof key, ep->app, ep->host, ep->instance);
+	r = endpoint_key(key, sizeof key, ep);
 	if (r < 0)
-		return errbuf_printf(err, errlen, r, "endpoint key too long");
-	value = disc_endpoint_value(ep);
+		return errbuf_printf(err, errlen, r, "no endpoint key for %s instance %u: %s",
+				     ep->app, (unsigned)ep->instance, strerror(-r));
+	value = endpoint_record_json(ep);
 	if (container_id && !(cid = strdup(container_id))) {
 		free(value);
 		value = NULL;
@@ -187,14 +188,14 @@ static int stored_release_matches(struct announcer *a, const char *key, uint32_t
 				  bool *matchp, char *err, size_t errlen)
 {
 	struct etcd_range range;
-	struct disc_endpoint ep;
+	struct endpoint_record ep;
 	int r = etcd_get(&range, a->d->etcd, key, false, 1, err, errlen);
 
 	if (r < 0)
 		return r;
 	*matchp = range.n == 1 &&
-		  disc_endpoint_parse(&ep, range.kvs[0].key, range.kvs[0].value,
-				      range.kvs[0].value_len) == 0 &&
+		  endpoint_record_parse(&ep, range.kvs[0].key, range.kvs[0].value,
+					range.kvs[0].value_len) == 0 &&
 		  ep.release == release;
 	etcd_range_release(&range);
 	return 0;

@@ -21,40 +21,29 @@
 
 const nap_host *disc_host;
 
-void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r,
-			 const char *what, const char *err)
+void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r, const char *what,
+			 const char *err)
 {
-	switch (r) {
-	case -ECONNREFUSED:
-		disc_host->end(call, NAP_UNAVAILABLE,
+	int status = nap_status_from_errno(r);
+
+	/* The status is the one every plugin gives an errno; the words say
+	 * what to do about etcd. */
+	if (r == -ECONNREFUSED)
+		disc_host->end(call, status,
 			       "cannot reach etcd at %s: connection refused; is etcd running?",
 			       d->etcd_url);
-		break;
-	case -ETIMEDOUT:
-		disc_host->end(call, NAP_UNAVAILABLE,
+	else if (r == -ETIMEDOUT)
+		disc_host->end(call, status,
 			       "cannot reach etcd at %s: no answer within %ld s; is etcd running?",
 			       d->etcd_url, ETCD_TIMEOUT_MS / 1000);
-		break;
-	case -ECANCELED:
-		disc_host->end(call, NAP_CANCELLED, "%s: cancelled", what);
-		break;
-	case -EINVAL:
-		disc_host->end(call, NAP_INVALID_ARGUMENT, "%s: %s", what, err);
-		break;
-	case -ENOMEM:
-		disc_host->end(call, NAP_RESOURCE_EXHAUSTED, "%s: out of memory", what);
-		break;
-	case -EAGAIN: /* err says how many members answer */
-		disc_host->end(call, NAP_UNAVAILABLE, "%s: %s", what, err);
-		break;
-	case -EIO:
-		disc_host->end(call, NAP_UNAVAILABLE, "%s: etcd at %s failed: %s", what,
-			       d->etcd_url, err);
-		break;
-	default:
-		disc_host->end(call, NAP_INTERNAL, "%s: %s", what, err);
-		break;
-	}
+	else if (r == -ECANCELED)
+		disc_host->end(call, status, "%s: cancelled", what);
+	else if (r == -ENOMEM)
+		disc_host->end(call, status, "%s: out of memory", what);
+	else if (r == -EIO)
+		disc_host->end(call, status, "%s: etcd at %s failed: %s", what, d->etcd_url, err);
+	else /* -EAGAIN: err says how many members answer */
+		disc_host->end(call, status, "%s: %s", what, err);
 }
 
 static int disc_init(const nap_host *h, void **statep)
@@ -71,11 +60,26 @@ static int disc_init(const nap_host *h, void **statep)
 		return -ENOMEM;
 	d->host = h;
 	d->etcd_url = h->config("etcd") ? h->config("etcd") : ETCD_DEFAULT_ENDPOINT;
-	d->docker_socket =
-		h->config("docker_socket") ? h->config("docker_socket") : DOCKER_DEFAULT_SOCKET;
+	d->docker_socket = h->config("docker_socket") ? h->config("docker_socket")
+						      : DOCKER_DEFAULT_SOCKET;
 	d->self_host = h->config("host") ? h->config("host") : "127.0.0.1";
 	if (h->config("napd.id"))
-		snprintf(d->napd_filter, sizeof(d->napd_filter), "nap.napd=%s", h->config("napd.id"));
+		snprintf(d->napd_filter, sizeof(d->napd_filter), NAP_LABEL_NAPD "=%s",
+			 h->config("napd.id"));
+	/* napd checked it (napd.conf(5)); one from elsewhere gets the shape
+	 * test only: a slash at both ends, so no key can run into another's */
+	const char *prefix = h->config("napd.key_prefix");
+	if (!prefix)
+		prefix = NAP_KEY_PREFIX_DEFAULT;
+	size_t plen = strlen(prefix);
+	if (plen < 3 || plen > NAP_KEY_PREFIX_MAX || prefix[0] != '/' || prefix[plen - 1] != '/') {
+		h->log(NAP_LOG_ERROR,
+		       "discovery-etcd: napd.key_prefix = %.80s: give /name/ (napd.conf(5), key_prefix)",
+		       prefix);
+		free(d);
+		return -EINVAL;
+	}
+	memcpy(d->records_prefix, prefix, plen + 1);
 	d->lease_ttl = 10;
 	ttl = h->config("lease_ttl");
 	if (ttl) {
@@ -90,7 +94,8 @@ static int disc_init(const nap_host *h, void **statep)
 		}
 		d->lease_ttl = v;
 	}
-	if (!disc_host_valid(d->self_host) || strlen(d->self_host) >= sizeof(((struct disc_endpoint *)0)->host)) {
+	if (!endpoint_host_valid(d->self_host) ||
+	    strlen(d->self_host) >= sizeof(((struct endpoint_record *)0)->host)) {
 		h->log(NAP_LOG_ERROR,
 		       "discovery-etcd: host = %s: give a host name or an IP address",
 		       d->self_host);
@@ -118,8 +123,10 @@ static int disc_init(const nap_host *h, void **statep)
 		return r;
 	}
 	h->log(NAP_LOG_INFO,
-	       "discovery-etcd: etcd at %s, following Docker at %s, host %s, lease TTL %lld s",
-	       d->etcd_url, d->docker_socket, d->self_host, (long long)d->lease_ttl);
+	       "discovery-etcd: etcd at %s (records under %s), following Docker at %s, host %s, "
+	       "lease TTL %lld s",
+	       d->etcd_url, d->records_prefix, d->docker_socket, d->self_host,
+	       (long long)d->lease_ttl);
 	*statep = d;
 	return 0;
 }

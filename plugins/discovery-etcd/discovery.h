@@ -22,28 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "docker_api.h"
+#include "endpoint.h"
+#include "labels.h"
 #include "etcd_v3.h"
-
-#define DISCOVERY_SERVICES_PREFIX "/services/"
-/* A container's label naming who announces it (docs/protocol.md, "Container
- * labels"): absent, we do on its start; "orchestrator", the orchestrator
- * does (Announce) once it is ready, and we only withdraw it when it stops;
- * any other value ("sidekick", scheduler-fleet's unit), neither. */
-#define DISC_LABEL_ANNOUNCED_BY "nap.announced-by"
-#define DISC_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
-#define DISCOVERY_RECORDS_PREFIX "/nap/"
-
-/* One endpoint as stored in etcd. */
-struct disc_endpoint {
-	char app[64];
-	char host[256];
-	uint32_t port;
-	uint32_t instance;
-	uint32_t release;
-};
 
 struct announcer; /* announcer.c */
 struct follower;  /* docker_follow.c */
@@ -56,7 +41,10 @@ struct discovery {
 	/* "nap.napd=<id>": only the containers of the napd running us (its
 	 * scheduler labels them so), or "" under a napd that gives no id. */
 	char napd_filter[400];
-	int64_t lease_ttl;     /* seconds */
+	int64_t lease_ttl; /* seconds */
+	/* where the records live: napd.conf's key_prefix as napd passes it
+	 * ("napd.key_prefix"), NAP_KEY_PREFIX_DEFAULT from an older napd */
+	char records_prefix[NAP_KEY_PREFIX_MAX + 1];
 	etcd_client *etcd;
 	docker_client *docker;
 	struct announcer *ann;
@@ -68,42 +56,32 @@ extern const nap_host *disc_host;
 
 /* ---- names.c ---- */
 
-/* True if app matches ^[a-z][a-z0-9-]{0,62}$. */
-/* True if host is 1-255 chars of [A-Za-z0-9.:-] (a name or an address). */
-bool disc_host_valid(const char *host);
 /* True if key is a record key: 1-200 chars of [a-z0-9._/-], no "..", no
  * leading "/". With allow_empty, "" is accepted too (a prefix). */
 bool disc_record_key_valid(const char *key, bool allow_empty);
-/* Writes "/services/<app>/<host>:<instance>" into buf; -ENAMETOOLONG if it
- * does not fit. */
-int disc_endpoint_key(char *buf, size_t len, const char *app, const char *host, uint32_t instance);
-/* The endpoint's JSON value {"host","port","instance","release"}; the
- * caller frees it. NULL on out of memory. */
-char *disc_endpoint_value(const struct disc_endpoint *ep);
-/* Reads a stored key and value back into *ep (app from the key). -EINVAL
- * if either is not ours. */
-int disc_endpoint_parse(struct disc_endpoint *ep, const char *key, const char *value,
-			size_t value_len);
 
 /* ---- discovery.c ---- */
 
 /* Maps an etcd client error to a nap status and ends the call with one
  * line ("cannot reach etcd at URL: ...; is etcd running?" when it is down). */
-void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r,
-			 const char *what, const char *err);
+void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r, const char *what,
+			 const char *err);
 
 /* ---- announcer.c ---- */
 
 /* Where an announced key came from: a local container (the follower owns
  * it and may withdraw it when the container is gone) or an Announce call. */
-enum ann_source { ANN_FROM_DOCKER, ANN_FROM_CALL };
+enum ann_source {
+	ANN_FROM_DOCKER,
+	ANN_FROM_CALL
+};
 
 int announcer_start(struct announcer **annp, struct discovery *d);
 void announcer_stop(struct announcer *a);
 /* Puts the endpoint under the lease (granting one if needed, and granting a
  * new one and re-announcing everything if it was lost) and remembers it.
  * container_id: the local container it belongs to, or NULL. */
-int announcer_put(struct announcer *a, const struct disc_endpoint *ep, enum ann_source src,
+int announcer_put(struct announcer *a, const struct endpoint_record *ep, enum ann_source src,
 		  const char *container_id, char *err, size_t errlen);
 /* Forgets key and deletes it from etcd. If release is nonzero, only when the
  * stored endpoint has that release; if container_id is not NULL, only when

@@ -103,22 +103,24 @@ static bool parse_u32(uint32_t *outp, const char *s)
 
 /* Fills ep's app, instance, release and host from a container's labels
  * (a JSON object). False if they are missing or not valid. */
-static bool endpoint_from_labels(struct disc_endpoint *ep, const struct discovery *d,
+static bool endpoint_from_labels(struct endpoint_record *ep, const struct discovery *d,
 				 json_t *labels)
 {
-	const char *app = json_string_value(json_object_get(labels, "nap.app"));
+	const char *app = json_string_value(json_object_get(labels, NAP_LABEL_APP));
 
-	*ep = (struct disc_endpoint){0};
+	*ep = (struct endpoint_record){0};
 	if (!nap_app_name_valid(app) ||
-	    !parse_u32(&ep->release, json_string_value(json_object_get(labels, "nap.release"))) ||
-	    !parse_u32(&ep->instance, json_string_value(json_object_get(labels, "nap.instance"))))
+	    !parse_u32(&ep->release,
+		       json_string_value(json_object_get(labels, NAP_LABEL_RELEASE))) ||
+	    !parse_u32(&ep->instance,
+		       json_string_value(json_object_get(labels, NAP_LABEL_INSTANCE))))
 		return false;
 	strcpy(ep->app, app);
 	strcpy(ep->host, d->self_host); /* checked in init to fit */
 	return true;
 }
 
-/* Who announces a container (its label DISC_LABEL_ANNOUNCED_BY):
+/* Who announces a container (its label NAP_LABEL_ANNOUNCED_BY):
  *  - US: no label. We announce it when it starts and withdraw it when it
  *    stops.
  *  - ORCHESTRATOR: the orchestrator announces it (Announce) once its check
@@ -138,12 +140,12 @@ enum announced_by {
 
 static enum announced_by announced_by(json_t *labels)
 {
-	json_t *v = json_object_get(labels, DISC_LABEL_ANNOUNCED_BY);
+	json_t *v = json_object_get(labels, NAP_LABEL_ANNOUNCED_BY);
 	const char *s = json_string_value(v);
 
 	if (!v)
 		return BY_US;
-	return s && strcmp(s, DISC_ANNOUNCED_BY_ORCHESTRATOR) == 0 ? BY_ORCHESTRATOR : BY_ELSEWHERE;
+	return s && strcmp(s, NAP_ANNOUNCED_BY_ORCHESTRATOR) == 0 ? BY_ORCHESTRATOR : BY_ELSEWHERE;
 }
 
 /* True if another container of ep's app, release and instance (of our
@@ -152,7 +154,7 @@ static enum announced_by announced_by(json_t *labels)
  * doubt (Docker does not answer) false: withdrawing a live instance only
  * costs it its entry until the orchestrator announces it again, keeping a
  * dead one sends clients to it. */
-static bool replacement_runs(struct follower *f, const struct disc_endpoint *ep, const char *id)
+static bool replacement_runs(struct follower *f, const struct endpoint_record *ep, const char *id)
 {
 	struct discovery *d = f->d;
 	char app[128], release[64], instance[64], err[512];
@@ -161,9 +163,9 @@ static bool replacement_runs(struct follower *f, const struct disc_endpoint *ep,
 	bool runs = false;
 	size_t n;
 
-	snprintf(app, sizeof app, "nap.app=%s", ep->app);
-	snprintf(release, sizeof release, "nap.release=%u", ep->release);
-	snprintf(instance, sizeof instance, "nap.instance=%u", ep->instance);
+	snprintf(app, sizeof app, NAP_LABEL_APP "=%s", ep->app);
+	snprintf(release, sizeof release, NAP_LABEL_RELEASE "=%u", ep->release);
+	snprintf(instance, sizeof instance, NAP_LABEL_INSTANCE "=%u", ep->instance);
 	if (docker_container_list(&list, &n, d->docker, filters, d->napd_filter[0] ? 4 : 3, false,
 				  err, sizeof err) < 0)
 		return false;
@@ -173,15 +175,17 @@ static bool replacement_runs(struct follower *f, const struct disc_endpoint *ep,
 	return runs;
 }
 
-/* Inspects a container and announces it: the host port of its lowest
- * published TCP port (IPv4 binding). Returns 0 also when there is nothing
- * to announce (not running, no published TCP port); *announcedp says. */
-static int announce_container(struct follower *f, const char *id, struct disc_endpoint *ep,
+/* Inspects a container and announces it: every endpoint port of it
+ * (endpoint_ports(), the lowest under the instance's default key). Returns 0
+ * also when there is nothing to announce (not running, no published TCP
+ * port); *announcedp says. */
+static int announce_container(struct follower *f, const char *id, struct endpoint_record *ep,
 			      bool *announcedp)
 {
 	struct discovery *d = f->d;
 	struct docker_container_info *info;
-	const struct docker_port *best = NULL;
+	struct endpoint_port ports[ENDPOINT_PORTS_MAX];
+	size_t n = 0;
 	char err[512];
 	int r;
 
@@ -193,21 +197,18 @@ static int announce_container(struct follower *f, const char *id, struct disc_en
 		d->host->log(NAP_LOG_WARNING, "discovery-etcd: inspecting %.12s: %s", id, err);
 		return r;
 	}
-	for (size_t i = 0; info->running && i < info->n_ports; i++) {
-		const struct docker_port *p = &info->ports[i];
-		if (strcmp(p->proto, "tcp") == 0 && strchr(p->host_ip, '.') && p->host_port &&
-		    (!best || p->container_port < best->container_port))
-			best = p;
-	}
-	if (!info->running) {
-		/* a start replayed after the container died: nothing to do */
-	} else if (!best) {
+	if (info->running)
+		n = endpoint_ports(ports, ENDPOINT_PORTS_MAX, info->ports, info->n_ports);
+	if (info->running && n == 0)
 		d->host->log(NAP_LOG_INFO,
 			     "discovery-etcd: %s instance %u (%.12s) publishes no TCP port: not "
 			     "announced",
 			     ep->app, ep->instance, id);
-	} else {
-		ep->port = best->host_port;
+	/* Not running: a start replayed after the container died, nothing to do. */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		ep->port = ports[i].host_port;
+		ep->container_port = ports[i].container_port;
+		ep->extra = i > 0;
 		r = announcer_put(d->ann, ep, ANN_FROM_DOCKER, info->id, err, sizeof err);
 		if (r < 0)
 			d->host->log(NAP_LOG_WARNING,
@@ -216,23 +217,55 @@ static int announce_container(struct follower *f, const char *id, struct disc_en
 				     ep->app, ep->instance, err);
 		else
 			d->host->log(NAP_LOG_DEBUG,
-				     "discovery-etcd: announced %s release %u instance %u at %s:%u",
-				     ep->app, ep->release, ep->instance, ep->host, ep->port);
+				     "discovery-etcd: announced %s release %u instance %u at %s:%u "
+				     "(port %u)",
+				     ep->app, ep->release, ep->instance, ep->host, ep->port,
+				     ep->container_port);
 		*announcedp = true;
 	}
+	ep->extra = false; /* ep names the instance (its default key) again */
 	docker_container_info_free(info);
 	return r;
+}
+
+/* Collects the keys of ep's instance on our host into keys: its default
+ * key, and its extra ports' as etcd holds them (one range of the app's
+ * keys). An etcd that does not answer leaves the default key alone in it. */
+static void instance_keys(struct keyset *keys, struct follower *f, const struct endpoint_record *ep)
+{
+	struct endpoint_record want = *ep, found;
+	struct etcd_range range;
+	char key[ENDPOINT_KEY_MAX], prefix[ENDPOINT_KEY_MAX], err[512];
+
+	want.extra = false;
+	if (endpoint_key(key, sizeof key, &want) < 0)
+		return;
+	keyset_add(keys, key);
+	if (endpoint_app_prefix(prefix, sizeof prefix, ep->app) < 0 ||
+	    etcd_get(&range, f->d->etcd, prefix, true, 0, err, sizeof err) < 0)
+		return;
+	want.extra = true;
+	for (size_t i = 0; i < range.n; i++) {
+		if (endpoint_record_parse(&found, range.kvs[i].key, range.kvs[i].value,
+					  range.kvs[i].value_len) < 0 ||
+		    !found.extra || strcmp(found.app, ep->app) != 0)
+			continue;
+		want.container_port = found.container_port;
+		if (endpoint_key(key, sizeof key, &want) == 0 && strcmp(key, range.kvs[i].key) == 0)
+			keyset_add(keys, key);
+	}
+	etcd_range_release(&range);
 }
 
 static int on_event(void *user, const struct docker_event *ev)
 {
 	struct follower *f = user;
 	struct discovery *d = f->d;
-	struct disc_endpoint ep;
-	char key[512], err[512];
+	struct endpoint_record ep;
+	struct keyset keys = {0};
+	char err[512];
 	bool announced;
 	enum announced_by by;
-	int64_t deleted = 0;
 
 	if (!ev->type || strcmp(ev->type, "container") != 0 || !ev->action || !ev->id)
 		return 0;
@@ -250,22 +283,28 @@ static int on_event(void *user, const struct docker_event *ev)
 		/* Only the signals that end it (docker stop/kill); a SIGHUP to
 		 * reload leaves it serving. */
 		const char *sig = json_string_value(json_object_get(ev->attributes, "signal"));
-		if (sig && strcmp(sig, "9") != 0 && strcmp(sig, "15") != 0 &&
-		    strcmp(sig, "2") != 0)
+		if (sig && strcmp(sig, "9") != 0 && strcmp(sig, "15") != 0 && strcmp(sig, "2") != 0)
 			return 0;
 	} else if (strcmp(ev->action, "die") != 0 && strcmp(ev->action, "stop") != 0 &&
 		   strcmp(ev->action, "destroy") != 0) {
 		return 0;
 	}
-	if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) < 0)
-		return 0;
 	if (by == BY_ORCHESTRATOR && replacement_runs(f, &ep, ev->id))
 		return 0;
-	if (announcer_delete(d->ann, key, ep.release, ev->id, &deleted, err, sizeof err) < 0)
-		d->host->log(NAP_LOG_WARNING, "discovery-etcd: withdrawing %s: %s (retried)", key,
-			     err);
-	else if (deleted)
-		d->host->log(NAP_LOG_DEBUG, "discovery-etcd: withdrew %s (%s)", key, ev->action);
+	instance_keys(&keys, f, &ep);
+	for (size_t i = 0; i < keys.n; i++) {
+		int64_t deleted = 0;
+
+		if (announcer_delete(d->ann, keys.v[i], ep.release, ev->id, &deleted, err,
+				     sizeof err) < 0)
+			d->host->log(NAP_LOG_WARNING,
+				     "discovery-etcd: withdrawing %s: %s (retried)", keys.v[i],
+				     err);
+		else if (deleted)
+			d->host->log(NAP_LOG_DEBUG, "discovery-etcd: withdrew %s (%s)", keys.v[i],
+				     ev->action);
+	}
+	keyset_free(&keys);
 	return 0;
 }
 
@@ -279,20 +318,41 @@ static void collect_key(void *user, const char *key)
  * announces and cleans up after its own apps only). Returns how many. */
 static size_t follow_filters(const struct discovery *d, const char *filters[2])
 {
-	filters[0] = "nap.app";
+	filters[0] = NAP_LABEL_APP;
 	filters[1] = d->napd_filter;
 	return d->napd_filter[0] ? 2 : 1;
 }
 
-/* The app of key "/services/<app>/<host>:<instance>" into app (64 bytes). */
+/* The app of key "/services/<app>[:<port>]/<host>:<instance>" into app (64
+ * bytes). */
 static bool key_app(const char *key, char app[64])
 {
-	const char *a = key + strlen(DISCOVERY_SERVICES_PREFIX), *slash = strchr(a, '/');
-	if (strncmp(key, DISCOVERY_SERVICES_PREFIX, strlen(DISCOVERY_SERVICES_PREFIX)) != 0 ||
-	    !slash || slash - a >= 64)
+	const char *a = key + strlen(ENDPOINT_SERVICES_PREFIX);
+	size_t n = strcspn(a, ":/");
+
+	if (strncmp(key, ENDPOINT_SERVICES_PREFIX, strlen(ENDPOINT_SERVICES_PREFIX)) != 0 ||
+	    !a[n] || n >= 64)
 		return false;
-	snprintf(app, 64, "%.*s", (int)(slash - a), a);
+	snprintf(app, 64, "%.*s", (int)n, a);
 	return true;
+}
+
+/* Whether key is in running, or is an extra port's key
+ * ("/services/<app>:<port>/<rest>") whose instance's default key
+ * ("/services/<app>/<rest>") is: the extra ports live and go with it. */
+static bool key_running(const struct keyset *running, const char *key)
+{
+	const char *a = key + strlen(ENDPOINT_SERVICES_PREFIX);
+	size_t n = strcspn(a, ":/");
+	const char *rest = a[n] == ':' ? strchr(a + n, '/') : NULL;
+	char def[ENDPOINT_KEY_MAX];
+
+	if (keyset_has(running, key))
+		return true;
+	if (!rest || snprintf(def, sizeof def, ENDPOINT_SERVICES_PREFIX "%.*s%s", (int)n, a,
+			      rest) >= (int)sizeof def)
+		return false;
+	return keyset_has(running, def);
 }
 
 /* Deletes the keys of our host under /services/ that no running container
@@ -312,11 +372,11 @@ static int remove_stale(struct follower *f, const struct keyset *running,
 
 	announcer_each_docker_key(d->ann, collect_key, &ours);
 	for (size_t i = 0; i < ours.n; i++)
-		if (!keyset_has(running, ours.v[i]))
+		if (!key_running(running, ours.v[i]))
 			announcer_delete(d->ann, ours.v[i], 0, NULL, NULL, err, sizeof err);
 	keyset_free(&ours);
 
-	r = etcd_get(&range, d->etcd, DISCOVERY_SERVICES_PREFIX, true, 0, err, sizeof err);
+	r = etcd_get(&range, d->etcd, ENDPOINT_SERVICES_PREFIX, true, 0, err, sizeof err);
 	if (r < 0) {
 		d->host->log(NAP_LOG_WARNING, "discovery-etcd: reconcile: %s", err);
 		return r;
@@ -325,11 +385,11 @@ static int remove_stale(struct follower *f, const struct keyset *running,
 		const char *key = range.kvs[i].key;
 		const char *last = strrchr(key, '/');
 		const char *colon = strrchr(key, ':');
-		/* /services/<app>/<host>:<instance> with host == ours */
+		/* /services/<app>[:<port>]/<host>:<instance> with host == ours */
 		if (!last || !colon || colon < last || (size_t)(colon - last - 1) != hostlen ||
 		    strncmp(last + 1, d->self_host, hostlen) != 0)
 			continue;
-		if (keyset_has(running, key) || announcer_has_call_key(d->ann, key))
+		if (key_running(running, key) || announcer_has_call_key(d->ann, key))
 			continue;
 		/* A key under a lease whose app has no container of ours is
 		 * another napd's, alive (or its lease ends it soon). */
@@ -361,8 +421,8 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && !atomic_load(&f->cancel); i++) {
-		struct disc_endpoint ep;
-		char key[512];
+		struct endpoint_record ep;
+		char key[ENDPOINT_KEY_MAX];
 		bool announced;
 		if (!endpoint_from_labels(&ep, d, list[i].labels))
 			continue;
@@ -370,7 +430,7 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 		if (!list[i].state || strcmp(list[i].state, "running") != 0)
 			continue;
 		if (announced_by(list[i].labels) != BY_US) {
-			if (disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
+			if (endpoint_key(key, sizeof key, &ep) == 0)
 				keyset_add(&running, key);
 			continue;
 		}
@@ -380,7 +440,7 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 			snprintf(err, errlen, "announcing %s instance %u failed", ep.app,
 				 ep.instance);
 		}
-		if (announced && disc_endpoint_key(key, sizeof key, ep.app, ep.host, ep.instance) == 0)
+		if (announced && endpoint_key(key, sizeof key, &ep) == 0)
 			keyset_add(&running, key);
 	}
 	docker_container_list_free(list, n);
@@ -389,7 +449,7 @@ static int reconcile(struct follower *f, char *err, size_t errlen)
 		rc = remove_stale(f, &running, &our_apps);
 		if (rc < 0)
 			snprintf(err, errlen, "cannot read %s from etcd at %s",
-				 DISCOVERY_SERVICES_PREFIX, d->etcd_url);
+				 ENDPOINT_SERVICES_PREFIX, d->etcd_url);
 	}
 	keyset_free(&running);
 	keyset_free(&our_apps);
@@ -424,10 +484,11 @@ static void *follow_main(void *arg)
 				backoff = BACKOFF_MIN_MS; /* it ran well for a while */
 		}
 		if (!f->trouble)
-			d->host->log(NAP_LOG_WARNING,
-				     "discovery-etcd: %s: %s; trying again (Docker at %s, etcd at %s)",
-				     r == 0 ? "Docker's event stream ended" : "cannot follow Docker",
-				     r == 0 ? "dockerd closed it" : err, d->docker_socket, d->etcd_url);
+			d->host->log(
+				NAP_LOG_WARNING,
+				"discovery-etcd: %s: %s; trying again (Docker at %s, etcd at %s)",
+				r == 0 ? "Docker's event stream ended" : "cannot follow Docker",
+				r == 0 ? "dockerd closed it" : err, d->docker_socket, d->etcd_url);
 		f->trouble = true;
 		nap_ms(f, backoff);
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

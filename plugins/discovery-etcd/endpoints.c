@@ -1,10 +1,13 @@
 /* discovery-etcd: Announce, Withdraw, Resolve and Watch.
  *
- * Resolve reads /services/<app>/ with one prefix range. Watch sends that
- * list, then follows etcd's watch API from the revision after the range
- * (no polling) and sends the whole list again after every change that
- * concerns the requested release; with min_instances it ends OK as soon as
- * a list it sent held that many endpoints of the release. A broken watch
+ * Resolve reads /services/<app> with one prefix range, which holds the
+ * default port's keys (/services/<app>/...) and the extra ports'
+ * (/services/<app>:<port>/...), and other apps' whose names start with
+ * <app>, which are left out. Watch sends that list, then follows etcd's
+ * watch API from the revision after the range (no polling) and sends the
+ * whole list again after every change that concerns the requested release;
+ * with min_instances it ends OK as soon as a list it sent held that many
+ * instances (default ports) of the release. A broken watch
  * stream (etcd restarted) is resumed where it stopped. */
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,7 +24,7 @@
 
 /* The endpoints of one app as last read or watched. */
 struct epset {
-	struct disc_endpoint *v;
+	struct endpoint_record *v;
 	char **keys;
 	size_t n, cap;
 };
@@ -43,7 +46,7 @@ static ssize_t epset_find(const struct epset *s, const char *key)
 	return -1;
 }
 
-static int epset_put(struct epset *s, const char *key, const struct disc_endpoint *ep)
+static int epset_put(struct epset *s, const char *key, const struct endpoint_record *ep)
 {
 	ssize_t i = epset_find(s, key);
 
@@ -53,7 +56,7 @@ static int epset_put(struct epset *s, const char *key, const struct disc_endpoin
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct disc_endpoint *v = realloc(s->v, cap * sizeof *v);
+		struct endpoint_record *v = realloc(s->v, cap * sizeof *v);
 		if (v)
 			s->v = v;
 		char **k = v ? realloc(s->keys, cap * sizeof *k) : NULL;
@@ -76,9 +79,10 @@ static void epset_remove(struct epset *s, size_t i)
 	s->v[i] = s->v[s->n];
 }
 
-/* Reads every endpoint of app (entries that do not parse are skipped). */
+/* Reads every endpoint of app under prefix (endpoint_app_prefix()), which
+ * may hold other apps' too; entries that do not parse are skipped. */
 static int epset_load(struct epset *s, int64_t *revisionp, struct discovery *d, const char *prefix,
-		      char *err, size_t errlen)
+		      const char *app, char *err, size_t errlen)
 {
 	struct etcd_range range;
 	int r = etcd_get(&range, d->etcd, prefix, true, 0, err, errlen);
@@ -86,9 +90,10 @@ static int epset_load(struct epset *s, int64_t *revisionp, struct discovery *d, 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < range.n && r == 0; i++) {
-		struct disc_endpoint ep;
-		if (disc_endpoint_parse(&ep, range.kvs[i].key, range.kvs[i].value,
-					range.kvs[i].value_len) == 0)
+		struct endpoint_record ep;
+		if (endpoint_record_parse(&ep, range.kvs[i].key, range.kvs[i].value,
+					  range.kvs[i].value_len) == 0 &&
+		    strcmp(ep.app, app) == 0)
 			r = epset_put(s, range.kvs[i].key, &ep);
 	}
 	if (revisionp)
@@ -102,20 +107,27 @@ static bool release_matches(uint32_t want, uint32_t have)
 	return want == 0 || want == have;
 }
 
-/* By instance, then host: the order a user reads them in. */
+/* By instance, then host, then port, the default port first: the order a
+ * user reads them in. */
 static int cmp_endpoint(const void *a, const void *b)
 {
 	const Nap__Endpoint *x = *(Nap__Endpoint *const *)a, *y = *(Nap__Endpoint *const *)b;
+	int c;
+
 	if (x->instance != y->instance)
 		return x->instance < y->instance ? -1 : 1;
 	if (x->release != y->release)
 		return x->release < y->release ? -1 : 1;
-	return strcmp(x->host, y->host);
+	if ((c = strcmp(x->host, y->host)) != 0)
+		return c;
+	if (x->extra_port != y->extra_port)
+		return x->extra_port ? 1 : -1;
+	return x->container_port < y->container_port ? -1 : x->container_port > y->container_port;
 }
 
 /* The message for the endpoints of s with this release; the arrays it
- * points into are freed with list_release(). Returns the endpoint count,
- * or -ENOMEM. */
+ * points into are freed with list_release(). Returns how many instances it
+ * holds (default ports), or -ENOMEM. */
 struct list_buf {
 	Nap__EndpointList list;
 	Nap__Endpoint *eps;
@@ -132,7 +144,7 @@ static void list_release(struct list_buf *b)
 
 static int list_build(struct list_buf *b, const struct epset *s, const char *app, uint32_t release)
 {
-	size_t n = 0;
+	size_t n = 0, instances = 0;
 
 	*b = (struct list_buf){0};
 	nap__endpoint_list__init(&b->list);
@@ -147,7 +159,7 @@ static int list_build(struct list_buf *b, const struct epset *s, const char *app
 		}
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		const struct disc_endpoint *ep = &s->v[i];
+		const struct endpoint_record *ep = &s->v[i];
 		if (!release_matches(release, ep->release))
 			continue;
 		Nap__Endpoint *e = &b->eps[n];
@@ -157,9 +169,13 @@ static int list_build(struct list_buf *b, const struct epset *s, const char *app
 		e->port = ep->port;
 		e->instance = ep->instance;
 		e->release = ep->release;
+		e->container_port = ep->container_port;
+		e->extra_port = ep->extra;
+		instances += !ep->extra;
 		/* An IPv6 address needs brackets in a URL. */
-		snprintf(b->urls[n], sizeof b->urls[n], strchr(ep->host, ':') ? "http://[%s]:%u" : "http://%s:%u",
-			 ep->host, ep->port);
+		snprintf(b->urls[n], sizeof b->urls[n],
+			 strchr(ep->host, ':') ? "http://[%s]:%u" : "http://%s:%u", ep->host,
+			 ep->port);
 		e->url = b->urls[n];
 		b->ptrs[n++] = e;
 	}
@@ -169,7 +185,7 @@ static int list_build(struct list_buf *b, const struct epset *s, const char *app
 		n = NAP_ENDPOINTS_MAX;
 	b->list.n_endpoints = n;
 	b->list.endpoints = b->ptrs;
-	return (int)n;
+	return (int)instances;
 }
 
 static bool check_app(nap_plugin_call *call, const char *app)
@@ -201,18 +217,28 @@ void disc_announce(nap_plugin_call *call, const ProtobufCMessage *request, void 
 		const Nap__Endpoint *e = in->endpoints[i];
 		if (!check_app(call, e->app))
 			return;
-		if (!disc_host_valid(e->host) || e->port < 1 || e->port > 65535) {
+		if (!endpoint_host_valid(e->host) || e->port < 1 || e->port > 65535) {
 			disc_host->end(call, NAP_INVALID_ARGUMENT,
 				       "endpoint %zu of %s: give a host name or address and a port "
 				       "from 1 to 65535 (got \"%.70s\" port %u)",
 				       i + 1, e->app, e->host ? e->host : "", e->port);
 			return;
 		}
+		if (e->container_port > 65535 || (e->extra_port && e->container_port == 0)) {
+			disc_host->end(call, NAP_INVALID_ARGUMENT,
+				       "endpoint %zu of %s: an extra port needs its container port "
+				       "(1 to 65535; got %u)",
+				       i + 1, e->app, e->container_port);
+			return;
+		}
 	}
 	for (size_t i = 0; i < in->n_endpoints; i++) {
 		const Nap__Endpoint *e = in->endpoints[i];
-		struct disc_endpoint ep = {.port = e->port, .instance = e->instance,
-					   .release = e->release};
+		struct endpoint_record ep = {.port = e->port,
+					     .instance = e->instance,
+					     .release = e->release,
+					     .container_port = e->container_port,
+					     .extra = e->extra_port};
 		snprintf(ep.app, sizeof ep.app, "%s", e->app);
 		snprintf(ep.host, sizeof ep.host, "%s", e->host);
 		int r = announcer_put(d->ann, &ep, ANN_FROM_CALL, NULL, err, sizeof err);
@@ -236,8 +262,8 @@ void disc_withdraw(nap_plugin_call *call, const ProtobufCMessage *request, void 
 
 	if (!check_app(call, in->app))
 		return;
-	snprintf(prefix, sizeof prefix, DISCOVERY_SERVICES_PREFIX "%s/", in->app);
-	r = epset_load(&s, NULL, d, prefix, err, sizeof err);
+	endpoint_app_prefix(prefix, sizeof prefix, in->app);
+	r = epset_load(&s, NULL, d, prefix, in->app, err, sizeof err);
 	for (size_t i = 0; r == 0 && i < s.n; i++) {
 		bool want = release_matches(in->release, s.v[i].release);
 		if (want && in->n_instances) {
@@ -272,8 +298,8 @@ void disc_resolve(nap_plugin_call *call, const ProtobufCMessage *request, void *
 
 	if (!check_app(call, in->app))
 		return;
-	snprintf(prefix, sizeof prefix, DISCOVERY_SERVICES_PREFIX "%s/", in->app);
-	r = epset_load(&s, NULL, d, prefix, err, sizeof err);
+	endpoint_app_prefix(prefix, sizeof prefix, in->app);
+	r = epset_load(&s, NULL, d, prefix, in->app, err, sizeof err);
 	if (r < 0) {
 		epset_free(&s);
 		disc_end_etcd_error(d, call, r, "resolving endpoints", err);
@@ -298,7 +324,7 @@ struct watch {
 	struct epset set;
 	atomic_int cancel; /* set by the canceller thread */
 	atomic_int done;   /* tells the canceller thread to go */
-	bool reached;	   /* min_instances was met */
+	bool reached;      /* min_instances was met */
 	int send_rc;
 };
 
@@ -340,13 +366,14 @@ static int send_list(struct watch *w)
 static int on_watch_event(void *user, const struct etcd_event *ev)
 {
 	struct watch *w = user;
-	struct disc_endpoint ep;
+	struct endpoint_record ep;
 	bool concerns = false;
 
 	if (disc_host->cancelled(w->call))
 		return -ECANCELED;
 	if (ev->type == ETCD_EVENT_PUT) {
-		if (disc_endpoint_parse(&ep, ev->kv->key, ev->kv->value, ev->kv->value_len) < 0)
+		if (endpoint_record_parse(&ep, ev->kv->key, ev->kv->value, ev->kv->value_len) < 0 ||
+		    strcmp(ep.app, w->in->app) != 0)
 			return 0;
 		ssize_t old = epset_find(&w->set, ev->kv->key);
 		concerns = release_matches(w->in->release, ep.release) ||
@@ -375,8 +402,8 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 
 	if (!check_app(call, w.in->app))
 		return;
-	snprintf(prefix, sizeof prefix, DISCOVERY_SERVICES_PREFIX "%s/", w.in->app);
-	r = epset_load(&w.set, &revision, d, prefix, err, sizeof err);
+	endpoint_app_prefix(prefix, sizeof prefix, w.in->app);
+	r = epset_load(&w.set, &revision, d, prefix, w.in->app, err, sizeof err);
 	if (r < 0) {
 		epset_free(&w.set);
 		disc_end_etcd_error(d, call, r, "watching endpoints", err);
@@ -388,8 +415,10 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	r = send_list(&w);
 	next = revision + 1;
 	while (r == 0) {
-		struct etcd_watch_options opts = {
-			.key = prefix, .prefix = true, .start_revision = next, .cancel = &w.cancel};
+		struct etcd_watch_options opts = {.key = prefix,
+						  .prefix = true,
+						  .start_revision = next,
+						  .cancel = &w.cancel};
 		r = etcd_watch(&next, d->etcd, &opts, on_watch_event, &w, err, sizeof err);
 		if (r == 0 || r == -ECANCELED || r == -ENOMEM || atomic_load(&w.cancel) ||
 		    disc_host->cancelled(call))
@@ -397,7 +426,7 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		if (r == -ERANGE) {
 			/* Compacted past where we were: read afresh. */
 			epset_free(&w.set);
-			r = epset_load(&w.set, &revision, d, prefix, err, sizeof err);
+			r = epset_load(&w.set, &revision, d, prefix, w.in->app, err, sizeof err);
 			if (r == 0) {
 				next = revision + 1;
 				r = send_list(&w);
@@ -405,7 +434,8 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 			continue;
 		}
 		/* etcd went away or closed the stream: resume where it stopped. */
-		disc_host->log(NAP_LOG_INFO, "discovery-etcd: watch of %s: %s; resuming", prefix, err);
+		disc_host->log(NAP_LOG_INFO, "discovery-etcd: watch of %s: %s; resuming", prefix,
+			       err);
 		for (int slept = 0; slept < backoff && !disc_host->cancelled(call); slept += 50) {
 			struct timespec ts = {0, 50 * 1000000L};
 			nanosleep(&ts, NULL);
@@ -418,7 +448,7 @@ void disc_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		 * count caught up. The list goes out again when etcd answers. */
 		struct epset fresh = {0};
 		if (!disc_host->cancelled(call) &&
-		    epset_load(&fresh, &revision, d, prefix, err, sizeof err) == 0) {
+		    epset_load(&fresh, &revision, d, prefix, w.in->app, err, sizeof err) == 0) {
 			epset_free(&w.set);
 			w.set = fresh;
 			next = revision + 1;

@@ -140,6 +140,12 @@ static json_t *json_endpoint(const Nap__Endpoint *e, bool *bad)
 	put(o, "port", json_integer(e->port), bad);
 	put(o, "instance", json_integer(e->instance), bad);
 	put(o, "url", json_text(e->url, bad), bad);
+	/* 1.2: which port of the instance, for an app with several (the
+	 * default one first); a payload without them reads as before. */
+	if (e->container_port)
+		put(o, "container_port", json_integer(e->container_port), bad);
+	if (e->extra_port)
+		put(o, "extra_port", json_true(), bad);
 	return o;
 }
 

@@ -12,55 +12,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "settings_table.h"
 #include "url.h"
 
 #include <nap/protocol.h>
 
 #define WEBHOOKS_MAX 32
 #define URL_MAX 2048
-
-/* Parses a whole number setting within [min, max]; absent keeps *out. */
-static int number_setting(const nap_host *host, const char *key, long min, long max, long *out)
-{
-	const char *s = host->config(key);
-	char *end;
-	long v;
-
-	if (!s)
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
-		host->log(NAP_LOG_ERROR,
-			  "notifier: %s = \"%s\" is not a whole number from %ld to %ld: fix it in "
-			  "the [plugin notifier] section of napd.conf",
-			  key, s, min, max);
-		return -EINVAL;
-	}
-	*out = v;
-	return 0;
-}
-
-static int bool_setting(const nap_host *host, const char *key, bool *out)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"};
-	static const char *const no[] = {"no", "false", "off", "0"};
-	const char *s = host->config(key);
-
-	if (!s)
-		return 0;
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (strcasecmp(s, yes[i]) == 0)
-			return *out = true, 0;
-		if (strcasecmp(s, no[i]) == 0)
-			return *out = false, 0;
-	}
-	host->log(NAP_LOG_ERROR,
-		  "notifier: %s = \"%s\" is neither yes nor no: fix it in the [plugin notifier] "
-		  "section of napd.conf",
-		  key, s);
-	return -EINVAL;
-}
 
 /* Adds one URL of the webhooks setting (word of len bytes). */
 static int add_webhook(struct notifier_config *cfg, const nap_host *host, const char *word,
@@ -163,21 +121,20 @@ static int spool_setting(struct notifier_config *cfg, const nap_host *host)
 
 int notifier_config_load(struct notifier_config *cfg, const nap_host *host)
 {
-	long queue_size = 1000, retries = 3;
+	uint32_t timeout_ms, retries, backoff_ms, queue_size;
+	const struct setting numbers[] = {
+		{"timeout_ms", SETTING_U32, &timeout_ms, 3000, 1, 600000, 0, NULL},
+		{"retries", SETTING_U32, &retries, 3, 0, 20, 0, NULL},
+		{"backoff_ms", SETTING_U32, &backoff_ms, 200, 0, 600000, 0, NULL},
+		{"queue_size", SETTING_U32, &queue_size, 1000, 1, 1000000, 0, NULL},
+		{"log", SETTING_BOOL, &cfg->log, 1, 0, 0, 0, NULL},
+	};
 	int r;
 
-	*cfg = (struct notifier_config){.timeout_ms = 3000, .backoff_ms = 200, .log = true};
+	*cfg = (struct notifier_config){0};
 	r = webhooks_setting(cfg, host);
 	if (r == 0)
-		r = number_setting(host, "timeout_ms", 1, 600000, &cfg->timeout_ms);
-	if (r == 0)
-		r = number_setting(host, "retries", 0, 20, &retries);
-	if (r == 0)
-		r = number_setting(host, "backoff_ms", 0, 600000, &cfg->backoff_ms);
-	if (r == 0)
-		r = number_setting(host, "queue_size", 1, 1000000, &queue_size);
-	if (r == 0)
-		r = bool_setting(host, "log", &cfg->log);
+		r = settings_read(host, "notifier", numbers, sizeof numbers / sizeof numbers[0]);
 	if (r == 0)
 		r = spool_setting(cfg, host);
 	if (r < 0) {
@@ -186,8 +143,10 @@ int notifier_config_load(struct notifier_config *cfg, const nap_host *host)
 		notifier_config_release(cfg);
 		return r;
 	}
-	cfg->retries = (unsigned)retries;
-	cfg->queue_size = (size_t)queue_size;
+	cfg->timeout_ms = timeout_ms;
+	cfg->retries = retries;
+	cfg->backoff_ms = backoff_ms;
+	cfg->queue_size = queue_size;
 	return 0;
 }
 

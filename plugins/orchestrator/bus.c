@@ -137,17 +137,28 @@ int bus_remove(const char *app, const char *sched, uint32_t release, const uint3
 	return rc < 0 ? failed(rc, &e, err, errlen) : 0;
 }
 
+/* Every endpoint port of the slot in one call (docs/protocol.md,
+ * "Endpoints"): the default port (s->port, the one the check passed on)
+ * under the instance's key, the others as extra ports. */
 int bus_announce(const char *app, const struct slot *s, char *err, size_t errlen)
 {
-	Nap__Endpoint ep = NAP__ENDPOINT__INIT, *eps[1] = {&ep};
-	ep.app = (char *)app;
-	ep.host = (char *)s->host;
-	ep.port = s->port;
-	ep.instance = s->instance;
-	ep.release = s->release;
+	Nap__Endpoint eps[ENDPOINT_PORTS_MAX], *ptrs[ENDPOINT_PORTS_MAX];
+	size_t n = s->n_ports ? s->n_ports : 1;
+
+	for (size_t i = 0; i < n; i++) {
+		nap__endpoint__init(&eps[i]);
+		eps[i].app = (char *)app;
+		eps[i].host = (char *)s->host;
+		eps[i].port = s->n_ports ? s->ports[i].host_port : s->port;
+		eps[i].container_port = s->n_ports ? s->ports[i].container_port : 0;
+		eps[i].extra_port = i > 0;
+		eps[i].instance = s->instance;
+		eps[i].release = s->release;
+		ptrs[i] = &eps[i];
+	}
 	Nap__AnnounceRequest r = NAP__ANNOUNCE_REQUEST__INIT;
-	r.n_endpoints = 1;
-	r.endpoints = eps;
+	r.n_endpoints = n;
+	r.endpoints = ptrs;
 	nap_error e = {0};
 	int rc = bus_call(NULL, &nap__discovery__descriptor, "Announce", &r.base,
 			  DISCOVERY_TIMEOUT_MS, &e);

@@ -10,44 +10,31 @@
 #include <nap/control.pb-c.h>
 
 #include "orchestrator.h"
+#include "settings_table.h"
 
 /* name, where it goes, default, lowest, highest */
-static const struct setting {
-	const char *key;
-	uint32_t *into;
-	uint32_t def, min, max;
-} settings[] = {
-	{"check_interval_ms", &O.check.interval_ms, 2000, 100, 3600000},
-	{"check_timeout_ms", &O.check.timeout_ms, 1000, 10, 60000},
-	{"check_failures", &O.check.failures, 3, 1, 100},
-	{"ready_timeout", &O.check.ready_timeout_s, 60, 1, 86400},
-	{"starting_check_ms", &O.check.starting_interval_ms, 100, 10, 60000},
-	{"backoff_ms", &O.backoff_ms, 1000, 10, 3600000},
-	{"backoff_max_ms", &O.backoff_max_ms, 30000, 10, 86400000},
-	{"resync_ms", &O.resync_ms, 10000, 100, 3600000},
-	{"napd.deploy_timeout", &O.deploy_timeout_s, 300, 1, 86400},
-};
-
+/* Filled in at init (the table points into O). */
 static int read_settings(const nap_host *host)
 {
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
-		const struct setting *s = &settings[i];
-		const char *v = host->config(s->key);
-		*s->into = s->def;
-		if (!v)
-			continue;
-		char *end;
-		errno = 0;
-		unsigned long n = strtoul(v, &end, 10);
-		if (errno || end == v || *end || n < s->min || n > s->max) {
-			host->log(NAP_LOG_ERROR,
-				  "orchestrator: %s = %.40s: give a whole number from %u to %u",
-				  s->key, v, s->min, s->max);
-			return -EINVAL;
-		}
-		*s->into = (uint32_t)n;
-	}
-	return 0;
+	const struct setting settings[] = {
+		{"check_interval_ms", SETTING_U32, &O.check.interval_ms, 2000, 100, 3600000, 0,
+		 "ms"},
+		{"check_timeout_ms", SETTING_U32, &O.check.timeout_ms, 1000, 10, 60000, 0, "ms"},
+		{"check_failures", SETTING_U32, &O.check.failures, 3, 1, 100, 0, NULL},
+		{"ready_timeout", SETTING_U32, &O.check.ready_timeout_s, 60, 1, 86400, 0,
+		 "seconds"},
+		{"starting_check_ms", SETTING_U32, &O.check.starting_interval_ms, 100, 10, 60000, 0,
+		 "ms"},
+		{"backoff_ms", SETTING_U32, &O.backoff_ms, 1000, 10, 3600000, 0, "ms"},
+		{"backoff_max_ms", SETTING_U32, &O.backoff_max_ms, 30000, 10, 86400000, 0, "ms"},
+		{"resync_ms", SETTING_U32, &O.resync_ms, 10000, 100, 3600000, 0, "ms"},
+		{"keep_releases", SETTING_U32, &O.keep_releases, APP_RELEASES_MAX, 2,
+		 APP_RELEASES_MAX, 0, NULL},
+		{"napd.deploy_timeout", SETTING_U32, &O.deploy_timeout_s, 300, 1, 86400, 0,
+		 "seconds"},
+	};
+
+	return settings_read(host, "orchestrator", settings, sizeof settings / sizeof settings[0]);
 }
 
 static int init(const nap_host *host, void **statep)
@@ -61,6 +48,8 @@ static int init(const nap_host *host, void **statep)
 	O.started_ms = mono_ms();
 	const char *id = host->config("napd.id");
 	snprintf(O.napd_id, sizeof(O.napd_id), "%s", id ? id : "");
+	const char *prefix = host->config("napd.key_prefix");
+	snprintf(O.key_prefix, sizeof(O.key_prefix), "%s", prefix ? prefix : "/nap/");
 	int r = read_settings(host);
 	if (r < 0)
 		return r;
@@ -115,6 +104,8 @@ static const struct nap_plugin_method apps_methods[] = {
 	{"Start", ops_start, 0},
 	{"Destroy", ops_destroy, 0},
 	{"SetCheck", ops_set_check, 0},
+	{"Export", ops_export, 0},
+	{"Import", ops_import, 0},
 	{NULL, NULL, 0},
 };
 

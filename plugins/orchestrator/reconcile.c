@@ -419,7 +419,8 @@ static void resync_discovery(struct app *a)
 		bool found = false;
 		for (size_t j = 0; j < l->n_endpoints && !found; j++)
 			found = l->endpoints[j]->release == s->release &&
-				l->endpoints[j]->instance == s->instance;
+				l->endpoints[j]->instance == s->instance &&
+				!l->endpoints[j]->extra_port;
 		if (s->announced && !found) {
 			O.host->log(NAP_LOG_NOTICE,
 				    "orchestrator: %s instance %u was missing from discovery: "

@@ -198,8 +198,15 @@ void state_apply(const char *kind, const void *instance, const char *sched)
 	snprintf(s->id, sizeof(s->id), "%s", in->id ? in->id : "");
 	snprintf(s->host, sizeof(s->host), "%s", in->host ? in->host : "");
 	snprintf(s->health, sizeof(s->health), "%s", in->health ? in->health : "");
-	if (in->port)
+	if (in->port) {
 		s->port = in->port;
+		s->n_ports = 0;
+		for (size_t i = 0; i < in->n_ports && s->n_ports < ENDPOINT_PORTS_MAX; i++)
+			if (in->ports[i]->container_port && in->ports[i]->host_port)
+				s->ports[s->n_ports++] =
+					(struct endpoint_port){in->ports[i]->container_port,
+							       in->ports[i]->host_port};
+	}
 	if (s->running && !was_running) {
 		/* a (new) start: checks begin now */
 		s->handled_exit = false;

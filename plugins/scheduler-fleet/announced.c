@@ -1,6 +1,7 @@
-/* scheduler-fleet: reading what the discovery units announced in etcd,
- * /services/<app>/<host>:<instance> = {"host","port","instance","release"}
- * (the seed's layout, which discovery-etcd reads too). */
+/* scheduler-fleet: reading what the discovery units announced in etcd: the
+ * default port's /services/<app>/<host>:<instance> of each instance
+ * (plugins/common/endpoint.h; the seed's layout, which discovery-etcd
+ * reads too). */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
@@ -14,40 +15,25 @@
 
 #include <jansson.h>
 
+#include "endpoint.h"
 #include "errbuf.h"
 
-/* A number member, given as a JSON integer or a decimal string. */
-static bool member_u32(json_t *o, const char *key, uint32_t *v)
-{
-	json_t *m = json_object_get(o, key);
-	json_int_t n;
-
-	if (json_is_integer(m))
-		n = json_integer_value(m);
-	else if (json_is_string(m) && *json_string_value(m))
-		n = strtoll(json_string_value(m), NULL, 10);
-	else
-		return false;
-	if (n < 0 || n > UINT32_MAX)
-		return false;
-	*v = (uint32_t)n;
-	return true;
-}
-
+/* One default-port entry (endpoint_record_parse(): the sidekick writes
+ * the record plugins/common/endpoint.c reads), with its instance and
+ * release, which the seed's {"host","port"} lacks. */
 static bool parse_entry(struct sf_announced *a, const struct etcd_kv *kv)
 {
-	json_t *j = json_loadb(kv->value, kv->value_len, 0, NULL);
-	const char *host = json_string_value(json_object_get(j, "host"));
-	bool ok = host && strlen(host) < sizeof a->host && strlen(kv->key) < sizeof a->key &&
-		  member_u32(j, "port", &a->port) && member_u32(j, "instance", &a->instance) &&
-		  member_u32(j, "release", &a->release);
+	struct endpoint_record ep;
 
-	if (ok) {
-		strcpy(a->host, host);
-		strcpy(a->key, kv->key);
-	}
-	json_decref(j);
-	return ok;
+	if (endpoint_record_parse(&ep, kv->key, kv->value, kv->value_len) < 0 || ep.extra ||
+	    !ep.instance || !ep.release || strlen(kv->key) >= sizeof a->key)
+		return false;
+	a->release = ep.release;
+	a->instance = ep.instance;
+	a->port = ep.port;
+	strcpy(a->host, ep.host);
+	strcpy(a->key, kv->key);
+	return true;
 }
 
 int sf_announced_read(struct sf_announced **listp, size_t *np, const struct sf_state *st,
@@ -59,7 +45,7 @@ int sf_announced_read(struct sf_announced **listp, size_t *np, const struct sf_s
 	size_t n = 0;
 	int r;
 
-	snprintf(prefix, sizeof prefix, "/services/%s/", app);
+	snprintf(prefix, sizeof prefix, ENDPOINT_SERVICES_PREFIX "%s/", app); /* default ports */
 	r = etcd_get(&range, st->etcd, prefix, true, 0, err, errlen);
 	if (r < 0)
 		return r;

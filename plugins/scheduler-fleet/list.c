@@ -129,7 +129,7 @@ void sf_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	}
 	r = sf_rows_read(&rows, &n, st, only, err, sizeof err);
 	if (r < 0) {
-		st->host->end(call, sf_status(r), "scheduler-fleet: list: %s", err);
+		st->host->end(call, nap_status_from_errno(r), "scheduler-fleet: list: %s", err);
 		return;
 	}
 	inst = calloc(n + 1, sizeof *inst);

@@ -10,7 +10,6 @@ plugins_scheduler_fleet_scheduler_fleet_la_SOURCES = \
 	plugins/scheduler-fleet/fleet_http.h plugins/scheduler-fleet/fleet_http.c \
 	plugins/scheduler-fleet/units.h plugins/scheduler-fleet/units.c \
 	plugins/scheduler-fleet/unit_names.c \
-	plugins/scheduler-fleet/errors.c \
 	plugins/scheduler-fleet/announced.c \
 	plugins/scheduler-fleet/run.c \
 	plugins/scheduler-fleet/remove.c \

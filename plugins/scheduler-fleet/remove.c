@@ -254,7 +254,7 @@ void sf_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 fail:
 	st->host->end(call,
 		      r == -ETIMEDOUT && strstr(err, "still stopping") ? NAP_DEADLINE_EXCEEDED
-								       : sf_status(r),
+								       : nap_status_from_errno(r),
 		      "scheduler-fleet: remove %s: %s", req->app, err);
 out:
 	fleet_units_free(units, nu);

@@ -147,6 +147,7 @@ static void spec_of(struct sf_instance_spec *s, const struct run *run, uint32_t 
 		.spread = run->spread,
 		.docker = st->docker,
 		.announce = st->announce,
+		.key_prefix = st->key_prefix,
 		.etcd = st->etcd_url,
 		.host = st->address,
 		.check_interval_ms = c && c->interval_ms ? c->interval_ms
@@ -191,7 +192,7 @@ static int submit(struct run *run, size_t i, char *err, size_t errlen)
 	}
 	sf_unit_release(&units[0]);
 	sf_unit_release(&units[1]);
-	return r < 0 ? sf_status(r) : NAP_OK;
+	return r < 0 ? nap_status_from_errno(r) : NAP_OK;
 }
 
 /* Deletes the units this call created (after a failure). */
@@ -260,7 +261,7 @@ static int why_unplaced(struct run *run, const char *name, char *err, size_t err
 		r = fleet_units_list(&units, &nu, st->fleet, msg, sizeof msg);
 	if (r < 0) {
 		snprintf(err, errlen, "%s", msg);
-		status = sf_status(r);
+		status = nap_status_from_errno(r);
 		goto out;
 	}
 	for (size_t i = 0; i < run->n_metadata; i++)
@@ -366,7 +367,7 @@ static int look(struct run *run, bool *donep, char *pending, size_t plen, char *
 		r = sf_announced_read(&ann, &na, run->st, req->app, msg, sizeof msg);
 	if (r < 0) {
 		snprintf(err, errlen, "%s", msg);
-		status = sf_status(r);
+		status = nap_status_from_errno(r);
 		goto out;
 	}
 	for (size_t i = 0; i < req->n_instances && status == NAP_OK; i++) {

@@ -29,6 +29,7 @@
 #endif
 
 #include "scheduler_fleet.h"
+#include "settings_table.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -69,33 +70,6 @@ static void sf_state_free(struct sf_state *st)
 	free(st);
 }
 
-/* A whole number setting in [min, max] times unit (into *outp), or def. */
-static int parse_number(const nap_host *host, const char *key, long min, long max, uint32_t def,
-			uint32_t unit, const char *what, uint32_t *outp)
-{
-	const char *v = host->config(key);
-	char *end;
-	long n;
-
-	*outp = def * unit;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < min || n > max) {
-		host->log(NAP_LOG_ERROR, "scheduler-fleet: %s = %s: give whole %s, %ld to %ld", key,
-			  v, what, min, max);
-		return -EINVAL;
-	}
-	*outp = (uint32_t)n * unit;
-	return 0;
-}
-
-static int parse_seconds(const nap_host *host, const char *key, uint32_t def_s, uint32_t *msp)
-{
-	return parse_number(host, key, 1, 3600, def_s, 1000u, "seconds", msp);
-}
-
 /* A setting that must pass check, or its default. */
 static int setting(char **out, const nap_host *host, const char *key, const char *def,
 		   bool (*check)(const char *), const char *rule)
@@ -112,7 +86,6 @@ static int setting(char **out, const nap_host *host, const char *key, const char
 
 static int sf_init(const nap_host *host, void **statep)
 {
-	const char *spread = host->config("spread");
 	struct sf_state *st;
 	uint32_t retry_ms = 0;
 	char err[512];
@@ -126,24 +99,38 @@ static int sf_init(const nap_host *host, void **statep)
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
-	st->spread = true;
-	if (spread && (!strcmp(spread, "no") || !strcmp(spread, "false")))
-		st->spread = false;
-	else if (spread && strcmp(spread, "yes") && strcmp(spread, "true")) {
-		host->log(NAP_LOG_ERROR, "scheduler-fleet: spread = %s: give yes or no", spread);
+	/* napd checked it (napd.conf(5)); the shape is checked again, as the
+	 * units pass it to a shell script on the machines */
+	const char *prefix = host->config("napd.key_prefix");
+	if (!prefix)
+		prefix = NAP_KEY_PREFIX_DEFAULT;
+	if (strlen(prefix) < 3 || strlen(prefix) > NAP_KEY_PREFIX_MAX || prefix[0] != '/' ||
+	    prefix[strlen(prefix) - 1] != '/' ||
+	    strspn(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") !=
+		    strlen(prefix)) {
+		host->log(NAP_LOG_ERROR,
+			  "scheduler-fleet: napd.key_prefix = %.80s: give /name/ (napd.conf(5), "
+			  "key_prefix)",
+			  prefix);
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = parse_seconds(host, "start_timeout", SF_DEFAULT_START_TIMEOUT_S,
-			       &st->start_timeout_ms)) < 0 ||
-	    (r = parse_seconds(host, "stop_timeout", SF_DEFAULT_STOP_TIMEOUT_S,
-			       &st->stop_timeout_ms)) < 0 ||
-	    (r = parse_number(host, "failed_grace", 0, 600, SF_DEFAULT_FAILED_GRACE_S, 1000u,
-			      "seconds", &st->failed_grace_ms)) < 0 ||
-	    (r = parse_number(host, "api_retry", 0, 600, FLEET_DEFAULT_RETRY_MS / 1000u, 1000u,
-			      "seconds", &retry_ms)) < 0 ||
-	    (r = parse_number(host, "watch_interval", 100, 60000, SF_DEFAULT_WATCH_INTERVAL_MS, 1u,
-			      "milliseconds", &st->watch_interval_ms)) < 0 ||
+	snprintf(st->key_prefix, sizeof(st->key_prefix), "%s", prefix);
+	const struct setting numbers[] = {
+		{"spread", SETTING_BOOL, &st->spread, 1, 0, 0, 0, NULL},
+		{"start_timeout", SETTING_U32, &st->start_timeout_ms,
+		 SF_DEFAULT_START_TIMEOUT_S * 1000u, 1, 3600, 1000, "seconds"},
+		{"stop_timeout", SETTING_U32, &st->stop_timeout_ms,
+		 SF_DEFAULT_STOP_TIMEOUT_S * 1000u, 1, 3600, 1000, "seconds"},
+		{"failed_grace", SETTING_U32, &st->failed_grace_ms,
+		 SF_DEFAULT_FAILED_GRACE_S * 1000u, 0, 600, 1000, "seconds"},
+		{"api_retry", SETTING_U32, &retry_ms, FLEET_DEFAULT_RETRY_MS / 1000u * 1000u, 0,
+		 600, 1000, "seconds"},
+		{"watch_interval", SETTING_U32, &st->watch_interval_ms,
+		 SF_DEFAULT_WATCH_INTERVAL_MS, 100, 60000, 0, "milliseconds"},
+	};
+	if ((r = settings_read(host, "scheduler-fleet", numbers,
+			       sizeof numbers / sizeof numbers[0])) < 0 ||
 	    (r = setting(&st->etcd_url, host, "etcd", ETCD_DEFAULT_ENDPOINT, sf_url_valid,
 			 "give http://host:port")) < 0 ||
 	    (r = setting(&st->address, host, "host", "127.0.0.1", sf_host_valid,

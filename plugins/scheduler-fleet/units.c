@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nap/limits.h>
+
 char *sf_systemd_quote(const char *word)
 {
 	/* Worst case: every byte becomes \xHH (4 bytes), plus the quotes. */
@@ -161,9 +163,11 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 	if (!line)
 		return NULL;
 	len = (size_t)snprintf(line, cap,
-			       "%s run --rm -P --init --name %s --label nap.app=%s "
-			       "--label nap.release=%" PRIu32 " --label nap.instance=%" PRIu32
-			       " --label " SF_LABEL_ANNOUNCED_BY "%s",
+			       "%s run --rm -P --init --name %s --label " NAP_LABEL_APP "=%s "
+			       "--label " NAP_LABEL_RELEASE "=%" PRIu32
+			       " --label " NAP_LABEL_INSTANCE "=%" PRIu32
+			       " --label " NAP_LABEL_ANNOUNCED_BY "=" NAP_ANNOUNCED_BY_SIDEKICK
+			       "%s",
 			       s->docker, container, s->app, s->release, s->instance, memory);
 	for (size_t i = 0; i < s->n_env; i++) {
 		char *kv = malloc(strlen(s->env[i].key) + strlen(s->env[i].value) + 2), *q;
@@ -184,6 +188,16 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 	}
 	snprintf(line + len, cap - len, " %s", s->image);
 	return own(u, line);
+}
+
+/* Environment=NAP_KEY_PREFIX=... for nap-fleet-announce, when nap's keys
+ * are not under its default /nap/ (the prefix is [A-Za-z0-9._/-] only,
+ * checked at init: nothing to quote). */
+static int key_prefix_env(struct sf_unit *u, const struct sf_instance_spec *s)
+{
+	if (!s->key_prefix || strcmp(s->key_prefix, NAP_KEY_PREFIX_DEFAULT) == 0)
+		return 0;
+	return add(u, "Service", "Environment", fmt(u, "NAP_KEY_PREFIX=%s", s->key_prefix));
 }
 
 int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
@@ -208,6 +222,7 @@ int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 	r |= add(u, "Service", "Restart", "on-failure");
 	r |= add(u, "Service", "RestartSec", SF_RESTART_SEC);
 	r |= add(u, "Service", "SuccessExitStatus", "143");
+	r |= key_prefix_env(u, s);
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "-%s rm -f %s", s->docker, container));
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "%s pull %s", s->docker, s->image));
 	r |= add(u, "Service", "ExecStartPre",
@@ -253,6 +268,7 @@ int sf_discovery_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 	r |= add(u, "Unit", "Description", fmt(u, "nap: announces %s in etcd", run));
 	r |= add(u, "Unit", "BindsTo", fmt(u, "%s", run));
 	r |= add(u, "Unit", "After", fmt(u, "%s", run));
+	r |= key_prefix_env(u, s);
 	/* No ExecStop: the stop's SIGTERM makes it revoke its own lease (a
 	 * withdraw by key could delete a newer announcer's entry). */
 	r |= add(u, "Service", "ExecStart",

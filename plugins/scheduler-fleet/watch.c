@@ -106,11 +106,11 @@ void sf_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
 
 			if (!failing_since)
 				failing_since = now;
-			if (sf_status(r) != NAP_UNAVAILABLE ||
+			if (nap_status_from_errno(r) != NAP_UNAVAILABLE ||
 			    now - failing_since >= SF_WATCH_GIVE_UP_MS * 1000ull) {
 				free(prev);
-				st->host->end(call, sf_status(r), "scheduler-fleet: watch: %s",
-					      err);
+				st->host->end(call, nap_status_from_errno(r),
+					      "scheduler-fleet: watch: %s", err);
 				return;
 			}
 		} else {

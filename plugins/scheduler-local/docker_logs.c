@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "bytebuf.h"
+#include "buf.h"
 #include "docker_api.h"
 #include "errbuf.h"
 #include "http_client.h"
@@ -30,12 +30,12 @@ struct log_stream {
 	long status; /* HTTP status, once known */
 	int mode;    /* -1 not yet known, 0 multiplexed, 1 raw (TTY) */
 	unsigned char hdr[8];
-	size_t hdr_len;         /* header bytes read of the current frame */
-	uint32_t left;          /* payload bytes left in the current frame */
-	int stream;             /* the current frame's stream: 1 or 2 */
-	struct bytebuf line[3]; /* partial line per stream (index 1, 2) */
-	struct bytebuf errbody; /* a non-2xx answer's body */
-	int rc;                 /* a callback's failure, or 0 */
+	size_t hdr_len;  /* header bytes read of the current frame */
+	uint32_t left;   /* payload bytes left in the current frame */
+	int stream;      /* the current frame's stream: 1 or 2 */
+	nap_buf line[3]; /* partial line per stream (index 1, 2) */
+	nap_buf errbody; /* a non-2xx answer's body */
+	int rc;          /* a callback's failure, or 0 */
 	bool done;
 	CURLcode result;
 	char curl_msg[CURL_ERROR_SIZE];
@@ -46,21 +46,21 @@ struct log_stream {
 
 static int emit(struct log_stream *s, int stream)
 {
-	struct bytebuf *b = &s->line[stream];
+	nap_buf *b = &s->line[stream];
 	size_t len = b->len;
 	int r;
 
-	if (len > 0 && b->data[len - 1] == '\r')
+	if (len > 0 && nap_buf_text(b)[len - 1] == '\r')
 		len--;
-	r = s->line_fn(s->user, s->src->instance, stream, b->data ? b->data : "", len);
-	bytebuf_consume(b, b->len);
+	r = s->line_fn(s->user, s->src->instance, stream, nap_buf_text(b), len);
+	nap_buf_consume(b, b->len);
 	return r;
 }
 
 /* Adds output of one stream, handing over every completed line. */
 static int feed(struct log_stream *s, int stream, const char *p, size_t n)
 {
-	struct bytebuf *b = &s->line[stream];
+	nap_buf *b = &s->line[stream];
 
 	while (n > 0) {
 		const char *nl = memchr(p, '\n', n);
@@ -71,7 +71,7 @@ static int feed(struct log_stream *s, int stream, const char *p, size_t n)
 
 		if (full)
 			take = room;
-		if (bytebuf_append(b, p, take) < 0)
+		if (nap_buf_append(b, p, take) < 0)
 			return -ENOMEM;
 		p += take;
 		n -= take;
@@ -134,7 +134,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 	if (s->status < 200 || s->status >= 300) {
 		size_t room = SL_LOG_ERRBODY_MAX - s->errbody.len;
 
-		if (bytebuf_append(&s->errbody, data, n < room ? n : room) < 0)
+		if (nap_buf_append(&s->errbody, data, n < room ? n : room) < 0)
 			return 0;
 		return n;
 	}
@@ -187,7 +187,7 @@ static int stream_result(struct log_stream *s, const char *socket, char *err, si
 		return 0; /* the container went away meanwhile */
 	if (s->status < 200 || s->status >= 300) {
 		struct http_response resp = {.status = s->status,
-					     .body = s->errbody.data,
+					     .body = (char *)nap_buf_text(&s->errbody),
 					     .body_len = s->errbody.len};
 		char reason[512];
 
@@ -282,8 +282,8 @@ out:
 			curl_easy_cleanup(s->easy);
 		}
 		for (int k = 0; k < 3; k++)
-			bytebuf_release(&s->line[k]);
-		bytebuf_release(&s->errbody);
+			nap_buf_release(&s->line[k]);
+		nap_buf_release(&s->errbody);
 	}
 	free(streams);
 	if (multi)

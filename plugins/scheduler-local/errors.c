@@ -1,36 +1,12 @@
-/* scheduler-local: Docker client errors (negative errno values, see
- * docker_api.h) as the nap statuses a caller sees. */
+/* scheduler-local: ending a call on a Docker client error (a negative errno,
+ * see docker_api.h) with the status nap_status_from_errno() gives it. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "scheduler_local.h"
 
-#include <errno.h>
-
-int sl_status(int err)
-{
-	switch (err) {
-	case -ECONNREFUSED:
-	case -ETIMEDOUT:
-	case -ECONNRESET:
-		return NAP_UNAVAILABLE; /* dockerd is down or stuck: retry later */
-	case -ECANCELED:
-		return NAP_CANCELLED;
-	case -EINVAL:
-		return NAP_INVALID_ARGUMENT;
-	case -ENOENT:
-		return NAP_NOT_FOUND;
-	case -EEXIST:
-		return NAP_ALREADY_EXISTS;
-	case -ENOMEM:
-		return NAP_RESOURCE_EXHAUSTED;
-	default:
-		return NAP_INTERNAL;
-	}
-}
-
 void sl_end_docker(const struct sl_state *st, nap_plugin_call *call, int err, const char *what)
 {
-	st->host->end(call, sl_status(err), "scheduler-local: %s", what);
+	st->host->end(call, nap_status_from_errno(err), "scheduler-local: %s", what);
 }

@@ -1,10 +1,12 @@
 /* scheduler-local: how a nap instance looks in Docker: its container name,
- * its labels, its published port, and finding an app's containers. */
+ * its labels, its endpoint ports, and finding an app's containers. */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include "scheduler_local.h"
+
+#include "instance_ports.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,31 +16,6 @@
 void sl_container_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance)
 {
 	snprintf(buf, len, "nap-%s-%u-%u", app, (unsigned)release, (unsigned)instance);
-}
-
-/* Docker 20.10 publishes each port on 0.0.0.0 and on ::, possibly with
- * different host ports; the IPv4 one is what the host address reaches. */
-static bool ipv4_binding(const struct docker_port *p)
-{
-	return p->host_ip[0] == '\0' || strchr(p->host_ip, ':') == NULL;
-}
-
-uint32_t sl_first_port(const struct docker_container_info *info)
-{
-	const struct docker_port *best = NULL;
-
-	for (size_t i = 0; i < info->n_ports; i++) {
-		const struct docker_port *p = &info->ports[i];
-
-		if (strcmp(p->proto, "tcp") != 0 || !ipv4_binding(p))
-			continue;
-		/* The lowest container port; on a tie, the 0.0.0.0 binding. */
-		if (!best || p->container_port < best->container_port ||
-		    (p->container_port == best->container_port &&
-		     strcmp(p->host_ip, "0.0.0.0") == 0 && strcmp(best->host_ip, "0.0.0.0") != 0))
-			best = p;
-	}
-	return best ? best->host_port : 0;
 }
 
 uint32_t sl_label_u32(const struct docker_container_summary *s, const char *key)
@@ -62,13 +39,13 @@ void sl_filters_init(struct sl_filters *f, const struct sl_state *st, const char
 	f->n = 0;
 	/* app is validated by the caller: it cannot widen the filter. */
 	if (app && *app) {
-		snprintf(f->app, sizeof f->app, SL_LABEL_APP "=%s", app);
+		snprintf(f->app, sizeof f->app, NAP_LABEL_APP "=%s", app);
 		f->v[f->n++] = f->app;
 	} else {
-		f->v[f->n++] = SL_LABEL_APP;
+		f->v[f->n++] = NAP_LABEL_APP;
 	}
 	if (release) {
-		snprintf(f->release, sizeof f->release, SL_LABEL_RELEASE "=%u", (unsigned)release);
+		snprintf(f->release, sizeof f->release, NAP_LABEL_RELEASE "=%u", (unsigned)release);
 		f->v[f->n++] = f->release;
 	}
 	if (st->napd_label[0])
@@ -95,7 +72,11 @@ void sl_instance_fill(Nap__Instance *out, const struct sl_state *st, const char 
 	out->host = st->address;
 	out->state = info->state && *info->state ? info->state : "unknown";
 	if (info->running) {
-		out->port = sl_first_port(info);
+		struct endpoint_port ports[ENDPOINT_PORTS_MAX];
+		size_t n = endpoint_ports(ports, ENDPOINT_PORTS_MAX, info->ports, info->n_ports);
+
+		/* Out of memory leaves only the default port: still served. */
+		(void)instance_ports_set(out, ports, n);
 	} else {
 		/* Docker keeps the last exit code of a container that never
 		 * started at 0 too: only "how it ended" once it has run. */

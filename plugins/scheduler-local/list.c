@@ -6,6 +6,8 @@
 
 #include "scheduler_local.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,7 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct docker_container_summary *c = &list[i];
-		const char *app = json_string_value(json_object_get(c->labels, SL_LABEL_APP));
+		const char *app = json_string_value(json_object_get(c->labels, NAP_LABEL_APP));
 		Nap__Instance *in = &instances[k];
 
 		if (!nap_app_name_valid(app))
@@ -70,8 +72,8 @@ void sl_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		if (r < 0)
 			goto out;
 		nap__instance__init(in);
-		sl_instance_fill(in, st, app, sl_label_u32(c, SL_LABEL_RELEASE),
-				 sl_label_u32(c, SL_LABEL_INSTANCE), infos[k]);
+		sl_instance_fill(in, st, app, sl_label_u32(c, NAP_LABEL_RELEASE),
+				 sl_label_u32(c, NAP_LABEL_INSTANCE), infos[k]);
 		ptrs[k] = in;
 		k++;
 	}
@@ -87,8 +89,10 @@ out:
 		sl_end_docker(st, call, r, err);
 	else
 		st->host->reply(call, &reply.base);
-	for (size_t i = 0; infos && i < k; i++)
+	for (size_t i = 0; infos && i < k; i++) {
+		instance_ports_free(&instances[i]);
 		docker_container_info_free(infos[i]);
+	}
 	free(infos);
 	free(instances);
 	free(ptrs);

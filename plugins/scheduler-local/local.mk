@@ -15,7 +15,7 @@ plugins_scheduler_local_scheduler_local_la_SOURCES = \
 	plugins/scheduler-local/parallel.c \
 	plugins/scheduler-local/docker_logs.c plugins/scheduler-local/docker_logs.h \
 	plugins/scheduler-local/reconcile.c
-plugins_scheduler_local_scheduler_local_la_CPPFLAGS = $(AM_CPPFLAGS) \
+plugins_scheduler_local_scheduler_local_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/core/lib \
 	-I$(top_srcdir)/plugins/common
 plugins_scheduler_local_scheduler_local_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) \
 	$(JANSSON_CFLAGS) -pthread -fvisibility=hidden

@@ -130,7 +130,7 @@ void sl_logs(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		if (!list[i].id || strspn(list[i].id, "0123456789abcdef") != strlen(list[i].id))
 			continue; /* only IDs go into the URL */
 		sources[k].id = list[i].id;
-		sources[k].instance = sl_label_u32(&list[i], SL_LABEL_INSTANCE);
+		sources[k].instance = sl_label_u32(&list[i], NAP_LABEL_INSTANCE);
 		k++;
 	}
 	qsort(sources, k, sizeof *sources, by_instance);

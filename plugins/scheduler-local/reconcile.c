@@ -49,7 +49,7 @@ static void count_app(struct app_count *apps, size_t *napps, const char *app, ui
 /* A container of ours that is not running and nobody is acting on. */
 static bool leftover(const struct docker_container_summary *c)
 {
-	const char *app = json_string_value(json_object_get(c->labels, SL_LABEL_APP));
+	const char *app = json_string_value(json_object_get(c->labels, NAP_LABEL_APP));
 
 	return nap_app_name_valid(app) && c->state &&
 	       (strcmp(c->state, "created") == 0 || strcmp(c->state, "exited") == 0 ||
@@ -86,11 +86,11 @@ static void log_running(const struct sl_state *st, const struct docker_container
 	if (!apps)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		const char *app = json_string_value(json_object_get(list[i].labels, SL_LABEL_APP));
+		const char *app = json_string_value(json_object_get(list[i].labels, NAP_LABEL_APP));
 
 		if (nap_app_name_valid(app) && list[i].state &&
 		    strcmp(list[i].state, "running") == 0)
-			count_app(apps, &napps, app, sl_label_u32(&list[i], SL_LABEL_RELEASE));
+			count_app(apps, &napps, app, sl_label_u32(&list[i], NAP_LABEL_RELEASE));
 	}
 	for (size_t i = 0; i < napps; i++) {
 		if (apps[i].release_lo == apps[i].release_hi)

@@ -17,7 +17,7 @@ static bool wanted(const Nap__RemoveRequest *req, const struct docker_container_
 
 	if (req->n_instances == 0)
 		return true;
-	instance = sl_label_u32(c, SL_LABEL_INSTANCE);
+	instance = sl_label_u32(c, NAP_LABEL_INSTANCE);
 	for (size_t i = 0; i < req->n_instances; i++)
 		if (req->instances[i] == instance)
 			return true;

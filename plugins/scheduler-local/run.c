@@ -13,6 +13,8 @@
 #include "run_request.h"
 #include "scheduler_local.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <nap/env.h>
 #include <nap/limits.h>
@@ -54,6 +56,7 @@ static void run_free(struct run *run)
 	free(run->env);
 	for (size_t i = 0; run->slots && i < run->n_slots; i++) {
 		free(run->slots[i].started);
+		instance_ports_free(&run->slots[i].out);
 		docker_container_info_free(run->slots[i].info);
 	}
 	free(run->slots);
@@ -134,12 +137,12 @@ static void run_rollback(struct run *run)
 	sl_parallel(run->n_slots, SL_RUN_PARALLEL, rollback_one, run);
 }
 
-/* The napd that a container of ours would carry in SL_LABEL_NAPD, if the
+/* The napd that a container of ours would carry in NAP_LABEL_NAPD, if the
  * one of info is another ("" when it has none: older than napd ids). */
 static const char *foreign_napd(const struct sl_state *st, const struct docker_container_info *info)
 {
-	const char *ours = st->napd_label + strlen(SL_LABEL_NAPD "=");
-	const char *its = json_string_value(json_object_get(info->labels, SL_LABEL_NAPD));
+	const char *ours = st->napd_label + strlen(NAP_LABEL_NAPD "=");
+	const char *its = json_string_value(json_object_get(info->labels, NAP_LABEL_NAPD));
 
 	if (!st->napd_label[0] || !its || strcmp(its, ours) == 0)
 		return NULL;
@@ -200,16 +203,17 @@ static int run_instance(struct run *run, struct run_slot *slot)
 
 	sl_container_name(name, sizeof name, req->app, req->release, instance);
 	snprintf(instance_label, sizeof instance_label, "%u", (unsigned)instance);
-	labels[n_labels++] = (struct docker_kv){SL_LABEL_APP, req->app};
-	labels[n_labels++] = (struct docker_kv){SL_LABEL_RELEASE, run->release_label};
-	labels[n_labels++] = (struct docker_kv){SL_LABEL_INSTANCE, instance_label};
+	labels[n_labels++] = (struct docker_kv){NAP_LABEL_APP, req->app};
+	labels[n_labels++] = (struct docker_kv){NAP_LABEL_RELEASE, run->release_label};
+	labels[n_labels++] = (struct docker_kv){NAP_LABEL_INSTANCE, instance_label};
 	/* Discovery leaves announcing it to the orchestrator (readiness first). */
-	labels[n_labels++] = (struct docker_kv){SL_LABEL_ANNOUNCED_BY,
-						SL_ANNOUNCED_BY_ORCHESTRATOR};
+	labels[n_labels++] = (struct docker_kv){NAP_LABEL_ANNOUNCED_BY,
+						NAP_ANNOUNCED_BY_ORCHESTRATOR};
 	/* "nap.napd=<id>" split into the label's key and value. */
 	if (st->napd_label[0])
-		labels[n_labels++] = (struct docker_kv){SL_LABEL_NAPD,
-							st->napd_label + strlen(SL_LABEL_NAPD "=")};
+		labels[n_labels++] = (struct docker_kv){NAP_LABEL_NAPD,
+							st->napd_label +
+								strlen(NAP_LABEL_NAPD "=")};
 
 	struct docker_container_spec spec = {
 		.image = req->image,
@@ -270,7 +274,7 @@ static int run_instance(struct run *run, struct run_slot *slot)
 docker_failed:
 	snprintf(slot->err, sizeof slot->err, "instance %u of %s: %s", (unsigned)instance, req->app,
 		 msg);
-	return sl_status(r);
+	return nap_status_from_errno(r);
 }
 
 /* One worker's turn: the next instance, unless the caller has gone. */

@@ -11,6 +11,7 @@
 #endif
 
 #include "scheduler_local.h"
+#include "settings_table.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -32,26 +33,6 @@ static void sl_state_free(struct sl_state *st)
 	free(st);
 }
 
-static int parse_grace(const nap_host *host, int *grace)
-{
-	const char *v = host->config("stop_timeout");
-	char *end;
-	long n;
-
-	*grace = SL_DEFAULT_STOP_GRACE_S;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < 0 || n > 3600) {
-		host->log(NAP_LOG_ERROR,
-			  "scheduler-local: stop_timeout = %s: give whole seconds, 0 to 3600", v);
-		return -EINVAL;
-	}
-	*grace = (int)n;
-	return 0;
-}
-
 static int sl_init(const nap_host *host, void **statep)
 {
 	const char *socket = host->config("docker_socket");
@@ -68,11 +49,17 @@ static int sl_init(const nap_host *host, void **statep)
 		return -ENOMEM;
 	st->host = host;
 	if (host->config("napd.id"))
-		snprintf(st->napd_label, sizeof st->napd_label, SL_LABEL_NAPD "=%s",
+		snprintf(st->napd_label, sizeof st->napd_label, NAP_LABEL_NAPD "=%s",
 			 host->config("napd.id"));
-	r = parse_grace(host, &st->stop_grace_s);
+	uint32_t grace;
+	const struct setting numbers[] = {
+		{"stop_timeout", SETTING_U32, &grace, SL_DEFAULT_STOP_GRACE_S, 0, 3600, 0,
+		 "seconds"},
+	};
+	r = settings_read(host, "scheduler-local", numbers, 1);
 	if (r < 0)
 		goto fail;
+	st->stop_grace_s = (int)grace;
 	if (socket && socket[0] != '/') {
 		host->log(NAP_LOG_ERROR,
 			  "scheduler-local: docker_socket = %s: give the absolute path of "

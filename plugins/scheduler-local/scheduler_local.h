@@ -19,16 +19,10 @@
 #include <nap/scheduler.pb-c.h>
 
 #include "docker_api.h"
+#include "labels.h"
 
-#define SL_LABEL_APP "nap.app"
-#define SL_LABEL_RELEASE "nap.release"
-#define SL_LABEL_INSTANCE "nap.instance"
-#define SL_LABEL_NAPD "nap.napd"
-/* Who announces the container in discovery: the orchestrator, once its
- * readiness check passes (discovery-etcd then only withdraws it when the
- * container stops; docs/protocol.md, "Container labels"). */
-#define SL_LABEL_ANNOUNCED_BY "nap.announced-by"
-#define SL_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
+/* Every container we start says that the orchestrator announces it, once
+ * its readiness check passes (labels.h, NAP_LABEL_ANNOUNCED_BY). */
 /* Containers a Run starts, or a Remove stops, at once (threads of their own). */
 #define SL_RUN_PARALLEL 8
 /* Seconds a container gets to stop before it is killed. */
@@ -44,7 +38,7 @@ struct sl_state {
 	char *socket;     /* dockerd's socket (config docker_socket) */
 	char *address;    /* host written into instances (config host) */
 	int stop_grace_s; /* config stop_timeout */
-	/* SL_LABEL_NAPD "=<id>" of the napd running us (config napd.id, given
+	/* NAP_LABEL_NAPD "=<id>" of the napd running us (config napd.id, given
 	 * by napd): what we start carries it and all we look at has it, so
 	 * napds sharing this Docker host never touch each other's apps. "" for
 	 * a napd that gives no id. */
@@ -57,8 +51,6 @@ struct sl_state {
 
 /* ---- errors.c ---- */
 
-/* The nap status for a negative errno from docker_api.h. */
-int sl_status(int err);
 /* Ends call with the status for err and "scheduler-local: <what>" (the
  * Docker client's messages already name the socket and say what to do when
  * dockerd cannot be reached). */
@@ -68,8 +60,6 @@ void sl_end_docker(const struct sl_state *st, nap_plugin_call *call, int err, co
 
 /* The container name for an instance into buf (SL_NAME_MAX). */
 void sl_container_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance);
-/* The host port of the lowest published TCP port bound on IPv4, or 0. */
-uint32_t sl_first_port(const struct docker_container_info *info);
 /* Reads a numeric label (nap.release, nap.instance); 0 if absent or bad. */
 uint32_t sl_label_u32(const struct docker_container_summary *s, const char *key);
 /* The label filters of the containers of app (NULL or "": of every nap app)
@@ -87,8 +77,9 @@ int sl_list_containers(struct docker_container_summary **listp, size_t *np,
 		       const struct sl_state *st, const char *app, uint32_t release, bool all,
 		       char *err, size_t errlen);
 /* Fills out (initialised by the caller) with what info says of instance of
- * release of app: id, host, port (when running), state, exit_code and
- * oom_killed (when not running), health, started_unix_ms; announcer "" (the
+ * release of app: id, host, port and ports (when running: endpoint_ports();
+ * free them with instance_ports_free()), state, exit_code and oom_killed
+ * (when not running), health, started_unix_ms; announcer "" (the
  * orchestrator). Strings are borrowed from app, info and st. */
 void sl_instance_fill(Nap__Instance *out, const struct sl_state *st, const char *app,
 		      uint32_t release, uint32_t instance,

@@ -20,6 +20,8 @@
 
 #include "scheduler_local.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +82,7 @@ static int send_inspected(struct watch *w, const char *kind, const char *id, con
 	if (health) /* the event's, not a newer one inspect may have seen */
 		in.health = (char *)health;
 	r = send_event(w, kind, &in);
+	instance_ports_free(&in);
 	docker_container_info_free(info);
 	return r;
 }
@@ -92,12 +95,12 @@ static int send_present(struct watch *w, char *err, size_t errlen)
 
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct docker_container_summary *c = &list[i];
-		const char *app = json_string_value(json_object_get(c->labels, SL_LABEL_APP));
+		const char *app = json_string_value(json_object_get(c->labels, NAP_LABEL_APP));
 
 		if (!nap_app_name_valid(app))
 			continue;
-		r = send_inspected(w, "present", c->id, app, sl_label_u32(c, SL_LABEL_RELEASE),
-				   sl_label_u32(c, SL_LABEL_INSTANCE), NULL, err, errlen);
+		r = send_inspected(w, "present", c->id, app, sl_label_u32(c, NAP_LABEL_RELEASE),
+				   sl_label_u32(c, NAP_LABEL_INSTANCE), NULL, err, errlen);
 	}
 	docker_container_list_free(list, n);
 	return r;
@@ -114,9 +117,9 @@ static uint32_t attr_u32(json_t *attributes, const char *key)
 static int on_event(void *user, const struct docker_event *ev)
 {
 	struct watch *w = user;
-	const char *app = json_string_value(json_object_get(ev->attributes, SL_LABEL_APP));
-	uint32_t release = attr_u32(ev->attributes, SL_LABEL_RELEASE);
-	uint32_t instance = attr_u32(ev->attributes, SL_LABEL_INSTANCE);
+	const char *app = json_string_value(json_object_get(ev->attributes, NAP_LABEL_APP));
+	uint32_t release = attr_u32(ev->attributes, NAP_LABEL_RELEASE);
+	uint32_t instance = attr_u32(ev->attributes, NAP_LABEL_INSTANCE);
 	char err[512];
 	int r;
 

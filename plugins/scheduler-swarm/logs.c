@@ -171,7 +171,7 @@ void sw_logs(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	if (r == -EPIPE || (req->follow && st->host->cancelled(call)))
 		st->host->end(call, NAP_CANCELLED, "scheduler-swarm: logs cancelled");
 	else if (r < 0)
-		st->host->end(call, sw_status(r), "scheduler-swarm: %s", err);
+		st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", err);
 	else
 		st->host->end(call, NAP_OK, "%s", "");
 }

@@ -6,6 +6,8 @@
 
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +41,7 @@ void sw_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 	}
 	r = sw_snapshot_read(&snap, st, req->app, err, sizeof err);
 	if (r < 0) {
-		st->host->end(call, sw_status(r), "scheduler-swarm: %s", err);
+		st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", err);
 		return;
 	}
 	for (size_t i = 0; i < snap.n; i++) {
@@ -52,7 +54,7 @@ void sw_remove(nap_plugin_call *call, const ProtobufCMessage *request, void *sta
 				sizeof err);
 		if (r < 0 && r != -ENOENT) {
 			sw_snapshot_free(&snap);
-			st->host->end(call, sw_status(r), "scheduler-swarm: %s", err);
+			st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", err);
 			return;
 		}
 		st->host->log(NAP_LOG_INFO, "scheduler-swarm: removed %s instance %u (release %u)",
@@ -82,7 +84,7 @@ void sw_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 	}
 	r = sw_snapshot_read(&snap, st, app, err, sizeof err);
 	if (r < 0) {
-		st->host->end(call, sw_status(r), "scheduler-swarm: %s", err);
+		st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", err);
 		return;
 	}
 	outs = calloc(snap.n + 1, sizeof *outs);
@@ -98,6 +100,8 @@ void sw_list(nap_plugin_call *call, const ProtobufCMessage *request, void *state
 		reply.n_instances = snap.n;
 		reply.instances = ptrs;
 		st->host->reply(call, &reply.base);
+		for (size_t i = 0; i < snap.n; i++)
+			instance_ports_free(&outs[i]);
 	}
 	free(outs);
 	free(ptrs);

@@ -15,6 +15,8 @@
 #include "run_request.h"
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,16 +99,16 @@ static json_t *labels_json(const struct run *run, uint32_t instance)
 	json_t *l = json_object();
 	char v[16];
 
-	json_object_set_new(l, SW_LABEL_APP, json_string(run->req->app));
+	json_object_set_new(l, NAP_LABEL_APP, json_string(run->req->app));
 	snprintf(v, sizeof v, "%u", (unsigned)run->req->release);
-	json_object_set_new(l, SW_LABEL_RELEASE, json_string(v));
+	json_object_set_new(l, NAP_LABEL_RELEASE, json_string(v));
 	snprintf(v, sizeof v, "%u", (unsigned)instance);
-	json_object_set_new(l, SW_LABEL_INSTANCE, json_string(v));
-	json_object_set_new(l, SW_LABEL_ANNOUNCED_BY, json_string(SW_ANNOUNCED_BY_ORCHESTRATOR));
+	json_object_set_new(l, NAP_LABEL_INSTANCE, json_string(v));
+	json_object_set_new(l, NAP_LABEL_ANNOUNCED_BY, json_string(NAP_ANNOUNCED_BY_ORCHESTRATOR));
 	if (*run->st->napd_id)
-		json_object_set_new(l, SW_LABEL_NAPD, json_string(run->st->napd_id));
+		json_object_set_new(l, NAP_LABEL_NAPD, json_string(run->st->napd_id));
 	snprintf(v, sizeof v, "%zu", run->n_ports);
-	json_object_set_new(l, SW_LABEL_PORTS, json_string(v));
+	json_object_set_new(l, NAP_LABEL_PORTS, json_string(v));
 	return l;
 }
 
@@ -342,16 +344,18 @@ static int run_wait(struct run *run)
 		int r = sw_snapshot_read(&snap, st, req->app, err, sizeof err);
 
 		if (r < 0) {
-			st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
-			return sw_status(r);
+			st->host->end(run->call, nap_status_from_errno(r), "scheduler-swarm: %s",
+				      err);
+			return nap_status_from_errno(r);
 		}
 		r = run_replace_lost(run, &snap, err, sizeof err);
 		if (r != 0) {
 			sw_snapshot_free(&snap);
 			if (r < 0) {
 				run_rollback(run);
-				st->host->end(run->call, sw_status(r), "scheduler-swarm: %s", err);
-				return sw_status(r);
+				st->host->end(run->call, nap_status_from_errno(r),
+					      "scheduler-swarm: %s", err);
+				return nap_status_from_errno(r);
 			}
 			continue;
 		}
@@ -427,6 +431,8 @@ static int run_wait(struct run *run)
 				reply.n_instances = outs && ptrs ? req->n_instances : 0;
 				reply.instances = ptrs;
 				st->host->reply(run->call, &reply.base);
+				for (size_t i = 0; outs && i < req->n_instances; i++)
+					instance_ports_free(&outs[i]);
 				free(outs);
 				free(ptrs);
 				sw_snapshot_free(&snap);
@@ -484,7 +490,7 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	/* An image without EXPOSE runs as an instance with no port (a
 	 * worker): nothing is published, Instance.port stays 0. */
 	if (r < 0) {
-		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : sw_status(r),
+		st->host->end(call, r == -ENOENT ? NAP_NOT_FOUND : nap_status_from_errno(r),
 			      "scheduler-swarm: %s",
 			      r == -ENOENT ? "the image is not on the builder's engine "
 					     "(image_docker): build and push it first"
@@ -497,7 +503,7 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 	if (run.n_constraints == 0) {
 		r = sw_snapshot_read(&run.snap, st, req->app, buf, sizeof buf);
 		if (r < 0) {
-			st->host->end(call, sw_status(r), "scheduler-swarm: %s", buf);
+			st->host->end(call, nap_status_from_errno(r), "scheduler-swarm: %s", buf);
 			goto out;
 		}
 		run_spread(&run);
@@ -506,7 +512,8 @@ void sw_run(nap_plugin_call *call, const ProtobufCMessage *request, void *state)
 		r = run_service(&run, i, false, buf, sizeof buf);
 		if (r < 0) {
 			run_rollback(&run);
-			st->host->end(call, sw_status(r), "scheduler-swarm: instance %u of %s: %s",
+			st->host->end(call, nap_status_from_errno(r),
+				      "scheduler-swarm: instance %u of %s: %s",
 				      (unsigned)req->instances[i], req->app, buf);
 			goto out;
 		}

@@ -19,6 +19,7 @@
 #endif
 
 #include "scheduler_swarm.h"
+#include "settings_table.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -39,27 +40,6 @@ static void sw_state_free(struct sw_state *st)
 		free(st->engines[i].url);
 	}
 	free(st);
-}
-
-static int parse_uint(const nap_host *host, const char *key, unsigned long max, unsigned long dflt,
-		      unsigned long *out)
-{
-	const char *v = host->config(key);
-	char *end;
-	unsigned long n;
-
-	*out = dflt;
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || n > max || *v == '-') {
-		host->log(NAP_LOG_ERROR, "scheduler-swarm: %s = %s: give a whole number, 0 to %lu",
-			  key, v, max);
-		return -EINVAL;
-	}
-	*out = n;
-	return 0;
 }
 
 /* node_engines = ADDR=ENGINE, ADDR=ENGINE ... */
@@ -106,7 +86,7 @@ static int sw_init(const nap_host *host, void **statep)
 {
 	const char *manager = host->config("manager");
 	const char *images = host->config("image_docker");
-	unsigned long port, poll, grace;
+	uint32_t port, poll, grace;
 	struct sw_state *st;
 	int r;
 
@@ -119,11 +99,13 @@ static int sw_init(const nap_host *host, void **statep)
 		return -ENOMEM;
 	st->host = host;
 	st->napd_id = host->config("napd.id") ? host->config("napd.id") : "";
-	r = parse_uint(host, "node_engine_port", 65535, 0, &port);
-	if (r == 0)
-		r = parse_uint(host, "poll_ms", 600000, SW_DEFAULT_POLL_MS, &poll);
-	if (r == 0)
-		r = parse_uint(host, "stop_timeout", 3600, SW_DEFAULT_STOP_GRACE_S, &grace);
+	const struct setting numbers[] = {
+		{"node_engine_port", SETTING_U32, &port, 0, 0, 65535, 0, NULL},
+		{"poll_ms", SETTING_U32, &poll, SW_DEFAULT_POLL_MS, 0, 600000, 0, NULL},
+		{"stop_timeout", SETTING_U32, &grace, SW_DEFAULT_STOP_GRACE_S, 0, 3600, 0,
+		 "seconds"},
+	};
+	r = settings_read(host, "scheduler-swarm", numbers, sizeof numbers / sizeof numbers[0]);
 	if (r < 0)
 		goto fail;
 	st->engine_port = (unsigned)port;

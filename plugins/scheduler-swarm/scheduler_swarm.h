@@ -25,16 +25,12 @@
 #include <nap/scheduler.pb-c.h>
 
 #include "docker_api.h"
+#include "endpoint.h"
+#include "labels.h"
 
-#define SW_LABEL_APP "nap.app"
-#define SW_LABEL_RELEASE "nap.release"
-#define SW_LABEL_INSTANCE "nap.instance"
-#define SW_LABEL_NAPD "nap.napd"
-#define SW_LABEL_ANNOUNCED_BY "nap.announced-by"
-/* How many ports the service publishes: a "running" task of a service that
- * publishes some counts as started only once its port is known. */
-#define SW_LABEL_PORTS "nap.ports"
-#define SW_ANNOUNCED_BY_ORCHESTRATOR "orchestrator"
+/* Labels: labels.h. NAP_LABEL_PORTS says how many ports the service
+ * publishes: a "running" task of a service that publishes some counts as
+ * started only once its port is known. */
 /* Longest service name: "nap-" app(63) "-" u32 "-" u32. */
 #define SW_NAME_MAX 96
 /* Nodes whose engines are followed (node_engines). */
@@ -82,7 +78,9 @@ struct sw_inst {
 	char host[64];      /* the node's address */
 	char machine[128];  /* the node's hostname (ID) */
 	char node_id[64];
-	uint32_t port;
+	uint32_t port; /* the default endpoint port's host port, 0 if none */
+	struct endpoint_port ports[ENDPOINT_PORTS_MAX]; /* every one, the default first */
+	size_t n_ports;
 	bool no_ports; /* the service publishes none (a worker) */
 	int exit_code;
 	uint64_t started_unix_ms;
@@ -111,8 +109,6 @@ const char *sw_node_addr(json_t *nodes, const char *id, char *buf, size_t len);
  * appended to path (a DOCKER_URL_MAX buffer). */
 int sw_filters_path(char *path, size_t len, const char *base, const struct sw_state *st,
 		    const char *app, uint32_t release);
-/* The nap status for a negative errno. */
-int sw_status(int err);
 /* The engine of the node at addr, or NULL. */
 docker_client *sw_engine_for(const struct sw_state *st, const char *addr);
 

@@ -6,6 +6,8 @@
 
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,29 +20,6 @@
 void sw_service_name(char *buf, size_t len, const char *app, uint32_t release, uint32_t instance)
 {
 	snprintf(buf, len, "nap-%s-%u-%u", app, (unsigned)release, (unsigned)instance);
-}
-
-int sw_status(int err)
-{
-	switch (err) {
-	case -EINVAL:
-		return NAP_INVALID_ARGUMENT;
-	case -ENOENT:
-		return NAP_NOT_FOUND;
-	case -EEXIST:
-		return NAP_ALREADY_EXISTS;
-	case -ECANCELED:
-		return NAP_CANCELLED;
-	case -ETIMEDOUT:
-		return NAP_DEADLINE_EXCEEDED;
-	case -ENOMEM:
-		return NAP_RESOURCE_EXHAUSTED;
-	case -ECONNREFUSED:
-	case -EIO:
-		return NAP_UNAVAILABLE;
-	default:
-		return NAP_INTERNAL;
-	}
 }
 
 docker_client *sw_engine_for(const struct sw_state *st, const char *addr)
@@ -64,17 +43,17 @@ int sw_filters_path(char *path, size_t len, const char *base, const struct sw_st
 		return -EINVAL;
 	snprintf(path, len, "%s", base);
 	if (app && *app) {
-		snprintf(app_f, sizeof app_f, SW_LABEL_APP "=%s", app);
+		snprintf(app_f, sizeof app_f, NAP_LABEL_APP "=%s", app);
 		v[n++] = app_f;
 	} else {
-		v[n++] = SW_LABEL_APP;
+		v[n++] = NAP_LABEL_APP;
 	}
 	if (release) {
-		snprintf(rel_f, sizeof rel_f, SW_LABEL_RELEASE "=%u", (unsigned)release);
+		snprintf(rel_f, sizeof rel_f, NAP_LABEL_RELEASE "=%u", (unsigned)release);
 		v[n++] = rel_f;
 	}
 	if (*st->napd_id) {
-		snprintf(napd_f, sizeof napd_f, SW_LABEL_NAPD "=%s", st->napd_id);
+		snprintf(napd_f, sizeof napd_f, NAP_LABEL_NAPD "=%s", st->napd_id);
 		v[n++] = napd_f;
 	}
 	filters = docker_label_filters_json(v, n);
@@ -179,14 +158,14 @@ static const char *task_state(const char *s)
 	return "exited"; /* complete, failed, shutdown, orphaned, remove */
 }
 
-/* The host port of the task's lowest published TCP target port, or 0. */
-static uint32_t task_port(json_t *task)
+/* The task's endpoint ports (endpoint_ports()) from its published ports. */
+static void task_ports(struct sw_inst *in, json_t *task)
 {
 	json_t *ports = json_object_get(json_object_get(json_object_get(task, "Status"),
 							"PortStatus"),
 					"Ports");
-	json_int_t best_target = 0, best = 0;
-	size_t i;
+	struct docker_port published[ENDPOINT_PORTS_MAX * 2];
+	size_t n = 0, i;
 	json_t *p;
 
 	json_array_foreach(ports, i, p)
@@ -195,14 +174,18 @@ static uint32_t task_port(json_t *task)
 		json_int_t pub = json_integer_value(json_object_get(p, "PublishedPort"));
 		const char *proto = str(p, "Protocol");
 
-		if ((*proto && strcmp(proto, "tcp") != 0) || pub <= 0 || pub > 65535)
+		if (n == sizeof published / sizeof published[0] || t <= 0 || t > 65535 ||
+		    pub <= 0 || pub > 65535)
 			continue;
-		if (!best || t < best_target) {
-			best_target = t;
-			best = pub;
-		}
+		/* Host mode publishes on every address of the node: no HostIp. */
+		published[n] = (struct docker_port){.container_port = (unsigned)t,
+						    .host_port = (unsigned)pub};
+		snprintf(published[n].proto, sizeof published[n].proto, "%s",
+			 *proto ? proto : "tcp");
+		n++;
 	}
-	return (uint32_t)best;
+	in->n_ports = endpoint_ports(in->ports, ENDPOINT_PORTS_MAX, published, n);
+	in->port = in->n_ports ? in->ports[0].host_port : 0;
 }
 
 static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nodes)
@@ -211,11 +194,11 @@ static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nod
 	json_t *status = json_object_get(task, "Status");
 
 	memset(in, 0, sizeof *in);
-	snprintf(in->app, sizeof in->app, "%s", str(labels, SW_LABEL_APP));
-	in->release = label_u32(labels, SW_LABEL_RELEASE);
-	in->instance = label_u32(labels, SW_LABEL_INSTANCE);
+	snprintf(in->app, sizeof in->app, "%s", str(labels, NAP_LABEL_APP));
+	in->release = label_u32(labels, NAP_LABEL_RELEASE);
+	in->instance = label_u32(labels, NAP_LABEL_INSTANCE);
 	snprintf(in->service_id, sizeof in->service_id, "%s", str(svc, "ID"));
-	in->no_ports = strcmp(str(labels, SW_LABEL_PORTS), "0") == 0;
+	in->no_ports = strcmp(str(labels, NAP_LABEL_PORTS), "0") == 0;
 	if (!task) {
 		snprintf(in->state, sizeof in->state, "pending");
 		snprintf(in->task_id, sizeof in->task_id, "%s", in->service_id);
@@ -246,7 +229,7 @@ static void inst_from(struct sw_inst *in, json_t *svc, json_t *task, json_t *nod
 		}
 	}
 	if (strcmp(in->state, "running") == 0) {
-		in->port = task_port(task);
+		task_ports(in, task);
 		in->started_unix_ms = parse_time_ms(str(status, "Timestamp"));
 	}
 }
@@ -324,7 +307,7 @@ void sw_instance_fill(Nap__Instance *out, const struct sw_inst *in)
 	out->instance = in->instance;
 	out->id = (char *)in->task_id;
 	out->host = (char *)in->host;
-	out->port = in->port;
+	(void)instance_ports_set(out, in->ports, in->n_ports); /* ENOMEM: the default alone */
 	out->state = (char *)in->state;
 	out->machine = (char *)(*in->machine ? in->machine : in->node_id);
 	out->exit_code = in->exit_code;

@@ -23,6 +23,8 @@
 
 #include "scheduler_swarm.h"
 
+#include "instance_ports.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,28 +123,11 @@ static uint32_t attr_u32(json_t *attrs, const char *key)
 	return s ? (uint32_t)strtoul(s, NULL, 10) : 0;
 }
 
-static uint32_t first_port(const struct docker_container_info *info)
-{
-	uint32_t best = 0, best_c = 0;
-
-	for (size_t i = 0; i < info->n_ports; i++) {
-		const struct docker_port *p = &info->ports[i];
-
-		if (strcmp(p->proto, "tcp") || strcmp(p->host_ip, "0.0.0.0") || !p->host_port)
-			continue;
-		if (!best || p->container_port < best_c) {
-			best = p->host_port;
-			best_c = p->container_port;
-		}
-	}
-	return best;
-}
-
 static int on_node_event(void *user, const struct docker_event *ev)
 {
 	struct follower *f = user;
 	json_t *a = ev->attributes;
-	const char *app = json_string_value(json_object_get(a, SW_LABEL_APP));
+	const char *app = json_string_value(json_object_get(a, NAP_LABEL_APP));
 	const char *task = json_string_value(json_object_get(a, "com.docker.swarm.task.id"));
 	struct nev n;
 
@@ -152,8 +137,8 @@ static int on_node_event(void *user, const struct docker_event *ev)
 		return 0;
 	memset(&n, 0, sizeof n);
 	snprintf(n.in.app, sizeof n.in.app, "%s", app);
-	n.in.release = attr_u32(a, SW_LABEL_RELEASE);
-	n.in.instance = attr_u32(a, SW_LABEL_INSTANCE);
+	n.in.release = attr_u32(a, NAP_LABEL_RELEASE);
+	n.in.instance = attr_u32(a, NAP_LABEL_INSTANCE);
 	snprintf(n.in.task_id, sizeof n.in.task_id, "%s", task);
 	snprintf(n.in.host, sizeof n.in.host, "%s", f->addr);
 	snprintf(n.in.machine, sizeof n.in.machine, "%s", f->addr);
@@ -165,7 +150,9 @@ static int on_node_event(void *user, const struct docker_event *ev)
 			return 0; /* gone already: its die follows */
 		snprintf(n.kind, sizeof n.kind, "started");
 		snprintf(n.in.state, sizeof n.in.state, "running");
-		n.in.port = first_port(info);
+		n.in.n_ports = endpoint_ports(n.in.ports, ENDPOINT_PORTS_MAX, info->ports,
+					      info->n_ports);
+		n.in.port = n.in.n_ports ? n.in.ports[0].host_port : 0;
 		n.in.started_unix_ms = info->started_unix_ms;
 		docker_container_info_free(info);
 	} else if (strcmp(ev->action, "die") == 0) {
@@ -190,9 +177,9 @@ static void *follow_node(void *arg)
 	struct follower *f = arg;
 	struct watch *w = f->w;
 	char err[512], napd_f[400];
-	const char *filters[2] = {SW_LABEL_APP, napd_f};
+	const char *filters[2] = {NAP_LABEL_APP, napd_f};
 
-	snprintf(napd_f, sizeof napd_f, SW_LABEL_NAPD "=%s", w->st->napd_id);
+	snprintf(napd_f, sizeof napd_f, NAP_LABEL_NAPD "=%s", w->st->napd_id);
 	while (!atomic_load(&w->cancel)) {
 		docker_events(f->docker, filters, *w->st->napd_id ? 2 : 1, 0, on_node_event, f,
 			      &w->cancel, err, sizeof err);
@@ -286,6 +273,7 @@ static void send_event(struct watch *w, const char *kind, const struct sw_inst *
 	else if (in)
 		w->st->host->log(NAP_LOG_DEBUG, "scheduler-swarm: %s %s instance %u (%s:%u)", kind,
 				 in->app, (unsigned)in->instance, in->host, (unsigned)in->port);
+	instance_ports_free(&out);
 }
 
 /* What a node's engine said, unless it was said already. */

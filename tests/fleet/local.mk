@@ -10,5 +10,5 @@ TESTS += tests/fleet/test-deploy-fleet.sh
 TESTS += tests/fleet/test-fleet-real.sh
 EXTRA_DIST += tests/fleet/test-deploy-fleet.sh tests/fleet/test-fleet-real.sh bench/fleet.sh
 # scheduler-local and scheduler-fleet in one napd: an app moves between them.
-TESTS += tests/fleet/test-two-schedulers.sh
-EXTRA_DIST += tests/fleet/test-two-schedulers.sh
+TESTS += tests/fleet/test-two-schedulers.sh tests/fleet/test-sidekick-ports.sh
+EXTRA_DIST += tests/fleet/test-two-schedulers.sh tests/fleet/test-sidekick-ports.sh

@@ -46,7 +46,7 @@ ectl() { etcdctl --endpoints=http://127.0.0.1:2379 --dial-timeout=3s "$@"; }
 # containers REL: running containers of the app's release REL
 containers() { docker ps -q --filter "label=nap.app=$APP" --filter "label=nap.release=$1" | grep -c . || true; }
 # keys REL: announcements of release REL
-keys() { ectl get --prefix --print-value-only "/services/$APP/" | grep -c "\"release\":$1}" || true; }
+keys() { ectl get --prefix --print-value-only "/services/$APP/" | grep -c "\"release\":$1[,}]" || true; }
 gone() { [ "$(containers "$1")" -eq 0 ] && [ "$(keys "$1")" -eq 0 ]; }
 api() { curl -sf --max-time 5 --unix-socket "$FLEETSOCK" -X POST "http://fleet/_test/api?$1"; }
 fleet_units() { curl -sf --max-time 5 --unix-socket "$FLEETSOCK" http://fleet/fleet/v1/units | grep -o "\"nap-$APP@[^\"]*\"" | sort -u; }
@@ -80,8 +80,8 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=nap.app=$APP")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	ectl del --prefix "/services/$APP/" >/dev/null 2>&1
-	ectl del --prefix "/nap/fleet/want/$APP/" >/dev/null 2>&1
-	ectl del --prefix "/nap/fleet/present/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}fleet/want/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}fleet/present/$APP/" >/dev/null 2>&1
 	docker rmi -f "$IMG" >/dev/null 2>&1
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }

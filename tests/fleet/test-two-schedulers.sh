@@ -26,12 +26,12 @@ sched_of() { napc --json status "$APP" | python3 -c 'import json,sys; print(json
 export NAPC SOCK APP
 export -f napc
 cleanup() {
-	[ -n "${FETCH:-}" ] && kill "$FETCH" 2>/dev/null
+	[ -n "${FETCH_PID:-}" ] && kill "$FETCH_PID" 2>/dev/null
 	stop_napd
 	[ -n "$FLEET_PID" ] && kill "$FLEET_PID" 2>/dev/null && wait "$FLEET_PID" 2>/dev/null
 	docker rm -f $(docker ps -aq --filter "label=nap.app=$APP") >/dev/null 2>&1
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/services/$APP/" >/dev/null 2>&1
-	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/nap/apps/$APP/" >/dev/null 2>&1
+	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "${NAP_KEY_PREFIX}apps/$APP/" >/dev/null 2>&1
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -62,20 +62,7 @@ napc deploy "$APP" "$WORK/hello" --scheduler nosuch >"$WORK/nosuch.out" 2>&1
 ok "a scheduler napd does not run is refused, naming the ones it runs" \
 	bash -c "grep -q \"no scheduler plugin 'nosuch' runs in this napd (it runs: scheduler-local, scheduler-fleet)\" '$WORK/nosuch.out'"
 
-cat >"$WORK/fetch.sh" <<SH
-n=0; fails=0; end=\$((\$(date +%s) + 240))
-while [ ! -e "$WORK/stop" ] && [ \$(date +%s) -lt \$end ]; do
-	n=\$((n + 1)); got=0
-	for u in \$("$NAPC" --socket "$SOCK" endpoints $APP); do
-		curl -sf --max-time 2 "\$u" >/dev/null && { got=1; break; }
-	done
-	[ \$got = 1 ] || fails=\$((fails + 1))
-	sleep 0.05
-done
-echo "\$n \$fails" >"$WORK/fetch.result"
-SH
-bash "$WORK/fetch.sh" &
-FETCH=$!
+fetch_loop_start "$WORK" 240 "$NAPC" "$SOCK" "$APP"
 ok "the app moves to fleet (a redeploy naming it)" napc deploy "$APP" "$WORK/hello" --scheduler scheduler-fleet
 s=$(sched_of)
 ok "... status names scheduler-fleet ($s)" test "$s" = scheduler-fleet
@@ -88,11 +75,8 @@ ok "... status still names scheduler-fleet ($s)" test "$s" = scheduler-fleet
 ok "and it moves back to this host" napc deploy "$APP" "$WORK/hello" --scheduler scheduler-local
 ok "... no unit of it left in fleet" wait_until 60 bash -c "[ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | python3 -c 'import json,sys; print(sum(u[\"name\"].startswith(\"nap-$APP@\") for u in json.load(sys.stdin).get(\"units\", [])))') -eq 0 ]"
 sleep 1
-touch "$WORK/stop"
-wait "$FETCH"
-FETCH=
-read -r n fails <"$WORK/fetch.result"
-ok "no failed request while it moved there and back ($fails of $n)" test "$fails" -eq 0 -a "$n" -ge 20
+fetch_loop_stop
+ok "no failed request while it moved there and back ($FETCH_FAILS of $FETCHED)" test "$FETCH_FAILS" -eq 0 -a "$FETCHED" -ge 20
 
 # Placement constraints, kept with the app and passed to the scheduler.
 napc deploy "$APP" "$WORK/hello" --constraint zone==a >"$WORK/local-cons.out" 2>&1

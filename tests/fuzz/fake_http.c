@@ -59,14 +59,14 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 		r = 0;
 	}
 	if (!t.body.data && !(req->on_json && a.status >= 200 && a.status < 300) &&
-	    bytebuf_append(&t.body, "", 0) < 0) {
+	    nap_buf_append(&t.body, "", 0) < 0) {
 		r = errbuf_printf(err, errlen, -ENOMEM, "out of memory");
 		goto out;
 	}
 	*resp = (struct http_response){.status = a.status, .body_len = t.body.len, .stop = t.stop};
-	resp->body = bytebuf_steal(&t.body);
+	resp->body = nap_buf_steal(&t.body);
 out:
-	bytebuf_release(&t.body);
-	bytebuf_release(&t.line);
+	nap_buf_release(&t.body);
+	nap_buf_release(&t.line);
 	return r;
 }

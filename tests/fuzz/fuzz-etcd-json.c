@@ -92,24 +92,27 @@ static const nap_host host = {.size = sizeof host,
 const nap_host *disc_host = &host;
 
 /* discovery.c's (which holds the plugin's entry point and is not linked). */
-void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r,
-			 const char *what, const char *err)
+void disc_end_etcd_error(const struct discovery *d, nap_plugin_call *call, int r, const char *what,
+			 const char *err)
 {
 	(void)d;
 	host_end(call, r, "%s: %s", what, err);
 }
 
 /* announcer.c's (threads and leases): the etcd request alone. */
-int announcer_put(struct announcer *a, const struct disc_endpoint *ep, enum ann_source src,
+int announcer_put(struct announcer *a, const struct endpoint_record *ep, enum ann_source src,
 		  const char *container_id, char *err, size_t errlen)
 {
-	char key[512], *value = disc_endpoint_value(ep);
+	char key[ENDPOINT_KEY_MAX], *value = endpoint_record_json(ep);
 	int r;
 
 	(void)a, (void)src, (void)container_id;
 	if (!value)
 		return -ENOMEM;
-	disc_endpoint_key(key, sizeof key, ep->app, ep->host, ep->instance);
+	if (endpoint_key(key, sizeof key, ep) < 0) {
+		free(value);
+		return -EINVAL;
+	}
 	r = etcd_put(NULL, etcd, key, value, strlen(value), 0, err, errlen);
 	free(value);
 	return r;
@@ -176,7 +179,8 @@ static void run(char op, const uint8_t *data, size_t size)
 		etcd_lease_revoke(etcd, 7587, err, sizeof err);
 		break;
 	case 'w': {
-		struct etcd_watch_options o = {.key = "/services/", .prefix = true,
+		struct etcd_watch_options o = {.key = "/services/",
+					       .prefix = true,
 					       .start_revision = 12};
 
 		etcd_watch(&a, etcd, &o, on_watch, &count, err, sizeof err);
@@ -226,10 +230,11 @@ static void run(char op, const uint8_t *data, size_t size)
 		break;
 	}
 	default: {
-		struct disc_endpoint ep;
+		struct endpoint_record ep;
 
-		if (disc_endpoint_parse(&ep, "/services/web/h:1", (const char *)data, size) == 0) {
-			char *v = disc_endpoint_value(&ep);
+		if (endpoint_record_parse(&ep, "/services/web:8080/h:1", (const char *)data,
+					  size) == 0) {
+			char *v = endpoint_record_json(&ep);
 			sink += strlen(ep.host) + ep.port;
 			free(v);
 		}

@@ -72,7 +72,7 @@ static void check_string(const char *s)
 	sink += nap_app_name_valid(s) + nap_env_key_valid(s) + sf_image_valid(s) +
 		sf_metadata_valid(s) + sf_host_valid(s) + sf_path_valid(s) + sf_url_valid(s) +
 		sf_text_valid(s) + nap_utf8_valid(s) + builder_valid_image(s) +
-		builder_valid_registry(s) + disc_host_valid(s) + disc_record_key_valid(s, true);
+		builder_valid_registry(s) + endpoint_host_valid(s) + disc_record_key_valid(s, true);
 	char buf[64];
 	sink += strlen(builder_printable(buf, sizeof(buf), s));
 }

@@ -8,6 +8,7 @@
 # no server; the others link the plugin or napd files they test directly.
 
 FUZZ_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins -I$(top_srcdir)/plugins/common \
+	-I$(top_srcdir)/core/lib \
 	-I$(top_srcdir)/plugins/scheduler-fleet -I$(top_srcdir)/plugins/orchestrator \
 	-I$(top_srcdir)/core/napd \
 	-I$(top_srcdir)/tests/fuzz
@@ -16,13 +17,14 @@ FUZZ_LDADD = $(TEST_LDADD) $(CURL_LIBS) $(JANSSON_LIBS)
 # plugins/common without its network: Docker's and etcd's clients over
 # fake_http.c.
 FUZZ_COMMON_SOURCES = tests/fuzz/answers.c tests/fuzz/answers.h tests/fuzz/fake_http.c \
-	plugins/common/base64.c plugins/common/bytebuf.c plugins/common/errbuf.c \
+	plugins/common/base64.c core/lib/buf.c plugins/common/errbuf.c \
 	plugins/common/json_int64.c plugins/common/docker_api.c \
 	plugins/common/docker_image.c plugins/common/docker_container.c \
-	plugins/common/docker_events.c plugins/common/etcd_v3.c
+	plugins/common/docker_events.c plugins/common/etcd_v3.c plugins/common/endpoint.c
 FUZZ_REQUESTS_SOURCES = tests/fuzz/fuzz-requests.c plugins/common/errbuf.c \
 	plugins/scheduler-fleet/unit_names.c \
-	plugins/builder/names.c plugins/discovery-etcd/names.c plugins/notifier/notification.c
+	plugins/builder/names.c plugins/discovery-etcd/names.c plugins/notifier/notification.c \
+	plugins/common/endpoint.c
 FUZZ_CONFIG_SOURCES = tests/fuzz/fuzz-config.c core/napd/conffile.c core/napd/log.c
 FUZZ_DOCKER_JSON_SOURCES = tests/fuzz/fuzz-docker-json.c $(FUZZ_COMMON_SOURCES)
 FUZZ_ETCD_JSON_SOURCES = tests/fuzz/fuzz-etcd-json.c $(FUZZ_COMMON_SOURCES) \

@@ -74,29 +74,14 @@ ok "... and every endpoint serves at once" fetch_all
 ok "status: running, 2 of 2 ready" bash -c "napc status $APP | grep -q '^$APP: running' && [ \$(napc --json status $APP | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"ready\"])') = 2 ]"
 
 # --- a redeploy of the slow app under a client that looks up and fetches every 50 ms
-cat >"$WORK/fetch.sh" <<SH
-n=0; fails=0; end=\$((\$(date +%s) + 90))
-while [ ! -e "$WORK/stop-fetch" ] && [ \$(date +%s) -lt \$end ]; do
-	n=\$((n + 1)); got=0
-	for u in \$("$NAPC" --socket "$SOCK" endpoints $APP); do
-		curl -sf --max-time 2 "\$u" >/dev/null && { got=1; break; }
-	done
-	[ \$got = 1 ] || fails=\$((fails + 1))
-	sleep 0.05
-done
-echo "\$n \$fails" >"$WORK/fetch.result"
-SH
-bash "$WORK/fetch.sh" &
-FETCH=$!
+fetch_loop_start "$WORK" 90 "$NAPC" "$SOCK" "$APP"
 sleep 0.5
 echo "<p>nap release 2</p>" >>"$WORK/slow/index.html"
 napc deploy "$APP" "$WORK/slow" >"$WORK/d2.out" 2>&1
 ok "a redeploy of the slow app succeeds" test $? -eq 0
 sleep 0.5
-touch "$WORK/stop-fetch"
-wait $FETCH
-read -r n fails <"$WORK/fetch.result"
-ok "... with no failed request ($fails of $n failed)" test "$fails" -eq 0 -a "$n" -ge 20
+fetch_loop_stop
+ok "... with no failed request ($FETCH_FAILS of $FETCHED failed)" test "$FETCH_FAILS" -eq 0 -a "$FETCHED" -ge 20
 ok "... and the old release is gone: 2 containers, 2 keys" wait_until 20 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ] && [ $(keys "$APP") -eq 2 ]"
 
 # --- a killed instance is replaced and announced again

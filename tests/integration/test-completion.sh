@@ -38,8 +38,11 @@ ok "the completion is valid bash" bash -n "$COMPLETION"
 ok "sourcing it registers a completion for napc" \
 	bash --norc -c ". '$COMPLETION' && complete -p napc | grep -q _napc"
 expect "a command" "deploy destroy " napc de
-expect "every command" "check deploy destroy endpoints env help logs ls ping plugins rollback scale start status stop " napc ""
+expect "every command" "check deploy destroy dial-stdio endpoints env export help import logs ls ping plugins rollback scale start status stop " napc ""
 expect "a global option" "--socket " napc --so
+expect "--host" "--help --host " napc --h
+expect "--host's schemes" "ssh:// unix:/// " napc --host ""
+expect "dial-stdio's option" "--socket " napc dial-stdio --
 expect "an app name" "hello hello-api " napc status hel
 expect "an app name after a global option" "web " napc --json logs w
 expect "an app name for deploy (a redeploy)" "hello-api " napc deploy hello-
@@ -47,10 +50,15 @@ expect "deploy's options" "--check-http --env --instances --memory --ready-timeo
 expect "check's options" "--failures --http --interval --ready-timeout --tcp " napc check hello --
 expect "nothing after an option that takes a value" " " napc deploy hello . --memory ""
 expect "no app name for scale's count" " " napc scale hello ""
+expect "import's option" "--force " napc import --f
 rm -f "$WORK/napc-args"
 complete_words napc --socket /tmp/other.sock stop "" >/dev/null
 ok "napc ls is asked of the socket the command line names" \
 	grep -q -- "--socket /tmp/other.sock --timeout 1 ls" "$WORK/napc-args"
+rm -f "$WORK/napc-args"
+complete_words napc --host ssh://me@server stop "" >/dev/null
+ok "... or of the --host it names" \
+	grep -q -- "--host ssh://me@server --timeout 1 ls" "$WORK/napc-args"
 mkdir -p "$WORK/ctx/app1"
 (cd "$WORK/ctx" && complete_words napc deploy newapp ap) >"$WORK/dir.out"
 ok "deploy's DIR completes directories" grep -qx "app1 " "$WORK/dir.out"

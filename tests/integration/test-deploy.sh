@@ -72,35 +72,21 @@ ok "... with build progress piped as plain lines" grep -q "^build: Step 1/" "$WO
 ok "every endpoint serves the page" all_pages_ok
 ok "each instance has the 64 MiB memory limit" bash -c "for c in \$(docker ps -q --filter label=nap.app=$APP); do [ \$(docker inspect -f '{{.HostConfig.Memory}}' \$c) = 67108864 ] || exit 1; done"
 ok "etcd holds both under /services/$APP/" test "$(etcd_keys "/services/$APP/")" -eq 2
-ok "each entry is {host, port, instance, release}" bash -c "etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | python3 -c '
+ok "each entry is {host, port, instance, release, container_port}" bash -c "etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | python3 -c '
 import json, sys
 for line in sys.stdin:
-    d = json.loads(line); assert set(d) == {\"host\", \"port\", \"instance\", \"release\"}, d; assert d[\"release\"] == 1'"
+    d = json.loads(line); assert set(d) == {\"host\", \"port\", \"instance\", \"release\", \"container_port\"}, d; assert (d[\"release\"], d[\"container_port\"]) == (1, 8080)'"
 ok "napc status --json: release 1, 2 instances, running" bash -c "'$NAPC' --socket '$SOCK' --json status $APP | python3 -c 'import json,sys; d=json.load(sys.stdin); assert (d[\"release\"], d[\"instances\"], d[\"state\"], len(d[\"endpoints\"])) == (1, 2, \"running\", 2), d'"
 ok "napc ls lists it" bash -c "'$NAPC' --socket '$SOCK' ls | grep -q '^$APP  *running  *1'"
 ok "the webhook heard of the deploy" wait_until 10 bash -c "grep -q '\"app\": *\"$APP\"' '$WORK/hooks' && grep '\"app\": *\"$APP\"' '$WORK/hooks' | grep -q succeeded"
 
 # Redeploy while a client keeps fetching: no request may fail.
-cat >"$WORK/fetch.sh" <<SH
-fails=0 n=0
-while [ ! -e "$WORK/stop-fetch" ]; do
-	n=\$((n + 1)); ok=0
-	for u in \$("$NAPC" --socket "$SOCK" endpoints $APP); do
-		curl -sf --max-time 2 "\$u" >/dev/null && { ok=1; break; }
-	done
-	[ \$ok = 1 ] || fails=\$((fails + 1))
-done
-echo "\$n \$fails" >"$WORK/fetch.result"
-SH
-bash "$WORK/fetch.sh" &
-FETCH=$!
+fetch_loop_start "$WORK" 300 "$NAPC" "$SOCK" "$APP"
 echo "<p>nap release 2</p>" >>"$WORK/hello/index.html"
 napc deploy "$APP" "$WORK/hello" >"$WORK/deploy2.out" 2>&1
 ok "a redeploy succeeds" test $? -eq 0
-touch "$WORK/stop-fetch"
-wait $FETCH
-read -r fetched fails <"$WORK/fetch.result"
-ok "no failed request during the redeploy ($fetched fetches, $fails failed)" test "$fails" -eq 0 -a "$fetched" -gt 0
+fetch_loop_stop
+ok "no failed request during the redeploy ($FETCHED fetches, $FETCH_FAILS failed)" test "$FETCH_FAILS" -eq 0 -a "$FETCHED" -gt 0
 ok "release 2 serves the new page" bash -c "u=\$('$NAPC' --socket '$SOCK' endpoints $APP | head -1); curl -sf \$u | grep -q 'release 2'"
 ok "release 1 is gone: 2 containers, 2 entries" wait_until 10 bash -c "[ \$(docker ps -q --filter label=nap.app=$APP | wc -l) -eq 2 ] && [ \$(docker ps -q --filter label=nap.app=$APP --filter label=nap.release=1 | wc -l) -eq 0 ]"
 ok "... and 2 entries, all release 2" bash -c "[ \$(etcdctl --endpoints=http://127.0.0.1:2379 get --prefix --print-value-only /services/$APP/ | grep -c '\"release\":2') -eq 2 ]"
@@ -157,7 +143,7 @@ ok "the app kept serving" all_pages_ok
 ok "destroy" napc destroy "$APP"
 ok "... no container" test "$(containers "$APP")" -eq 0
 ok "... no key under /services/$APP/" test "$(etcd_keys "/services/$APP/")" -eq 0
-ok "... no key under /nap/apps/$APP/" test "$(etcd_keys "/nap/apps/$APP/")" -eq 0
+ok "... no key under ${NAP_KEY_PREFIX}apps/$APP/" test "$(etcd_keys "${NAP_KEY_PREFIX}apps/$APP/")" -eq 0
 ok "... no image tag of it left" bash -c "! docker images --format '{{.Repository}}' | grep -qx '127.0.0.1:5000/$APP'"
 napc status "$APP" >/dev/null 2>&1
 ok "... and napc status says it is gone (exit 1)" test $? -eq 1

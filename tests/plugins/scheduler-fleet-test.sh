@@ -105,8 +105,8 @@ for i in 1 2; do
 	ok "... whose endpoint serves the page" bash -c "curl -sf 'http://$HOSTADDR:$port/' | grep -q 'Hello from nap'"
 	eval "port$i=$port"
 done
-ok "the key carries host, port, instance and release" \
-	bash -c "etcdctl get --print-value-only /services/$APP/$HOSTADDR:1 | grep -qx '{\"host\":\"$HOSTADDR\",\"port\":$port1,\"instance\":1,\"release\":1}'"
+ok "the key carries host, port, instance, release and container_port" \
+	bash -c "etcdctl get --print-value-only /services/$APP/$HOSTADDR:1 | grep -qx '{\"host\":\"$HOSTADDR\",\"port\":$port1,\"instance\":1,\"release\":1,\"container_port\":8080}'"
 ok "the key is held by a lease" \
 	bash -c "etcdctl get -w json /services/$APP/$HOSTADDR:1 | grep -q '\"lease\":[1-9]'"
 # The time from a container's start to its endpoint in etcd.

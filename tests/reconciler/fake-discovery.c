@@ -25,26 +25,11 @@
 #include <nap/limits.h>
 #include <nap/names.h>
 
+#include "endpoint.h"
 #include "fake-discovery.h"
 
 static struct fdisc the_fd = {.lock = PTHREAD_MUTEX_INITIALIZER,
 			      .changed = PTHREAD_COND_INITIALIZER};
-
-/* As discovery-etcd's disc_host_valid(). */
-static bool host_valid(const char *host)
-{
-	size_t n = host ? strlen(host) : 0;
-
-	if (n < 1 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = host[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == ':' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 static bool check_app(struct fdisc *d, nap_plugin_call *call, const char *app)
 {
@@ -81,7 +66,7 @@ static void fd_announce(nap_plugin_call *call, const ProtobufCMessage *request, 
 		const Nap__Endpoint *e = in->endpoints[i];
 		if (!check_app(d, call, e->app))
 			return;
-		if (!host_valid(e->host) || e->port < 1 || e->port > 65535) {
+		if (!endpoint_host_valid(e->host) || e->port < 1 || e->port > 65535) {
 			d->host->end(call, NAP_INVALID_ARGUMENT,
 				     "endpoint %zu of %s: give a host name or address and a port "
 				     "from 1 to 65535 (got \"%.70s\" port %u)",

@@ -104,29 +104,14 @@ echo "# node loss: withdrawn after $LOSS_WITHDRAW_MS ms, replacements announced 
 ok "... every endpoint serves" fetch_all
 
 # --- redeploy under a client that looks up and fetches every 50 ms
-cat >"$WORK/fetch.sh" <<SH
-n=0; fails=0; end=\$((\$(date +%s) + 150))
-while [ ! -e "$WORK/stop-fetch" ] && [ \$(date +%s) -lt \$end ]; do
-	n=\$((n + 1)); got=0
-	for u in \$("$NAPC" --socket "$SOCK" endpoints $APP); do
-		curl -sf --max-time 2 "\$u" >/dev/null && { got=1; break; }
-	done
-	[ \$got = 1 ] || fails=\$((fails + 1))
-	sleep 0.05
-done
-echo "\$n \$fails" >"$WORK/fetch.result"
-SH
-bash "$WORK/fetch.sh" &
-FETCH=$!
+fetch_loop_start "$WORK" 150 "$NAPC" "$SOCK" "$APP"
 sleep 0.5
 echo "<p>nap release 2</p>" >>"$WORK/hello/index.html"
 napc deploy "$APP" "$WORK/hello" >"$WORK/d2.out" 2>&1
 ok "a redeploy succeeds" test $? -eq 0
 sleep 0.5
-touch "$WORK/stop-fetch"
-wait $FETCH
-read -r n fails <"$WORK/fetch.result"
-ok "... with no failed request ($fails of $n failed)" test "$fails" -eq 0 -a "$n" -ge 10
+fetch_loop_stop
+ok "... with no failed request ($FETCH_FAILS of $FETCHED failed)" test "$FETCH_FAILS" -eq 0 -a "$FETCHED" -ge 10
 ok "... the old release's services are gone" wait_until 30 bash -c "[ \$(docker -H unix://$(sw_sock 1) service ls -q --filter label=nap.app=$APP --filter label=nap.release=1 | grep -c .) -eq 0 ]"
 
 # --- scale, stop, start as on one host
@@ -190,7 +175,7 @@ ok "destroy succeeds" test $? -eq 0
 ok "... no service is left" wait_until 30 test "$(services)" -eq 0
 ok "... no task container on the nodes" wait_until 30 bash -c "for n in 1 2; do [ \$(docker -H unix://$SW_DIR/n\$n.sock ps -aq --filter label=nap.app=$APP | grep -c .) -eq 0 ] || exit 1; done"
 ok "... no key" test "$(keys "$APP")" -eq 0
-ok "... no record" test "$(etcdctl --endpoints=$ETCD get --prefix --keys-only "/nap/apps/$APP/" | grep -c .)" -eq 0
+ok "... no record" test "$(etcdctl --endpoints=$ETCD get --prefix --keys-only "${NAP_KEY_PREFIX}apps/$APP/" | grep -c .)" -eq 0
 
 {
 	echo "deploy_ms: $DEPLOY_MS"

@@ -341,5 +341,30 @@ int main(void)
 		      strcmp(nap_status_name(99), "UNKNOWN") == 0 &&
 		      nap_status_from_name("deadline_exceeded") == NAP_DEADLINE_EXCEEDED,
 	      "status names map both ways");
+
+	/* The one errno -> status mapping of the plugins (nap/status.h). */
+	static const struct {
+		int err, status;
+	} by_errno[] = {
+		{0, NAP_OK},
+		{-ECONNREFUSED, NAP_UNAVAILABLE},
+		{-ECONNRESET, NAP_UNAVAILABLE},
+		{-ETIMEDOUT, NAP_UNAVAILABLE},
+		{-EAGAIN, NAP_UNAVAILABLE},
+		{-EIO, NAP_UNAVAILABLE},
+		{-ECANCELED, NAP_CANCELLED},
+		{-EINVAL, NAP_INVALID_ARGUMENT},
+		{-ENOENT, NAP_NOT_FOUND},
+		{ENOENT, NAP_NOT_FOUND},
+		{-EEXIST, NAP_ALREADY_EXISTS},
+		{-EACCES, NAP_PERMISSION_DENIED},
+		{-EPERM, NAP_PERMISSION_DENIED},
+		{-ENOMEM, NAP_RESOURCE_EXHAUSTED},
+		{-EPROTO, NAP_INTERNAL},
+		{-ENAMETOOLONG, NAP_INTERNAL},
+	};
+	for (size_t i = 0; i < sizeof by_errno / sizeof by_errno[0]; i++)
+		CHECK(nap_status_from_errno(by_errno[i].err) == by_errno[i].status,
+		      "errno %d is %s", by_errno[i].err, nap_status_name(by_errno[i].status));
 	return DONE();
 }

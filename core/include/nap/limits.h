@@ -44,6 +44,11 @@
 #define NAP_CONFIG_ENTRY_MAX 4096u
 /* Services one plugin may provide. */
 #define NAP_SERVICES_MAX 64u
+/* napd.conf's key_prefix: where nap keeps its own records in etcd, passed
+ * to plugins as "napd.key_prefix" (docs/protocol.md, section 3): "/", then
+ * components of [A-Za-z0-9._-] each followed by "/", at most this long. */
+#define NAP_KEY_PREFIX_DEFAULT "/nap/"
+#define NAP_KEY_PREFIX_MAX 64u
 
 /* Flow control of client-streaming calls (protocol 1.2, docs/protocol.md
  * section 5): every such call starts with this much credit, in bytes of

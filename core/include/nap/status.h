@@ -40,6 +40,16 @@ const char *nap_status_name(int status);
 /* Parses a name as printed by nap_status_name(); -1 if it is not one. */
 int nap_status_from_name(const char *name);
 
+/* The status for an errno value (negative or not) that a client of a
+ * server (dockerd, etcd, fleet, a registry) returned, the one mapping every
+ * plugin uses (docs/protocol.md, "Status codes"): ECONNREFUSED, ECONNRESET,
+ * ETIMEDOUT, EAGAIN and EIO (the server is down, stuck or failing: try
+ * again) give NAP_UNAVAILABLE; ECANCELED NAP_CANCELLED; EINVAL
+ * NAP_INVALID_ARGUMENT; ENOENT NAP_NOT_FOUND; EEXIST NAP_ALREADY_EXISTS;
+ * EACCES and EPERM NAP_PERMISSION_DENIED; ENOMEM NAP_RESOURCE_EXHAUSTED; 0
+ * NAP_OK; anything else NAP_INTERNAL. */
+int nap_status_from_errno(int err);
+
 /* Text for a negative errno value returned by a libnap function. */
 const char *nap_strerror(int err);
 
