@@ -34,6 +34,7 @@ cp -r "$top/examples/hello" "$work/hello"
 "$work/hello/prepare"
 plugin() { echo "$build/plugins/$1/.libs/$1.so"; }
 cat >"$work/napd.conf" <<CONF
+key_prefix = /nap-bench/
 plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd) $(plugin notifier)
 log_level = warning
 CONF

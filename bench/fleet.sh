@@ -48,7 +48,7 @@ cleanup() {
 		ids=$(docker ps -aq --filter "label=nap.app=$a")
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
 		etcdctl del --prefix "/services/$a/" >/dev/null 2>&1 || true
-		etcdctl del --prefix "/nap/apps/$a/" >/dev/null 2>&1 || true
+		etcdctl del --prefix "/nap-bench/apps/$a/" >/dev/null 2>&1 || true
 	done
 	rm -rf "$work"
 }
@@ -70,6 +70,7 @@ start_napd() {
 	local name=$1 sched=$2
 	shift 2
 	{
+		echo "key_prefix = /nap-bench/"
 		echo "plugins = $(plugin builder) $(plugin "$sched") $(plugin discovery-etcd)"
 		echo "log_level = warning"
 		echo "deploy_timeout = 180"

@@ -28,7 +28,7 @@ cleanup() {
 	[ -n "${NAPD_PID:-}" ] && kill "$NAPD_PID" 2>/dev/null && wait "$NAPD_PID" 2>/dev/null
 	docker rm -f $(docker ps -aq --filter "label=nap.napd=$(hostname):$sock") >/dev/null 2>&1 || true
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /services/hb- >/dev/null 2>&1 || true
-	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /nap/apps/hb- >/dev/null 2>&1 || true
+	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix /nap-bench/apps/hb- >/dev/null 2>&1 || true
 	[ -n "$keep" ] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -49,6 +49,7 @@ mkapp quick 'exec /bin/busybox httpd -f -p 8080 -h /www'
 mkapp slow '/bin/busybox sleep 3; exec /bin/busybox httpd -f -p 8080 -h /www'
 
 cat >"$work/napd.conf" <<CONF
+key_prefix = /nap-bench/
 plugins = $(plugin orchestrator) $(plugin builder) $(plugin scheduler-local) $(plugin discovery-etcd)
 log_level = warning
 CONF

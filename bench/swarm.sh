@@ -66,6 +66,7 @@ start_napd() { # start_napd SCHEDULER ETCD [settings lines...]
 	local sched=$1 etcd=$2
 	shift 2
 	{
+		echo "key_prefix = /nap-bench/"
 		echo "plugins = $(plugin orchestrator) $(plugin builder) $(plugin "$sched") $(plugin discovery-etcd)"
 		echo "deploy_timeout = 120"
 		echo "[plugin discovery-etcd]"

@@ -20,11 +20,14 @@ LOG_COMPILER = $(top_srcdir)/tests/tap-run
 
 TEST_LDADD = core/lib/libnap.la $(PROTOBUF_C_LIBS)
 
-check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/nap-call
-tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h
+check_PROGRAMS += tests/unit/test-frame tests/unit/test-conn tests/unit/test-stream tests/nap-call
+tests_unit_test_frame_SOURCES = tests/unit/test-frame.c tests/unit/testing.h \
+	tests/unit/frame-codec.c
 tests_unit_test_frame_LDADD = $(TEST_LDADD)
 tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/testing.h
 tests_unit_test_conn_LDADD = $(TEST_LDADD)
+tests_unit_test_stream_SOURCES = tests/unit/test-stream.c tests/unit/testing.h
+tests_unit_test_stream_LDADD = $(TEST_LDADD)
 tests_nap_call_SOURCES = tests/nap-call.c
 tests_nap_call_LDADD = $(TEST_LDADD)
 
@@ -44,6 +47,7 @@ tests_fixtures_notaplugin_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -sha
 TESTS += \
 	tests/unit/test-frame \
 	tests/unit/test-conn \
+	tests/unit/test-stream \
 	tests/integration/test-napd.sh \
 	tests/integration/test-plugins.sh \
 	tests/integration/test-access.sh \
@@ -55,7 +59,10 @@ TESTS += \
 	tests/integration/test-shutdown.sh \
 	tests/integration/test-abi.sh \
 	tests/integration/test-host-url.sh \
-	tests/integration/test-ssh.sh
+	tests/integration/test-ssh.sh \
+	tests/integration/test-key-prefix.sh \
+	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh
 
 EXTRA_DIST += tests/tap-run tests/integration/lib.sh tests/integration/fetch-loop.sh \
 	tests/integration/test-napd.sh \
@@ -70,6 +77,9 @@ EXTRA_DIST += tests/tap-run tests/integration/lib.sh tests/integration/fetch-loo
 	tests/integration/test-abi.sh \
 	tests/integration/test-host-url.sh \
 	tests/integration/test-ssh.sh \
+	tests/integration/test-key-prefix.sh \
+	tests/integration/test-registry-retention.sh \
+	tests/integration/test-export-import.sh \
 	tests/fixtures/oldsched.c tests/fixtures/sdk-0.1/README \
 	tests/fixtures/sdk-0.1/nap/plugin.h tests/fixtures/sdk-0.1/nap/protocol.h \
 	tests/fixtures/sdk-0.1/nap/control.proto tests/fixtures/sdk-0.1/nap/scheduler.proto

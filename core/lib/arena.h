@@ -5,6 +5,7 @@
 #ifndef NAP_ARENA_H
 #define NAP_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +34,14 @@ void nap_arena_reset(nap_arena *a, ProtobufCMessage *m);
  * with nap_arena_reset(). */
 int nap_frame_take_alloc(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
 			 char *why, size_t whylen, ProtobufCAllocator *alloc);
+
+/* The same, but a frame that uses only Frame's own fields is decoded by
+ * hand, with *view set and its payload pointing into buf rather than copied:
+ * the frame is then valid while buf is left alone, and before
+ * nap_arena_reset() its payload must be cleared (payload.data NULL), since
+ * the arena did not allocate it. *view false: as nap_frame_take_alloc().
+ * The arena must come fresh or reset, so that reset frees what it spilled. */
+int nap_frame_take_view(Nap__Bus__Frame **framep, bool *view, size_t *used, const uint8_t *buf,
+			size_t len, char *why, size_t whylen, ProtobufCAllocator *alloc);
 
 #endif

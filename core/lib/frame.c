@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +31,157 @@ int nap_frame_take(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, s
 		   char *why, size_t whylen)
 {
 	return nap_frame_take_alloc(framep, used, buf, len, why, whylen, NULL);
+}
+
+/* The envelope as a view (nap_frame_take_view): what protobuf-c's unpack
+ * would make of a frame that uses only Frame's own fields with their own
+ * wire types (every frame nap itself sends), but with the payload left in
+ * the input instead of copied: a relayed 64 KiB request message is then
+ * copied once less in napd and in the plugin host. Anything else (an
+ * unknown field, a wire type protobuf-c would refuse, an over-long varint,
+ * a length past the end) returns 0, and the caller decodes the frame with
+ * protobuf-c, which decides. tests/unit/test-frame.c compares the two. */
+static bool view_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, bool *nonzero)
+{
+	uint64_t r = 0;
+	bool any = false;
+	for (unsigned i = 0; i < 10 && *p < end; i++) {
+		uint8_t b = *(*p)++;
+		r |= (uint64_t)(b & 0x7f) << (7 * i);
+		any |= (b & 0x7f) != 0;
+		if (!(b & 0x80)) {
+			*v = r;
+			if (nonzero)
+				*nonzero = any;
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *view_string(const uint8_t *p, size_t n, ProtobufCAllocator *alloc)
+{
+	char *str = alloc->alloc(alloc->allocator_data, n + 1);
+	if (str) {
+		memcpy(str, p, n);
+		str[n] = '\0';
+	}
+	return str;
+}
+
+static bool view_fields(Nap__Bus__Frame *f, const uint8_t *p, const uint8_t *end,
+			ProtobufCAllocator *alloc);
+
+/* Frees a view's pieces (what alloc allocated: not its payload). */
+static void view_free(Nap__Bus__Frame *f, ProtobufCAllocator *alloc)
+{
+	f->payload = (ProtobufCBinaryData){0};
+	protobuf_c_message_free_unpacked(&f->base, alloc);
+}
+
+/* Decodes body into *f (allocated from alloc, its payload pointing into
+ * body): true, or false when protobuf-c must decide (then *f is NULL and
+ * what was allocated is freed). */
+static bool view_decode(Nap__Bus__Frame **framep, const uint8_t *body, size_t n,
+			ProtobufCAllocator *alloc)
+{
+	*framep = NULL;
+	Nap__Bus__Frame *f = alloc->alloc(alloc->allocator_data, sizeof(*f));
+	if (!f)
+		return false;
+	*f = (Nap__Bus__Frame)NAP__BUS__FRAME__INIT;
+	if (view_fields(f, body, body + n, alloc)) {
+		*framep = f;
+		return true;
+	}
+	view_free(f, alloc);
+	return false;
+}
+
+/* The fields of body into f: true, or false when protobuf-c must decide. */
+static bool view_fields(Nap__Bus__Frame *f, const uint8_t *p, const uint8_t *end,
+			ProtobufCAllocator *alloc)
+{
+	/* The wire type each field of Frame has: 0 varint, 2 length-delimited. */
+	static const int8_t wire[11] = {-1, 0, 0, 2, 0, 0, 0, 2, 2, 0, 0};
+	while (p < end) {
+		uint8_t key = *p++;
+		unsigned num = key >> 3;
+		if ((key & 0x80) || num > 10 || wire[num] != (key & 7))
+			return false;
+		uint64_t v;
+		bool nonzero;
+		if (!view_varint(&p, end, &v, &nonzero))
+			return false;
+		if (wire[num] == 2 && v > (uint64_t)(end - p))
+			return false;
+		switch (num) {
+		case 1:
+			f->call_id = v;
+			break;
+		case 2:
+			f->kind = (Nap__Bus__Kind)(int32_t)(uint32_t)v;
+			break;
+		case 4:
+			f->method = (uint32_t)v;
+			break;
+		case 5:
+			f->timeout_ms = (uint32_t)v;
+			break;
+		case 6:
+			f->status = (Nap__Bus__Status)(int32_t)(uint32_t)v;
+			break;
+		case 9:
+			f->credit = (uint32_t)v;
+			break;
+		case 10:
+			f->from_caller = nonzero;
+			break;
+		case 3:
+		case 7: {
+			/* The last one stands, as in protobuf. */
+			char **dst = num == 3 ? &f->service : &f->message;
+			char *str = view_string(p, (size_t)v, alloc);
+			if (!str)
+				return false;
+			if (*dst != protobuf_c_empty_string)
+				alloc->free(alloc->allocator_data, *dst);
+			*dst = str;
+			p += v;
+			break;
+		}
+		case 8:
+			f->payload.data = (uint8_t *)p;
+			f->payload.len = (size_t)v;
+			p += v;
+			break;
+		}
+	}
+	return true;
+}
+
+int nap_frame_take_view(Nap__Bus__Frame **framep, bool *view, size_t *used, const uint8_t *buf,
+			size_t len, char *why, size_t whylen, ProtobufCAllocator *alloc)
+{
+	if (len < NAP_FRAME_HEADER_SIZE)
+		return 0;
+	uint32_t n = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
+		     (uint32_t)buf[3];
+	*view = false;
+	if (n > NAP_FRAME_MAX || len - NAP_FRAME_HEADER_SIZE < n)
+		return nap_frame_take_alloc(framep, used, buf, len, why, whylen, alloc);
+	Nap__Bus__Frame *f = NULL;
+	if (!view_decode(&f, buf + NAP_FRAME_HEADER_SIZE, n, alloc))
+		return nap_frame_take_alloc(framep, used, buf, len, why, whylen, alloc);
+	int r = nap_frame_check(f, why, whylen);
+	if (r < 0) {
+		view_free(f, alloc);
+		return r;
+	}
+	*framep = f;
+	*view = true;
+	*used = NAP_FRAME_HEADER_SIZE + n;
+	return 1;
 }
 
 int nap_frame_take_alloc(Nap__Bus__Frame **framep, size_t *used, const uint8_t *buf, size_t len,
@@ -78,7 +230,14 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 	}
 	switch (f->kind) {
 	case NAP__BUS__KIND__HELLO:
+		return 0;
 	case NAP__BUS__KIND__END:
+		/* A caller's half-close names its call; END 0 is the whole
+		 * connection's and has no caller. */
+		if (f->from_caller && f->call_id == 0) {
+			why_set(why, whylen, "END with from_caller (field 10) without a call id");
+			return -EBADMSG;
+		}
 		return 0;
 	case NAP__BUS__KIND__CALL: {
 		size_t sl = f->service ? strlen(f->service) : 0;
@@ -94,6 +253,7 @@ int nap_frame_check(const Nap__Bus__Frame *f, char *why, size_t whylen)
 		/* fall through */
 	case NAP__BUS__KIND__MESSAGE:
 	case NAP__BUS__KIND__CANCEL:
+	case NAP__BUS__KIND__WINDOW:
 		if (f->call_id == 0) {
 			why_set(why, whylen, "frame of kind %d without a call id", (int)f->kind);
 			return -EBADMSG;
@@ -155,7 +315,8 @@ static size_t envelope_size(const Nap__Bus__Frame *f, size_t *service_len, size_
 	       tag_len_size(*service_len) + tag_varint_size(f->method) +
 	       tag_varint_size(f->timeout_ms) +
 	       tag_varint_size((uint64_t)(int64_t)(int32_t)f->status) + tag_len_size(*message_len) +
-	       tag_len_size(f->payload.len);
+	       tag_len_size(f->payload.len) + tag_varint_size(f->credit) +
+	       tag_varint_size(f->from_caller ? 1 : 0);
 }
 
 static uint8_t *put_varint_field(uint8_t *p, uint8_t tag, uint64_t v)
@@ -204,6 +365,8 @@ size_t nap_frame_pack(const Nap__Bus__Frame *f, const ProtobufCMessage *msg, uin
 	p = put_varint_field(p, 0x30, (uint64_t)(int64_t)(int32_t)f->status);
 	p = put_len_field(p, 0x3a, f->message, ml);
 	p = put_len_field(p, FRAME_PAYLOAD_TAG, f->payload.data, f->payload.len);
+	p = put_varint_field(p, 0x48, f->credit);
+	p = put_varint_field(p, 0x50, f->from_caller ? 1 : 0);
 	if (msg) {
 		/* Protobuf allows fields in any order: the payload goes last, packed
 		 * in place, which saves packing it into a buffer of its own. */

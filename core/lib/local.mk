@@ -11,7 +11,10 @@ core_lib_libnapinternal_la_SOURCES = \
 lib_LTLIBRARIES += core/lib/libnap.la
 core_lib_libnap_la_SOURCES = \
 	core/lib/frame.c \
-	core/lib/conn.c \
+	core/lib/conn.c core/lib/conn.h \
+	core/lib/conn_io.c \
+	core/lib/caller.c \
+	core/lib/callee.c \
 	core/lib/unary.c \
 	core/lib/service.c \
 	core/lib/status.c \

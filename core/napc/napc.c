@@ -44,6 +44,9 @@ static void usage(FILE *out)
 		"  check APP [--http PATH | --tcp] [--interval MS] [--failures N]\n"
 		"        [--ready-timeout SECONDS]\n"
 		"                  show or change when an instance is ready and when unhealthy\n"
+		"  export          every app's desired state as one JSON document (a backup)\n"
+		"  import [--force] [FILE|-]\n"
+		"                  restore apps from an export (--force replaces existing ones)\n"
 		"  ping            check that napd answers; prints its version and round trip\n"
 		"  plugins         list napd's plugins, their state and services\n"
 		"  dial-stdio [--socket PATH]\n"
@@ -265,6 +268,8 @@ static const struct {
 	{"start", napc_cmd_start},
 	{"destroy", napc_cmd_destroy},
 	{"check", napc_cmd_check},
+	{"export", napc_cmd_export},
+	{"import", napc_cmd_import},
 	{"ping", cmd_ping},
 	{"plugins", cmd_plugins},
 	{"dial-stdio", napc_cmd_dial_stdio},

@@ -87,6 +87,9 @@ int napc_cmd_stop(struct napc *n, int argc, char **argv);
 int napc_cmd_start(struct napc *n, int argc, char **argv);
 int napc_cmd_destroy(struct napc *n, int argc, char **argv);
 int napc_cmd_check(struct napc *n, int argc, char **argv);
+/* export and import (backup.c) */
+int napc_cmd_export(struct napc *n, int argc, char **argv);
+int napc_cmd_import(struct napc *n, int argc, char **argv);
 
 /* Starts the Deploy that names context_id (upload.c calls it once the
  * builder answered the id); returns an exit code, after printing one line

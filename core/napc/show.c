@@ -105,7 +105,7 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 	for (size_t i = 0; i < s->n_constraints; i++)
 		json_array_append_new(cons, json_string(s->constraints[i]));
 	return json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:o, s:I, s:I, s:o, s:o, "
-			 "s:s, s:o}",
+			 "s:s, s:o, s:I, s:I}",
 			 "app", s->app, "release", (json_int_t)s->release, "image", s->image,
 			 "instances", (json_int_t)s->instances, "memory_bytes",
 			 (json_int_t)s->memory_bytes, "state", s->state, "updated",
@@ -113,7 +113,8 @@ json_t *napc_status_json(const Nap__AppStatus *s)
 			 napc_endpoints_json(s->endpoints, s->n_endpoints), "ready",
 			 (json_int_t)s->ready, "restarts", (json_int_t)s->restarts,
 			 "instance_states", insts, "check", check, "scheduler",
-			 s->scheduler ? s->scheduler : "", "constraints", cons);
+			 s->scheduler ? s->scheduler : "", "constraints", cons, "keep_releases",
+			 (json_int_t)s->keep_releases, "image_bytes", (json_int_t)s->image_bytes);
 }
 
 /* "12s", "5m", "3h", "2d": how long ago a wall-clock time in ms was. */
@@ -191,7 +192,12 @@ void napc_print_status(const struct napc *n, const Nap__AppStatus *s)
 		printf("  releases");
 		for (size_t i = 0; i < s->n_releases; i++)
 			printf(" %u", s->releases[i]);
-		printf("\n");
+		/* what the registry keeps of them (napd 0.2 and later say) */
+		if (s->keep_releases)
+			printf(" (%zu kept of keep_releases = %u", s->n_releases, s->keep_releases);
+		if (s->keep_releases && s->image_bytes)
+			printf("; images %.1f MB in the registry", (double)s->image_bytes / 1e6);
+		printf("%s\n", s->keep_releases ? ")" : "");
 	}
 	/* Keys only: values may be secrets, and status output ends up in
 	 * terminals, CI logs and bug reports ('napc env APP' shows values). */

@@ -241,6 +241,15 @@ int napc_upload_context(struct napc *n, const char *app, const char *dir, napc_c
 	r = napc_connect(n);
 	if (r)
 		return r;
+	/* An older napd gets no call at all: one line says to upgrade it. */
+	nap_error e = {0};
+	r = nap_conn_require(n->conn, 2, n->timeout_given ? (int)n->timeout_ms : -1, &e);
+	if (r < 0 && !e.message[0]) {
+		e.status = NAP_UNAVAILABLE;
+		snprintf(e.message, sizeof(e.message), "napd did not say hello: %s", strerror(-r));
+	}
+	if (r < 0)
+		return napc_fail(n, &e, r);
 	static struct upload u; /* 64 KiB of buffer: not on the stack */
 	u = (struct upload){.n = n,
 			    .size = size,

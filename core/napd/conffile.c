@@ -24,6 +24,7 @@ void config_init(struct napd_config *c)
 		.deploy_timeout_s = 300,
 	};
 	c->plugin_dir = strdup(NAP_PLUGIN_DIR);
+	c->key_prefix = strdup(NAP_KEY_PREFIX_DEFAULT);
 }
 
 void config_free(struct napd_config *c)
@@ -32,6 +33,7 @@ void config_free(struct napd_config *c)
 	free(c->allow_uids);
 	free(c->allow_gids);
 	free(c->plugin_dir);
+	free(c->key_prefix);
 	for (size_t i = 0; i < c->nplugins; i++) {
 		free(c->plugins[i].name);
 		free(c->plugins[i].path);
@@ -130,6 +132,31 @@ static int parse_gid(const char *w, gid_t *out)
 	return 0;
 }
 
+/* key_prefix: "/" then one or more "name/" (name: [A-Za-z0-9._-]+, not "."
+ * or ".."), at most NAP_KEY_PREFIX_MAX bytes, and neither /services/ nor
+ * inside it: the endpoints there are the public contract, not nap's. */
+static bool key_prefix_valid(const char *p)
+{
+	size_t len = strlen(p), run = 0;
+	if (len < 3 || len > NAP_KEY_PREFIX_MAX || p[0] != '/' || p[len - 1] != '/')
+		return false;
+	if (strncmp(p, "/services/", 10) == 0)
+		return false;
+	for (size_t i = 1; i < len; i++) {
+		if (p[i] == '/') {
+			if (run == 0 || (run == 1 && p[i - 1] == '.') ||
+			    (run == 2 && p[i - 1] == '.' && p[i - 2] == '.'))
+				return false;
+			run = 0;
+		} else if (isalnum((unsigned char)p[i]) || strchr("._-", p[i])) {
+			run++;
+		} else {
+			return false;
+		}
+	}
+	return true;
+}
+
 static int set_key(struct napd_config *c, const char *key, char *val, char *err, size_t errlen)
 {
 	char *save = NULL;
@@ -208,6 +235,20 @@ static int set_key(struct napd_config *c, const char *key, char *val, char *err,
 			return -EINVAL;
 		}
 		c->deploy_timeout_s = (unsigned)v;
+	} else if (strcmp(key, "key_prefix") == 0) {
+		if (!key_prefix_valid(val)) {
+			snprintf(
+				err, errlen,
+				"key_prefix is \"/\", then names of [A-Za-z0-9._-] each ending in "
+				"\"/\" (such as /nap/ or /nap-staging/), at most %u bytes, and not "
+				"/services/ (the endpoints' public keys)",
+				NAP_KEY_PREFIX_MAX);
+			return -EINVAL;
+		}
+		free(c->key_prefix);
+		c->key_prefix = strdup(val);
+		if (!c->key_prefix)
+			return -ENOMEM;
 	} else {
 		snprintf(err, errlen, "unknown setting '%s'", key);
 		return -EINVAL;
@@ -219,7 +260,8 @@ static bool is_global_key(const char *key)
 {
 	static const char *const keys[] = {"socket",      "socket_mode",  "socket_group",
 					   "allow_users", "allow_groups", "plugin_dir",
-					   "plugins",     "log_level",    "deploy_timeout"};
+					   "plugins",     "log_level",    "deploy_timeout",
+					   "key_prefix"};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(key, keys[i]) == 0)
 			return true;

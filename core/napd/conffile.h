@@ -28,6 +28,7 @@ struct napd_config {
 	size_t nplugins;
 	int log_level; /* -1: not set */
 	unsigned deploy_timeout_s;
+	char *key_prefix; /* nap's records in etcd, NAP_KEY_PREFIX_DEFAULT if not set */
 };
 
 /* Fills defaults. */

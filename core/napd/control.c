@@ -66,6 +66,8 @@ static struct control_method {
 	{"Start", NULL, "nap.Apps", "Start", 0},
 	{"Destroy", NULL, "nap.Apps", "Destroy", 0},
 	{"SetCheck", NULL, "nap.Apps", "SetCheck", 0},
+	{"Export", NULL, "nap.Apps", "Export", 0},
+	{"Import", NULL, "nap.Apps", "Import", 0},
 };
 
 /* Strings in a request are UTF-8, as protobuf requires: a nap.Control

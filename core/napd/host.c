@@ -1,8 +1,10 @@
 /* The plugin host. One process per plugin: it loads the .so, checks its ABI,
  * tells napd what the plugin provides, and runs the plugin's handlers — on
  * its event loop for NAP_METHOD_INLINE methods, on a thread per call
- * otherwise. One recursive lock guards the connection and the call table;
- * the host functions handed to the plugin may be called from any thread. */
+ * otherwise, each reading its request stream (host->recv) as the loop
+ * thread queues it. One recursive lock guards the connection and the call
+ * table; the host functions handed to the plugin may be called from any
+ * thread. The calls the plugin makes through napd are in host_calls.c. */
 #include "config.h"
 
 #include <dlfcn.h>
@@ -22,51 +24,23 @@
 #include <nap/bus.h>
 #include <nap/bus.pb-c.h>
 #include <nap/frame.h>
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "../lib/idmap.h"
 #include "host.h"
+#include "host_state.h"
 #include "log.h"
+#include "msgq.h"
 
-struct nap_plugin_call {
-	uint64_t id;
-	const struct nap_plugin_method *method;
-	ProtobufCMessage *request;
-	uint64_t deadline; /* usec, 0 = none */
-	uint32_t timeout_ms;
-	const char *service; /* the descriptor's name, for the deadline message */
-	uint32_t method_index;
-	atomic_bool cancelled;
-	bool answered; /* an END went out (deadline, cancel, or the handler) */
-};
+struct host_state H;
 
-struct bound_service {
-	const ProtobufCServiceDescriptor *desc;
-	const struct nap_plugin_method **by_index; /* desc->n_methods entries */
-};
-
-static struct {
-	pthread_mutex_t lock;
-	pthread_t loop_thread;
-	int wake_fd;
-	nap_conn *conn;
-	const struct nap_plugin *plugin;
-	void *state;
-	struct bound_service *services;
-	size_t nservices;
-	nap_idmap calls;
-	const Nap__Bus__Hello *napd_hello; /* owned by conn */
-	const char *name;
-	bool said_hello; /* calls wait for it: napd takes none before */
-	pthread_cond_t hello_cond;
-} H;
-
-static void lock(void)
+void host_lock(void)
 {
 	pthread_mutex_lock(&H.lock);
 }
 
-static void unlock(void)
+void host_unlock(void)
 {
 	/* Output that could not be written at once is the loop's to finish:
 	 * wake it so that it polls for POLLOUT. */
@@ -118,30 +92,55 @@ static void flush_if_off_loop(int r)
 		nap_conn_flush(H.conn);
 }
 
+/* Frees what a call's caller sent that its handler did not take, and says
+ * so (the tests read it). */
+static void drop_requests(nap_plugin_call *call, const char *why)
+{
+	if (call->requests.count > 0)
+		log_debug("plugin %s: %s method %u (call %llu) %s: %zu bytes in %zu request "
+			  "messages the handler did not take are dropped",
+			  H.name, call->service, call->method_index, (unsigned long long)call->id,
+			  why, call->requests.bytes, call->requests.count);
+	msgq_clear(&call->requests);
+}
+
 static void call_done(nap_plugin_call *call)
 {
 	nap_idmap_remove(&H.calls, call->id);
 	if (call->request)
 		protobuf_c_message_free_unpacked(call->request, NULL);
+	drop_requests(call, "was ended by its handler");
+	pthread_cond_destroy(&call->arrived);
 	free(call);
+}
+
+/* The call ended without its handler (cancel, deadline, a caller past its
+ * credit): the handler's host->cancelled() and recv() say so at once, and
+ * what the caller sent that the handler did not take goes now. Lock held. */
+static void call_stop(nap_plugin_call *call, const char *why)
+{
+	atomic_store(&call->cancelled, true);
+	call->answered = true;
+	drop_requests(call, why);
+	pthread_cond_broadcast(&call->arrived);
 }
 
 static int h_reply(nap_plugin_call *call, const ProtobufCMessage *reply)
 {
-	lock();
+	host_lock();
 	int r = call->answered ? -ECANCELED : nap_conn_reply(H.conn, call->id, reply);
 	flush_if_off_loop(r);
 	call_done(call);
-	unlock();
+	host_unlock();
 	return r;
 }
 
 static int h_send(nap_plugin_call *call, const ProtobufCMessage *msg)
 {
-	lock();
+	host_lock();
 	int r = call->answered ? -ECANCELED : nap_conn_send(H.conn, call->id, msg);
 	flush_if_off_loop(r);
-	unlock();
+	host_unlock();
 	return r;
 }
 
@@ -152,7 +151,7 @@ static int h_end(nap_plugin_call *call, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	lock();
+	host_lock();
 	int r;
 	if (call->answered)
 		r = -ECANCELED;
@@ -167,11 +166,11 @@ static int h_end(nap_plugin_call *call, int status, const char *fmt, ...)
 		r = nap_conn_end(H.conn, call->id, status, "%s", msg);
 	flush_if_off_loop(r);
 	call_done(call);
-	unlock();
+	host_unlock();
 	return r;
 }
 
-static bool h_cancelled(const nap_plugin_call *call)
+bool host_cancelled(const nap_plugin_call *call)
 {
 	if (atomic_load(&call->cancelled))
 		return true;
@@ -207,224 +206,77 @@ static const char *h_config(const char *key)
 	return NULL;
 }
 
-/* Threads a plugin starts in init() may call at once: their calls wait
- * until the host has said HELLO (napd refuses anything before it). Lock
- * held. */
-static void wait_hello(void)
+/* Gives the caller back the credit for what the handler took: once a
+ * quarter window has been taken, or as soon as the handler has taken all
+ * there is (a caller waiting for room for a message as big as the window
+ * must get it even though the handler took less than a quarter). Lock held. */
+static void grant(nap_plugin_call *call)
 {
-	while (!H.said_hello)
-		pthread_cond_wait(&H.hello_cond, &H.lock);
-}
-
-struct sync_call {
-	pthread_cond_t cond;
-	bool done;
-	int status;
-	nap_error *err;
-	const ProtobufCMessageDescriptor *desc;
-	ProtobufCMessage *reply;
-};
-
-static void sync_done(nap_call *call, const nap_reply *r, void *ud)
-{
-	(void)call;
-	struct sync_call *s = ud;
-	if (!r->end)
+	/* Granted after the caller's half-close too: it needs no more, but
+	 * then the WINDOWs it sees depend on what the handler took, never on
+	 * when the half-close came (docs/protocol.md's example shows them). */
+	if (call->ungranted == 0 || call->answered ||
+	    (call->ungranted < NAP_STREAM_WINDOW / 4 && call->requests.count > 0))
 		return;
-	s->status = r->status;
-	if (r->status == NAP_OK) {
-		s->reply = protobuf_c_message_unpack(s->desc, NULL, r->payload_len, r->payload);
-		if (!s->reply)
-			s->status = NAP_INTERNAL;
-	}
-	if (s->err) {
-		s->err->status = s->status;
-		snprintf(s->err->message, sizeof(s->err->message), "%s",
-			 s->status == NAP_OK || r->status != NAP_OK ? r->message
-								    : "reply could not be decoded");
-	}
-	s->done = true;
-	pthread_cond_signal(&s->cond);
-}
-
-static int h_call(ProtobufCMessage **replyp, const char *service, uint32_t method,
-		  const ProtobufCMessage *request, const ProtobufCMessageDescriptor *reply_desc,
-		  uint32_t timeout_ms, nap_error *err)
-{
-	if (pthread_equal(pthread_self(), H.loop_thread)) {
-		if (err) {
-			err->status = NAP_FAILED_PRECONDITION;
-			snprintf(err->message, sizeof(err->message),
-				 "host->call() from an inline handler would deadlock");
-		}
-		return -EDEADLK;
-	}
-	struct sync_call s = {.err = err, .desc = reply_desc};
-	pthread_cond_init(&s.cond, NULL);
-	lock();
-	wait_hello();
-	int r = nap_call_start(NULL, H.conn, service, method, request, timeout_ms, sync_done, &s);
+	uint32_t n = call->ungranted > UINT32_MAX ? UINT32_MAX : (uint32_t)call->ungranted;
+	int r = nap_conn_window(H.conn, call->id, n);
 	if (r == 0) {
-		nap_conn_flush(H.conn);
-		uint64_t one = 1;
-		(void)!write(H.wake_fd, &one, sizeof(one));
-		while (!s.done)
-			pthread_cond_wait(&s.cond, &H.lock);
+		call->credit += n;
+		call->ungranted -= n;
 	}
-	unlock();
-	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
-		return r;
-	}
-	if (s.status != NAP_OK)
-		return -EPROTO;
-	*replyp = s.reply;
-	return 0;
+	flush_if_off_loop(r);
 }
 
-/* A streaming call made from a handler thread: the loop thread queues each
- * message's bytes, the calling thread unpacks them and runs the plugin's
- * callback, so that the callback may block or make calls of its own. */
-struct stream_msg {
-	struct stream_msg *next;
-	size_t len;
-	uint8_t data[];
-};
-
-struct stream_call {
-	pthread_cond_t cond;
-	nap_call *call; /* NULL once it ended */
-	struct stream_msg *head, **tail;
-	bool done;
-	int status;
-	char message[NAP_MESSAGE_MAX];
-};
-
-static void stream_done(nap_call *call, const nap_reply *r, void *ud)
+static int h_recv(nap_plugin_call *call, ProtobufCMessage **msgp)
 {
-	(void)call;
-	struct stream_call *s = ud;
-	if (!r->end) {
-		struct stream_msg *m = malloc(sizeof(*m) + r->payload_len + 1);
-		if (!m)
-			return; /* dropped: the caller sees a gap, not a crash */
-		m->next = NULL;
-		m->len = r->payload_len;
-		if (r->payload_len)
-			memcpy(m->data, r->payload, r->payload_len);
-		*s->tail = m;
-		s->tail = &m->next;
-	} else {
-		s->done = true;
-		s->call = NULL;
-		s->status = r->status;
-		snprintf(s->message, sizeof(s->message), "%s", r->message);
-	}
-	pthread_cond_signal(&s->cond);
-}
-
-/* Waits up to 250 ms for a message or the end; returns the message (the
- * caller frees it) or NULL. Called and returns with the lock held. */
-static struct stream_msg *stream_next(struct stream_call *s)
-{
-	if (!s->head && !s->done) {
+	/* The loop thread is the one that reads what recv() waits for. */
+	if (pthread_equal(pthread_self(), H.loop_thread))
+		return -EDEADLK;
+	host_lock();
+	struct msgq_item *m = NULL;
+	while (!call->answered && !host_cancelled(call) && !(m = msgq_pop(&call->requests)) &&
+	       !call->half_closed) {
+		/* Woken by the loop thread for each request, the half-close,
+		 * a cancel and the deadline (expire_one); the timeout is only
+		 * a safety net. */
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 250 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&s->cond, &H.lock, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&call->arrived, &H.lock, &ts);
 	}
-	struct stream_msg *m = s->head;
-	if (m) {
-		s->head = m->next;
-		if (!s->head)
-			s->tail = &s->head;
-	}
-	return m;
-}
-
-static void stream_cancel(struct stream_call *s)
-{
-	if (s->call)
-		nap_call_cancel(s->call); /* runs stream_done with the end */
-	nap_conn_flush(H.conn);
-}
-
-static int h_call_stream(const char *service, uint32_t method, const ProtobufCMessage *request,
-			 const ProtobufCMessageDescriptor *msg_desc, uint32_t timeout_ms,
-			 const nap_plugin_call *parent,
-			 int (*on_message)(const ProtobufCMessage *msg, void *ud), void *ud,
-			 nap_error *err)
-{
-	if (pthread_equal(pthread_self(), H.loop_thread)) {
-		if (err) {
-			err->status = NAP_FAILED_PRECONDITION;
-			snprintf(err->message, sizeof(err->message),
-				 "host->call_stream() from an inline handler would deadlock");
-		}
-		return -EDEADLK;
-	}
-	struct stream_call s = {.tail = &s.head};
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s.cond, &ca);
-	pthread_condattr_destroy(&ca);
-	lock();
-	wait_hello();
-	int r = nap_call_start(&s.call, H.conn, service, method, request, timeout_ms, stream_done,
-			       &s);
-	if (r == 0) {
-		nap_conn_flush(H.conn);
-		uint64_t one = 1;
-		(void)!write(H.wake_fd, &one, sizeof(one));
-		int stop = 0;
-		while (!s.done || s.head) {
-			struct stream_msg *m = stream_next(&s);
-			if (stop) {
-				free(m); /* the caller wanted no more */
-				continue;
-			}
-			if (parent && h_cancelled(parent) && !s.done)
-				stream_cancel(&s);
-			unlock();
-			if (m) {
-				ProtobufCMessage *msg = protobuf_c_message_unpack(msg_desc, NULL,
-										  m->len, m->data);
-				if (msg) {
-					stop = on_message(msg, ud);
-					protobuf_c_message_free_unpacked(msg, NULL);
-				}
-				free(m);
-			} else if (!s.done) {
-				stop = on_message(NULL, ud);
-			}
-			lock();
-			if (stop && !s.done)
-				stream_cancel(&s);
-		}
-	}
-	unlock();
-	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
+	if (!m) {
+		int r = call->half_closed && !call->answered && !host_cancelled(call) ? 0
+										      : -ECANCELED;
+		host_unlock();
 		return r;
 	}
-	if (err) {
-		err->status = s.status;
-		snprintf(err->message, sizeof(err->message), "%s", s.message);
+	call->ungranted += m->len;
+	grant(call);
+	/* Decoded without the lock, which the loop thread needs meanwhile:
+	 * the call stays until its handler (this thread) ends it. */
+	host_unlock();
+	ProtobufCMessage *msg = protobuf_c_message_unpack(call->input, NULL, m->len, m->data);
+	free(m);
+	char why[160];
+	if (msg && nap_message_utf8_check(msg, why, sizeof(why)) == 0) {
+		*msgp = msg;
+		return 1;
 	}
-	return s.status == NAP_OK ? 0 : -EPROTO;
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, NULL);
+	else
+		snprintf(why, sizeof(why), "it is not a valid %s", call->input->name);
+	host_lock();
+	if (!call->answered) {
+		int r = nap_conn_end(
+			H.conn, call->id, NAP_INVALID_ARGUMENT,
+			"%s method %u: a request message of the stream was refused: %s",
+			call->service, call->method_index, why);
+		flush_if_off_loop(r);
+		call_stop(call, "refused a request message");
+	}
+	host_unlock();
+	return -EBADMSG;
 }
 
 static const nap_host host_table = {
@@ -433,12 +285,13 @@ static const nap_host host_table = {
 	.reply = h_reply,
 	.send = h_send,
 	.end = h_end,
-	.cancelled = h_cancelled,
+	.cancelled = host_cancelled,
 	.remaining_ms = h_remaining_ms,
 	.log = h_log,
 	.config = h_config,
-	.call = h_call,
-	.call_stream = h_call_stream,
+	.call = host_call,
+	.call_stream = host_call_stream,
+	.recv = h_recv,
 };
 
 /* --- dispatch --- */
@@ -486,7 +339,7 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	}
 	nap_plugin_call *call = calloc(1, sizeof(*call));
 	if (!call || nap_idmap_put(&H.calls, f->call_id, call) < 0) {
-		free(call);
+		free(call); /* nothing else of it was set up yet */
 		protobuf_c_message_free_unpacked(req, NULL);
 		nap_conn_end(H.conn, f->call_id, NAP_RESOURCE_EXHAUSTED, "plugin %s: out of memory",
 			     H.name);
@@ -495,6 +348,17 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	call->id = f->call_id;
 	call->method = bs->by_index[f->method];
 	call->request = req;
+	call->input = md->input;
+	msgq_init(&call->requests);
+	call->credit = NAP_STREAM_WINDOW;
+	/* A caller older than 1.2 cannot stream: its request is the first
+	 * message alone, as if it had half-closed at once. */
+	call->half_closed = nap_conn_peer_hello(H.conn)->protocol_minor < 2;
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&call->arrived, &ca);
+	pthread_condattr_destroy(&ca);
 	call->timeout_ms = f->timeout_ms;
 	call->service = bs->desc->name;
 	call->method_index = f->method;
@@ -518,6 +382,40 @@ static void incoming_call(const Nap__Bus__Frame *f)
 	}
 }
 
+/* The caller's MESSAGE (one more request) or END (its half-close) of a
+ * call being served, kept for the handler's recv(). A caller that sends
+ * past the credit it was granted is ended: the queue never holds more than
+ * one window. */
+static void incoming_request(nap_plugin_call *call, const Nap__Bus__Frame *f)
+{
+	bool stop = true;
+	if (call->half_closed)
+		nap_conn_end(H.conn, call->id, NAP_INVALID_ARGUMENT,
+			     "%s method %u: a request message after the caller's half-close",
+			     call->service, call->method_index);
+	else if (f->kind == NAP__BUS__KIND__MESSAGE && f->payload.len > call->credit)
+		nap_conn_end(H.conn, call->id, NAP_RESOURCE_EXHAUSTED,
+			     "%s method %u: a request message of %zu bytes is over the credit "
+			     "left (%zu bytes): a caller sends only what WINDOW frames allow "
+			     "(docs/protocol.md section 5)",
+			     call->service, call->method_index, f->payload.len, call->credit);
+	else if (f->kind == NAP__BUS__KIND__MESSAGE &&
+		 msgq_push(&call->requests, f->payload.data, f->payload.len) < 0)
+		nap_conn_end(H.conn, call->id, NAP_RESOURCE_EXHAUSTED, "plugin %s: out of memory",
+			     H.name);
+	else
+		stop = false;
+	if (stop) {
+		call_stop(call, "was ended: its caller broke the request stream's rules");
+		return;
+	}
+	if (f->kind == NAP__BUS__KIND__END)
+		call->half_closed = true;
+	else
+		call->credit -= f->payload.len;
+	pthread_cond_signal(&call->arrived);
+}
+
 static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 {
 	(void)conn;
@@ -531,11 +429,13 @@ static void incoming(nap_conn *conn, const Nap__Bus__Frame *f, void *ud)
 		return;
 	}
 	nap_plugin_call *call = nap_idmap_get(&H.calls, f->call_id);
-	if (call && !call->answered) {
+	if (!call || call->answered)
+		return; /* it ended: what the caller still sends is ignored */
+	if (f->kind == NAP__BUS__KIND__CANCEL)
 		/* The caller already ended its side: no END goes back. */
-		atomic_store(&call->cancelled, true);
-		call->answered = true;
-	}
+		call_stop(call, "was cancelled");
+	else
+		incoming_request(call, f);
 }
 
 static void expire_one(uint64_t id, void *value, void *ud)
@@ -544,8 +444,7 @@ static void expire_one(uint64_t id, void *value, void *ud)
 	nap_plugin_call *call = value;
 	if (call->answered || !call->deadline || call->deadline > now)
 		return;
-	atomic_store(&call->cancelled, true);
-	call->answered = true;
+	call_stop(call, "passed its deadline");
 	nap_conn_end(H.conn, id, NAP_DEADLINE_EXCEEDED, NAP_DEADLINE_MESSAGE, call->timeout_ms,
 		     call->service, call->method_index);
 }
@@ -645,12 +544,12 @@ static void say_hello(void)
 	for (size_t i = 0; i < h.n_services; i++)
 		names[i] = (char *)H.services[i].desc->name;
 	h.services = names;
-	lock();
+	host_lock();
 	nap_conn_send_hello(H.conn, &h);
 	nap_conn_flush(H.conn);
 	H.said_hello = true;
 	pthread_cond_broadcast(&H.hello_cond);
-	unlock();
+	host_unlock();
 }
 
 int host_main(int argc, char **argv)
@@ -709,7 +608,7 @@ int host_main(int argc, char **argv)
 			{.fd = nap_conn_get_fd(H.conn), .events = nap_conn_get_events(H.conn)},
 			{.fd = H.wake_fd, .events = POLLIN},
 		};
-		lock();
+		host_lock();
 		p[0].events = nap_conn_get_events(H.conn);
 		int timeout = poll_timeout_ms();
 		pthread_mutex_unlock(&H.lock);
@@ -720,7 +619,7 @@ int host_main(int argc, char **argv)
 			uint64_t v;
 			(void)!read(H.wake_fd, &v, sizeof(v));
 		}
-		lock();
+		host_lock();
 		int r = nap_conn_process(H.conn);
 		if (r == 0 && H.calls.count > 0) {
 			uint64_t now = nap_now_usec();

@@ -164,6 +164,15 @@ static void cancel(struct inflight *c)
 
 void router_incoming(struct peer *from, const Nap__Bus__Frame *f)
 {
+	if (f->kind == NAP__BUS__KIND__MESSAGE || f->kind == NAP__BUS__KIND__END) {
+		/* The request stream of a call in flight (libnap passes only
+		 * the caller's here); for a call that ended, or that napd
+		 * answered at once, it is ignored. */
+		struct inflight *c = nap_idmap_get(&from->calls, f->call_id);
+		if (c && c->to->ops->stream)
+			c->to->ops->stream(c, f);
+		return;
+	}
 	if (f->kind == NAP__BUS__KIND__CANCEL) {
 		struct inflight *c = nap_idmap_remove(&from->calls, f->call_id);
 		if (c)

@@ -33,6 +33,10 @@ struct provider_ops {
 	 * call without answering. Called only for tracked calls, after they
 	 * were untracked. */
 	void (*cancel)(struct inflight *c);
+	/* Protocol 1.2: the caller's MESSAGE (one more request message) or END
+	 * (its half-close) of tracked call c, frame f (f->from_caller). NULL:
+	 * the provider serves no request streams, and they are ignored. */
+	void (*stream)(struct inflight *c, const Nap__Bus__Frame *f);
 };
 
 struct provider {
@@ -55,7 +59,8 @@ bool router_multi_service(const char *service);
 /* The descriptor of a service nap itself defines, or NULL. */
 const ProtobufCServiceDescriptor *router_known_service(const char *service);
 
-/* Dispatches a CALL or CANCEL frame from a peer that said HELLO. */
+/* Dispatches a CALL or CANCEL frame, or a caller's MESSAGE or END (1.2),
+ * from a peer that said HELLO. */
 void router_incoming(struct peer *from, const Nap__Bus__Frame *f);
 /* Passes CALL f on to service.method instead of what it named (nap.Control
  * methods that a plugin answers with the same messages). */

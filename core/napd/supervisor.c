@@ -33,6 +33,7 @@
 static struct plugin *plugins;
 static size_t nplugins;
 static unsigned deploy_timeout_s; /* napd.conf's, for the orchestrator */
+static const char *key_prefix;    /* napd.conf's, for every plugin that keeps records */
 
 const char *plugin_state_name(enum plugin_state s)
 {
@@ -95,6 +96,8 @@ static void forward_done(nap_call *call, const nap_reply *r, void *ud)
 	free(fw);
 }
 
+static void forward_window(nap_call *call, uint32_t granted, void *ud);
+
 static void forward_call(struct provider *pv, struct peer *from, const Nap__Bus__Frame *f,
 			 const char *service, uint32_t method)
 {
@@ -128,7 +131,14 @@ static void forward_call(struct provider *pv, struct peer *from, const Nap__Bus_
 		nap_call_cancel(fw->call);
 		nap_conn_end(from->conn, f->call_id, NAP_RESOURCE_EXHAUSTED,
 			     "napd is out of memory");
+		return;
 	}
+	nap_call_set_window(fw->call, forward_window);
+	/* A caller older than 1.2 cannot stream: its one request is the whole
+	 * stream, so a handler that reads on hears the end at once. */
+	const Nap__Bus__Hello *h = nap_conn_peer_hello(from->conn);
+	if (!h || h->protocol_minor < 2)
+		(void)nap_call_close_send(fw->call);
 }
 
 /* The caller is gone or cancelled: forward_done, called by the cancel,
@@ -139,7 +149,72 @@ static void forward_cancel(struct inflight *c)
 	nap_call_cancel(fw->call);
 }
 
-static const struct provider_ops plugin_ops = {.call = forward_call, .cancel = forward_cancel};
+/* Ends a call whose caller broke the rules of its request stream: the
+ * caller hears why, the plugin is told to cancel (forward_done frees fw). */
+static void forward_refuse(struct forward *fw, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void forward_refuse(struct forward *fw, int status, const char *fmt, ...)
+{
+	char msg[NAP_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	router_untrack(&fw->in);
+	nap_conn_end(fw->in.from->conn, fw->in.id, status, "%s", msg);
+	fw->in.from = NULL;
+	nap_call_cancel(fw->call);
+}
+
+/* The caller's request stream, passed on as it comes: napd holds none of it
+ * (at most what the plugin's socket does not take at once, and the credit
+ * bounds that). The credit napd has on its call to the plugin is the
+ * plugin's, and it passes every WINDOW on (forward_window): so a caller
+ * within its own credit always finds room, and one that is not has gone
+ * past what it was granted. */
+static void forward_stream(struct inflight *c, const Nap__Bus__Frame *f)
+{
+	struct forward *fw = (struct forward *)c;
+	size_t credit = nap_call_credit(fw->call);
+	int r = f->kind == NAP__BUS__KIND__END
+			? nap_call_close_send(fw->call)
+			: nap_call_send_raw(fw->call, f->payload.data, f->payload.len);
+	switch (r) {
+	case 0:
+		return;
+	case -EAGAIN:
+	case -EMSGSIZE:
+		forward_refuse(fw, NAP_RESOURCE_EXHAUSTED,
+			       "a request message of %zu bytes is over the credit left (%zu "
+			       "bytes): a caller sends only what WINDOW frames allow (%u bytes at "
+			       "first, NAP_STREAM_WINDOW; docs/protocol.md section 5)",
+			       f->payload.len, credit, NAP_STREAM_WINDOW);
+		return;
+	case -EPIPE:
+		forward_refuse(fw, NAP_INVALID_ARGUMENT,
+			       "a request message after the caller's half-close (END)");
+		return;
+	default:
+		/* The plugin's connection failed, or the plugin is older than
+		 * 1.2: the call was ended, and forward_done told the caller. */
+		return;
+	}
+}
+
+/* The plugin granted credit: the caller may send that much more. */
+static void forward_window(nap_call *call, uint32_t granted, void *ud)
+{
+	(void)call;
+	struct forward *fw = ud;
+	if (fw->in.from && granted)
+		(void)nap_conn_window(fw->in.from->conn, fw->in.id, granted);
+}
+
+static const struct provider_ops plugin_ops = {
+	.call = forward_call,
+	.cancel = forward_cancel,
+	.stream = forward_stream,
+};
 
 static void spawn(struct plugin *pl);
 static const struct peer_ops host_ops;
@@ -220,7 +295,7 @@ static void spawn(struct plugin *pl)
 	h.plugin_name = (char *)pl->conf->name;
 	/* Its settings, then napd.id (identity.h): what the plugin labels and
 	 * owns is this napd's, among others sharing the host or the etcd. */
-	char id[400], timeout[64], *config[NAP_CONFIG_MAX + 2];
+	char id[400], timeout[64], prefix[NAP_KEY_PREFIX_MAX + 32], *config[NAP_CONFIG_MAX + 3];
 	size_t n = 0;
 	for (; n < pl->conf->nsettings && n < NAP_CONFIG_MAX; n++)
 		config[n] = pl->conf->settings[n];
@@ -229,6 +304,9 @@ static void spawn(struct plugin *pl)
 	/* and how long an app operation may take (deploy_timeout) */
 	snprintf(timeout, sizeof(timeout), "napd.deploy_timeout=%u", deploy_timeout_s);
 	config[n++] = timeout;
+	/* and where nap's own records live in etcd (key_prefix) */
+	snprintf(prefix, sizeof(prefix), "napd.key_prefix=%s", key_prefix);
+	config[n++] = prefix;
 	h.n_config = n;
 	h.config = config;
 	nap_conn_send_hello(p->conn, &h);
@@ -495,6 +573,7 @@ int supervisor_start(const struct napd_config *cfg)
 		return -ENOMEM;
 	nplugins = cfg->nplugins;
 	deploy_timeout_s = cfg->deploy_timeout_s;
+	key_prefix = cfg->key_prefix;
 	for (size_t i = 0; i < nplugins; i++) {
 		struct plugin *pl = &plugins[i];
 		pl->conf = &cfg->plugins[i];

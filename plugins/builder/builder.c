@@ -5,6 +5,8 @@
  * Settings ([plugin builder] in napd.conf):
  *   registry = 127.0.0.1:5000          images are <registry>/<app>:<release>
  *   docker_socket = /var/run/docker.sock
+ *   registry_api = http://<registry's host:port>   its HTTP API v2, where
+ *                                      PruneImages lists and deletes tags
  *   and those of the build context: max_context_mb, context_dir,
  *   allow_path_context (settings.h)
  *
@@ -42,6 +44,7 @@ static void builder_free(struct builder *b)
 	docker_client_free(b->docker);
 	free(b->socket_path);
 	free(b->registry);
+	free(b->registry_api);
 	free(b);
 }
 
@@ -93,8 +96,31 @@ static int builder_init(const nap_host *host, void **statep)
 		return r == -ENOMEM ? r : -EIO;
 	}
 	b->registry = strdup(registry);
+	/* The API is at the registry's host:port; plain HTTP by default, as
+	 * dockerd speaks to a registry on 127.0.0.0/8. */
+	const char *api = host->config("registry_api");
+	if (api && strncmp(api, "http://", 7) != 0 && strncmp(api, "https://", 8) != 0) {
+		host->log(
+			NAP_LOG_ERROR,
+			"builder: registry_api = \"%.80s\" is not an http:// or https:// URL: fix "
+			"[plugin builder] in napd.conf",
+			api);
+		builder_free(b);
+		return -EINVAL;
+	}
+	if (api)
+		b->registry_api = strdup(api);
+	else if (asprintf(&b->registry_api, "http://%.*s", (int)strcspn(registry, "/"), registry) <
+		 0)
+		b->registry_api = NULL;
+	if (b->registry_api && b->registry_api[0]) {
+		size_t l = strlen(b->registry_api);
+		while (l > 8 && b->registry_api[l - 1] == '/')
+			b->registry_api[--l] = '\0';
+	}
 	b->socket_path = strdup(socket_path);
-	if (!b->registry || !b->socket_path || docker_client_new(&b->docker, socket_path) < 0) {
+	if (!b->registry || !b->registry_api || !b->socket_path ||
+	    docker_client_new(&b->docker, socket_path) < 0) {
 		builder_free(b);
 		return -ENOMEM;
 	}
@@ -103,7 +129,8 @@ static int builder_init(const nap_host *host, void **statep)
 		builder_free(b);
 		return -EIO;
 	}
-	host->log(NAP_LOG_INFO, "builder: Docker at %s, registry %s%s", socket_path, registry,
+	host->log(NAP_LOG_INFO, "builder: Docker at %s, registry %s (API %s)%s", socket_path,
+		  registry, b->registry_api,
 		  b->allow_path_context ? ", directories named by clients allowed" : "");
 	*statep = b;
 	return 0;
@@ -118,6 +145,7 @@ static void builder_shutdown(void *state)
 static const struct nap_plugin_method builder_methods[] = {
 	{"Build", builder_build, 0},
 	{"RemoveImage", builder_remove_image, 0},
+	{"PruneImages", builder_prune_images, 0},
 	{"Upload", builder_upload, 0},
 	{NULL, NULL, 0},
 };

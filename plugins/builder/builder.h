@@ -29,6 +29,7 @@ struct builder {
 	docker_client *docker;
 	char *socket_path;       /* dockerd's socket, for messages */
 	char *registry;          /* "127.0.0.1:5000": images are <registry>/<app>:<release> */
+	char *registry_api;      /* "http://127.0.0.1:5000": its HTTP API v2 (no trailing /) */
 	struct spool *spool;     /* uploaded contexts (spool.h) */
 	char *spool_temp;        /* the spool's directory, to remove at shutdown, or NULL */
 	bool allow_path_context; /* BuildRequest.dir is packed here (older napc) */
@@ -43,5 +44,9 @@ void builder_upload(nap_plugin_call *call, const ProtobufCMessage *request, void
 
 /* nap.Builder.RemoveImage: untag one local image (remove_image.c). */
 void builder_remove_image(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+
+/* nap.Builder.PruneImages: the app's tags in the registry, older ones
+ * deleted (prune_images.c). */
+void builder_prune_images(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 #endif

@@ -13,6 +13,7 @@ plugins_builder_builder_la_SOURCES = \
 	plugins/builder/spool.c plugins/builder/spool.h \
 	plugins/builder/upload.c \
 	plugins/builder/remove_image.c \
+	plugins/builder/prune_images.c \
 	plugins/builder/cancel_watch.c plugins/builder/cancel_watch.h \
 	plugins/builder/names.c plugins/builder/names.h
 plugins_builder_builder_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/plugins/common \

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -71,6 +72,7 @@ struct transfer {
 	int stop;      /* on_json's positive stop value */
 	char *err;
 	size_t errlen;
+	char header[256]; /* req->capture_header's value */
 };
 
 /* Decodes one line of a stream: one or more concatenated JSON objects. */
@@ -168,6 +170,28 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 	if (r != 0) {
 		t->rc = r < 0 ? r : 0;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	}
+	return n;
+}
+
+/* Keeps the value of req->capture_header ("Name: value\r\n" lines; names
+ * compare without case, as HTTP says). */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct transfer *t = user;
+	size_t n = size * nmemb, nl = strlen(t->req->capture_header);
+
+	if (n > nl + 1 && strncasecmp(data, t->req->capture_header, nl) == 0 && data[nl] == ':') {
+		const char *v = data + nl + 1;
+		size_t vl = n - nl - 1;
+		while (vl && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+			vl--;
+		if (vl >= sizeof(t->header))
+			vl = sizeof(t->header) - 1;
+		memcpy(t->header, v, vl);
+		t->header[vl] = '\0';
 	}
 	return n;
 }
@@ -294,6 +318,10 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 	curl_easy_setopt(t.curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(t.curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(t.curl, CURLOPT_XFERINFODATA, &t);
+	if (req->capture_header) {
+		curl_easy_setopt(t.curl, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(t.curl, CURLOPT_HEADERDATA, &t);
+	}
 	if (strcmp(req->method, "POST") == 0) {
 		curl_easy_setopt(t.curl, CURLOPT_POST, 1L);
 		if (req->read) {
@@ -330,6 +358,7 @@ int http_perform(struct http_response *resp, const struct http_request *req, cha
 		goto out;
 	}
 	*resp = (struct http_response){.status = status, .body_len = t.body.len, .stop = t.stop};
+	memcpy(resp->header, t.header, sizeof(resp->header));
 	resp->body = nap_buf_steal(&t.body); /* after reading its length */
 out:
 	nap_buf_release(&t.body);

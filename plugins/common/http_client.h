@@ -51,6 +51,9 @@ struct http_request {
 	 * It is polled about once a second while idle, more often while data
 	 * flows. */
 	const atomic_int *cancel;
+	/* Optional: a response header ("Docker-Content-Digest") whose value
+	 * goes into resp->header (the last one seen, trimmed; cut at its size). */
+	const char *capture_header;
 };
 
 struct http_response {
@@ -59,7 +62,8 @@ struct http_response {
 	 * NULL): so a non-2xx answer's body is always here. */
 	char *body;
 	size_t body_len;
-	int stop; /* the positive value on_json returned to stop, else 0 */
+	int stop;         /* the positive value on_json returned to stop, else 0 */
+	char header[256]; /* req->capture_header's value, "" when absent */
 };
 
 /* Performs req. On success (any HTTP status: the caller judges it) fills

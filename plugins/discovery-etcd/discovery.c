@@ -66,6 +66,20 @@ static int disc_init(const nap_host *h, void **statep)
 	if (h->config("napd.id"))
 		snprintf(d->napd_filter, sizeof(d->napd_filter), NAP_LABEL_NAPD "=%s",
 			 h->config("napd.id"));
+	/* napd checked it (napd.conf(5)); one from elsewhere gets the shape
+	 * test only: a slash at both ends, so no key can run into another's */
+	const char *prefix = h->config("napd.key_prefix");
+	if (!prefix)
+		prefix = NAP_KEY_PREFIX_DEFAULT;
+	size_t plen = strlen(prefix);
+	if (plen < 3 || plen > NAP_KEY_PREFIX_MAX || prefix[0] != '/' || prefix[plen - 1] != '/') {
+		h->log(NAP_LOG_ERROR,
+		       "discovery-etcd: napd.key_prefix = %.80s: give /name/ (napd.conf(5), key_prefix)",
+		       prefix);
+		free(d);
+		return -EINVAL;
+	}
+	memcpy(d->records_prefix, prefix, plen + 1);
 	d->lease_ttl = 10;
 	ttl = h->config("lease_ttl");
 	if (ttl) {
@@ -109,8 +123,10 @@ static int disc_init(const nap_host *h, void **statep)
 		return r;
 	}
 	h->log(NAP_LOG_INFO,
-	       "discovery-etcd: etcd at %s, following Docker at %s, host %s, lease TTL %lld s",
-	       d->etcd_url, d->docker_socket, d->self_host, (long long)d->lease_ttl);
+	       "discovery-etcd: etcd at %s (records under %s), following Docker at %s, host %s, "
+	       "lease TTL %lld s",
+	       d->etcd_url, d->records_prefix, d->docker_socket, d->self_host,
+	       (long long)d->lease_ttl);
 	*statep = d;
 	return 0;
 }

@@ -22,14 +22,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <nap/limits.h>
 #include <nap/plugin.h>
 
 #include "docker_api.h"
 #include "endpoint.h"
 #include "labels.h"
 #include "etcd_v3.h"
-
-#define DISCOVERY_RECORDS_PREFIX "/nap/"
 
 struct announcer; /* announcer.c */
 struct follower;  /* docker_follow.c */
@@ -43,6 +42,9 @@ struct discovery {
 	 * scheduler labels them so), or "" under a napd that gives no id. */
 	char napd_filter[400];
 	int64_t lease_ttl; /* seconds */
+	/* where the records live: napd.conf's key_prefix as napd passes it
+	 * ("napd.key_prefix"), NAP_KEY_PREFIX_DEFAULT from an older napd */
+	char records_prefix[NAP_KEY_PREFIX_MAX + 1];
 	etcd_client *etcd;
 	docker_client *docker;
 	struct announcer *ann;

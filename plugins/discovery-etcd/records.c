@@ -1,6 +1,7 @@
-/* discovery-etcd: napd's own records under /nap/ (napd knows nothing of
- * etcd; it keeps its apps and releases here through these three calls).
- * Keys are checked so that no caller reaches outside /nap/, and an empty
+/* discovery-etcd: napd's own records under its key prefix (napd.conf's
+ * key_prefix, /nap/ by default; napd knows nothing of etcd; it keeps its
+ * apps and releases here through these three calls).
+ * Keys are checked so that no caller reaches outside the prefix, and an empty
  * prefix cannot be deleted (that would wipe every record). */
 #define _POSIX_C_SOURCE 200809L
 
@@ -27,7 +28,7 @@ void disc_put_record(nap_plugin_call *call, const ProtobufCMessage *request, voi
 			       "record key \"%.210s\" is not valid: use " KEY_RULE, in->key);
 		return;
 	}
-	snprintf(key, sizeof key, DISCOVERY_RECORDS_PREFIX "%s", in->key);
+	snprintf(key, sizeof key, "%s%s", d->records_prefix, in->key);
 	r = etcd_put(NULL, d->etcd, key, in->value.data ? (const void *)in->value.data : "",
 		     in->value.len, 0, err, sizeof err);
 	if (r < 0) {
@@ -42,7 +43,7 @@ void disc_get_records(nap_plugin_call *call, const ProtobufCMessage *request, vo
 {
 	struct discovery *d = state;
 	const Nap__GetRecordsRequest *in = (const Nap__GetRecordsRequest *)request;
-	const size_t plen = strlen(DISCOVERY_RECORDS_PREFIX);
+	const size_t plen = strlen(d->records_prefix);
 	Nap__GetRecordsReply out = NAP__GET_RECORDS_REPLY__INIT;
 	Nap__Record *recs = NULL, **ptrs = NULL;
 	struct etcd_range range;
@@ -55,7 +56,7 @@ void disc_get_records(nap_plugin_call *call, const ProtobufCMessage *request, vo
 			       in->prefix);
 		return;
 	}
-	snprintf(key, sizeof key, DISCOVERY_RECORDS_PREFIX "%s", in->prefix);
+	snprintf(key, sizeof key, "%s%s", d->records_prefix, in->prefix);
 	r = etcd_get(&range, d->etcd, key, true, 0, err, sizeof err);
 	if (r < 0) {
 		disc_end_etcd_error(d, call, r, "reading records", err);
@@ -113,7 +114,7 @@ void disc_delete_records(nap_plugin_call *call, const ProtobufCMessage *request,
 			       "record prefix \"%.210s\" is not valid: use " KEY_RULE, in->prefix);
 		return;
 	}
-	snprintf(key, sizeof key, DISCOVERY_RECORDS_PREFIX "%s", in->prefix);
+	snprintf(key, sizeof key, "%s%s", d->records_prefix, in->prefix);
 	r = etcd_delete(NULL, d->etcd, key, true, err, sizeof err);
 	if (r < 0) {
 		disc_end_etcd_error(d, call, r, "deleting records", err);

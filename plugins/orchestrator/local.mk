@@ -6,6 +6,8 @@ plugins_orchestrator_orchestrator_la_SOURCES = \
 	plugins/orchestrator/orchestrator.c plugins/orchestrator/orchestrator.h \
 	plugins/orchestrator/bus.c \
 	plugins/orchestrator/check.c \
+	plugins/orchestrator/images.c \
+	plugins/orchestrator/ops_backup.c \
 	plugins/orchestrator/ops.c \
 	plugins/orchestrator/ops_app.c \
 	plugins/orchestrator/ops_deploy.c \

@@ -41,9 +41,9 @@ struct app *op_begin(nap_plugin_call *call, const char *name, bool create)
 		if (a->damaged) {
 			pthread_mutex_unlock(&O.lock);
 			O.host->end(call, NAP_DATA_LOSS,
-				    "the record of %s in /nap/apps/%s/app is damaged: restore it "
+				    "the record of %s in %sapps/%s/app is damaged: restore it "
 				    "(napc destroy %s removes it)",
-				    name, name, name);
+				    name, O.key_prefix, name, name);
 			return NULL;
 		}
 		if (!a->busy && (!a->rec || a->owner[0]) && create && !checked) {

@@ -63,7 +63,7 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 					      (json_int_t)release, "image", image, "env", env,
 					      "created", (json_int_t)(wall_ms() / 1000),
 					      "scheduler", release_sched(a->rec, 0)));
-	while (json_array_size(rels) > APP_RELEASES_KEPT)
+	while (json_array_size(rels) > O.keep_releases)
 		json_array_remove(rels, 0);
 	json_object_del(a->rec, "failure");
 	op_rollout(a, release, op);
@@ -78,6 +78,7 @@ static void new_release(nap_plugin_call *call, struct app *a, const char *op, co
 		bus_notify(app, release, op, true, "", "", started, NULL);
 		pthread_mutex_lock(&O.lock);
 		reply_status(call, a, strcmp(op, "env") == 0);
+		images_prune(a); /* after the answer, as a deploy does */
 	}
 }
 
@@ -147,12 +148,27 @@ void ops_rollback(nap_plugin_call *call, const ProtobufCMessage *request, void *
 				target = n;
 		}
 		rel = target ? rec_release(a->rec, target) : NULL;
-		if (!rel) {
+		uint32_t oldest = UINT32_MAX;
+		json_array_foreach(json_object_get(a->rec, "releases"), i, rel)
+		{
+			if (rec_u32(rel, "release") < oldest)
+				oldest = rec_u32(rel, "release");
+		}
+		rel = target ? rec_release(a->rec, target) : NULL;
+		if (!rel && target && target < oldest) {
+			/* it existed: dropped with its image (images.c) */
+			pthread_mutex_unlock(&O.lock);
+			O.host->end(call, NAP_NOT_FOUND,
+				    "release %u's image was deleted (keep_releases = %u): deploy "
+				    "again",
+				    target, O.keep_releases);
+			pthread_mutex_lock(&O.lock);
+		} else if (!rel) {
 			pthread_mutex_unlock(&O.lock);
 			O.host->end(call, NAP_NOT_FOUND,
 				    "%s has no release %u to roll back to (the last %u are kept; "
 				    "'napc status %s' lists them)",
-				    a->name, target, APP_RELEASES_KEPT, a->name);
+				    a->name, target, O.keep_releases, a->name);
 			pthread_mutex_lock(&O.lock);
 		} else {
 			char *image = strdup(json_string_value(json_object_get(rel, "image")));
@@ -282,6 +298,8 @@ void ops_destroy(nap_plugin_call *call, const ProtobufCMessage *request, void *s
 		if (image)
 			bus_remove_image(image);
 	}
+	if (rc == 0)
+		images_forget(app); /* and the registry's copies: the repository */
 	pthread_mutex_lock(&O.lock);
 	if (rc < 0) {
 		a->rec = rec;

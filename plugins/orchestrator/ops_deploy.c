@@ -130,7 +130,7 @@ static bool add_release(struct app *a, const Nap__DeployRequest *d, json_t *env,
 					"image", image, "env", merged, "created",
 					(json_int_t)(wall_ms() / 1000), "scheduler",
 					sched && *sched ? sched : O.default_sched));
-	while (json_array_size(rels) > APP_RELEASES_KEPT)
+	while (json_array_size(rels) > O.keep_releases)
 		json_array_remove(rels, 0);
 	uint32_t instances = d->instances ? d->instances : rec_u32(rec, "instances");
 	json_object_set_new(rec, "instances", json_integer(instances ? instances : 1));
@@ -245,6 +245,9 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 		if (l)
 			nap__endpoint_list__free_unpacked(l, NULL);
 		pthread_mutex_lock(&O.lock);
+		/* The new release serves: older images go, after the answer (a
+		 * slow registry delays no deploy), before the app is given back. */
+		images_prune(a);
 	}
 	op_finish(a);
 	free(image);

@@ -28,6 +28,8 @@ static int read_settings(const nap_host *host)
 		{"backoff_ms", SETTING_U32, &O.backoff_ms, 1000, 10, 3600000, 0, "ms"},
 		{"backoff_max_ms", SETTING_U32, &O.backoff_max_ms, 30000, 10, 86400000, 0, "ms"},
 		{"resync_ms", SETTING_U32, &O.resync_ms, 10000, 100, 3600000, 0, "ms"},
+		{"keep_releases", SETTING_U32, &O.keep_releases, APP_RELEASES_MAX, 2,
+		 APP_RELEASES_MAX, 0, NULL},
 		{"napd.deploy_timeout", SETTING_U32, &O.deploy_timeout_s, 300, 1, 86400, 0,
 		 "seconds"},
 	};
@@ -46,6 +48,8 @@ static int init(const nap_host *host, void **statep)
 	O.started_ms = mono_ms();
 	const char *id = host->config("napd.id");
 	snprintf(O.napd_id, sizeof(O.napd_id), "%s", id ? id : "");
+	const char *prefix = host->config("napd.key_prefix");
+	snprintf(O.key_prefix, sizeof(O.key_prefix), "%s", prefix ? prefix : "/nap/");
 	int r = read_settings(host);
 	if (r < 0)
 		return r;
@@ -100,6 +104,8 @@ static const struct nap_plugin_method apps_methods[] = {
 	{"Start", ops_start, 0},
 	{"Destroy", ops_destroy, 0},
 	{"SetCheck", ops_set_check, 0},
+	{"Export", ops_export, 0},
+	{"Import", ops_import, 0},
 	{NULL, NULL, 0},
 };
 

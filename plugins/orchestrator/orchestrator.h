@@ -106,7 +106,8 @@ struct check_defaults {
 
 struct orch {
 	const nap_host *host;
-	char napd_id[400];      /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char napd_id[400];   /* "host:socket" of our napd; "" from a napd before 0.2 */
+	char key_prefix[80]; /* where discovery keeps the records (napd.key_prefix), for messages */
 	char default_sched[64]; /* the first scheduler plugin napd lists */
 	pthread_mutex_t lock;
 	pthread_cond_t changed;    /* broadcast on any change */
@@ -118,6 +119,7 @@ struct orch {
 	uint32_t deploy_timeout_s;
 	uint32_t backoff_ms, backoff_max_ms; /* crash loops: first step and cap */
 	uint32_t resync_ms;                  /* the whole comparison, events or not */
+	uint32_t keep_releases;              /* releases (and their images) an app keeps */
 	atomic_bool stopping;
 	uint64_t started_ms; /* monotonic: when init ran */
 	pthread_t reconciler, watcher, checker;
@@ -166,7 +168,10 @@ bool app_synced(struct app *a);
 const char *release_sched(json_t *rec, uint32_t release);
 
 /* ---- record.c: the app record (JSON), see record.c for its shape ---- */
-#define APP_RELEASES_KEPT 10
+/* The most releases a record keeps (keep_releases' ceiling): each carries
+ * its environment (up to NAP_ENV_TOTAL_MAX), and the whole record must fit
+ * in one etcd request (1.5 MiB by default). */
+#define APP_RELEASES_MAX 10
 #define NAP_SEEN_MAX 128 /* instances one deploy reports on */
 json_t *record_new(const char *app);
 /* The napd a record belongs to ("" when it names none: nap 0.1's). */
@@ -218,6 +223,18 @@ Nap__EndpointList *bus_resolve(const char *app, uint32_t release);
 void bus_notify(const char *app, uint32_t release, const char *event, bool ok, const char *stage,
 		const char *error, uint64_t started_ms, const Nap__EndpointList *endpoints);
 void bus_remove_image(const char *image);
+
+/* ---- images.c: the app's images in the registry ---- */
+/* Deletes the images no kept release of a uses, from the registry and this
+ * host, and records what is left ("image_bytes"). Lock held; dropped
+ * during the calls. Never fails: a registry that cannot do it is logged. */
+void images_prune(struct app *a);
+/* Deletes every image of app (destroy); lock not held. */
+void images_forget(const char *app);
+/* Appends to missing the numbers of rec's releases whose image the registry
+ * does not have. 0, or -1 with err when the registry cannot be asked. Lock
+ * not held. */
+int images_missing(const char *app, json_t *rec, json_t *missing, char *err, size_t errlen);
 
 /* ---- reconcile.c ---- */
 void *reconcile_main(void *arg);
@@ -278,5 +295,8 @@ void ops_stop(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
 void ops_start(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 void ops_destroy(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 void ops_set_check(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+/* ---- ops_backup.c ---- */
+void ops_export(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
+void ops_import(nap_plugin_call *call, const ProtobufCMessage *request, void *state);
 
 #endif

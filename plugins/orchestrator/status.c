@@ -84,6 +84,9 @@ void status_fill(Nap__AppStatus *st, struct app *a, bool with_env)
 	}
 	st->updated_unix = (uint64_t)json_integer_value(json_object_get(rec, "updated"));
 	st->memory_bytes = (uint64_t)json_integer_value(json_object_get(rec, "memory"));
+	st->keep_releases = O.keep_releases;
+	json_int_t bytes = json_integer_value(json_object_get(rec, "image_bytes"));
+	st->image_bytes = bytes > 0 ? (uint64_t)bytes : 0;
 	json_t *cur = rec_release(rec, 0);
 	st->image = dup(cur ? json_string_value(json_object_get(cur, "image")) : "");
 	st->scheduler = dup(cur ? release_sched(rec, 0) : "");

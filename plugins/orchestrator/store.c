@@ -1,5 +1,6 @@
-/* App records through nap.Discovery's record methods (etcd under /nap/ with
- * discovery-etcd): the orchestrator knows no etcd. */
+/* App records through nap.Discovery's record methods (etcd under napd.conf's
+ * key_prefix, /nap/ by default, with discovery-etcd): the orchestrator knows
+ * no etcd. */
 #include "config.h"
 
 #include <errno.h>
@@ -90,9 +91,9 @@ int store_load_all(char *err, size_t errlen)
 			a->damaged = true;
 		if (!a || !j) {
 			O.host->log(NAP_LOG_WARNING,
-				    "orchestrator: the record /nap/%s is damaged; "
+				    "orchestrator: the record %s%s is damaged; "
 				    "app %s is left alone",
-				    rec->key, app);
+				    O.key_prefix, rec->key, app);
 			json_decref(j);
 			continue;
 		}

@@ -24,11 +24,11 @@
 
 #include "errbuf.h"
 
-static void key_of(char *buf, size_t len, const char *kind, const char *app, uint32_t release,
-		   uint32_t instance)
+static void key_of(char *buf, size_t len, const struct sf_state *st, const char *kind,
+		   const char *app, uint32_t release, uint32_t instance)
 {
-	snprintf(buf, len, SF_KEYS_PREFIX "%s/%s/%" PRIu32 "-%" PRIu32, kind, app, release,
-		 instance);
+	snprintf(buf, len, "%s" SF_KEYS_DIR "%s/%s/%" PRIu32 "-%" PRIu32, st->key_prefix, kind, app,
+		 release, instance);
 }
 
 int sf_want_put(const struct sf_state *st, const char *app, uint32_t release, uint32_t instance,
@@ -36,7 +36,7 @@ int sf_want_put(const struct sf_state *st, const char *app, uint32_t release, ui
 {
 	char key[256], value[64];
 
-	key_of(key, sizeof key, "want", app, release, instance);
+	key_of(key, sizeof key, st, "want", app, release, instance);
 	snprintf(value, sizeof value, "{\"since_ms\":%" PRIu64 "}", sf_now_us() / 1000u);
 	return etcd_put(NULL, st->etcd, key, value, strlen(value), 0, err, errlen);
 }
@@ -46,7 +46,7 @@ int sf_want_delete(const struct sf_state *st, const char *app, uint32_t release,
 {
 	char key[256];
 
-	key_of(key, sizeof key, "want", app, release, instance);
+	key_of(key, sizeof key, st, "want", app, release, instance);
 	return etcd_delete(NULL, st->etcd, key, false, err, errlen);
 }
 
@@ -78,7 +78,7 @@ int sf_keys_read(struct sf_pair **listp, size_t *np, const struct sf_state *st, 
 	size_t n = 0, plen;
 	int r;
 
-	snprintf(prefix, sizeof prefix, SF_KEYS_PREFIX "%s/%s/", kind, app);
+	snprintf(prefix, sizeof prefix, "%s" SF_KEYS_DIR "%s/%s/", st->key_prefix, kind, app);
 	plen = strlen(prefix);
 	r = etcd_get(&range, st->etcd, prefix, true, 0, err, errlen);
 	if (r < 0)

@@ -147,6 +147,7 @@ static void spec_of(struct sf_instance_spec *s, const struct run *run, uint32_t 
 		.spread = run->spread,
 		.docker = st->docker,
 		.announce = st->announce,
+		.key_prefix = st->key_prefix,
 		.etcd = st->etcd_url,
 		.host = st->address,
 		.check_interval_ms = c && c->interval_ms ? c->interval_ms

@@ -99,6 +99,23 @@ static int sf_init(const nap_host *host, void **statep)
 	if (!st)
 		return -ENOMEM;
 	st->host = host;
+	/* napd checked it (napd.conf(5)); the shape is checked again, as the
+	 * units pass it to a shell script on the machines */
+	const char *prefix = host->config("napd.key_prefix");
+	if (!prefix)
+		prefix = NAP_KEY_PREFIX_DEFAULT;
+	if (strlen(prefix) < 3 || strlen(prefix) > NAP_KEY_PREFIX_MAX || prefix[0] != '/' ||
+	    prefix[strlen(prefix) - 1] != '/' ||
+	    strspn(prefix, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") !=
+		    strlen(prefix)) {
+		host->log(NAP_LOG_ERROR,
+			  "scheduler-fleet: napd.key_prefix = %.80s: give /name/ (napd.conf(5), "
+			  "key_prefix)",
+			  prefix);
+		r = -EINVAL;
+		goto fail;
+	}
+	snprintf(st->key_prefix, sizeof(st->key_prefix), "%s", prefix);
 	const struct setting numbers[] = {
 		{"spread", SETTING_BOOL, &st->spread, 1, 0, 0, 0, NULL},
 		{"start_timeout", SETTING_U32, &st->start_timeout_ms,

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <nap/names.h>
+#include <nap/limits.h>
 #include <nap/plugin.h>
 #include <nap/scheduler.pb-c.h>
 
@@ -38,8 +39,9 @@
 #define SF_DEFAULT_CHECK_FAILURES 3u
 /* Instance.announcer of every instance: its sidekick announces it. */
 #define SF_ANNOUNCER "sidekick"
-/* Where the want and present keys live (presence.c). */
-#define SF_KEYS_PREFIX "/nap/fleet/"
+/* Where the want and present keys live (presence.c): under napd.conf's
+ * key_prefix (napd.key_prefix, /nap/ by default), in "fleet/". */
+#define SF_KEYS_DIR "fleet/"
 /* An unplaced unit with no machine left for it is reported after this long
  * (fleet may be moving a unit between machines for a moment). */
 #define SF_PLACEMENT_GRACE_MS 1500
@@ -49,15 +51,16 @@ struct sf_state {
 	const nap_host *host;
 	fleet_client *fleet;
 	etcd_client *etcd;
-	char *etcd_url;             /* config etcd: what the announcer writes to */
-	char *address;              /* config host: the host written into etcd */
-	char *docker;               /* config docker: the docker CLI on the machines */
-	char *announce;             /* config announce: nap-fleet-announce on the machines */
-	uint32_t start_timeout_ms;  /* config start_timeout */
-	uint32_t stop_timeout_ms;   /* config stop_timeout */
-	bool spread;                /* config spread: always spread instances */
-	uint32_t failed_grace_ms;   /* config failed_grace */
-	uint32_t watch_interval_ms; /* config watch_interval */
+	char *etcd_url; /* config etcd: what the announcer writes to */
+	char *address;  /* config host: the host written into etcd */
+	char *docker;   /* config docker: the docker CLI on the machines */
+	char *announce; /* config announce: nap-fleet-announce on the machines */
+	char key_prefix[NAP_KEY_PREFIX_MAX + 1]; /* napd.key_prefix ("/nap/") */
+	uint32_t start_timeout_ms;               /* config start_timeout */
+	uint32_t stop_timeout_ms;                /* config stop_timeout */
+	bool spread;                             /* config spread: always spread instances */
+	uint32_t failed_grace_ms;                /* config failed_grace */
+	uint32_t watch_interval_ms;              /* config watch_interval */
 };
 
 /* ---- errors.c ---- */

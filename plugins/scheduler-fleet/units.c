@@ -35,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nap/limits.h>
+
 char *sf_systemd_quote(const char *word)
 {
 	/* Worst case: every byte becomes \xHH (4 bytes), plus the quotes. */
@@ -188,6 +190,16 @@ static char *docker_run_line(struct sf_unit *u, const struct sf_instance_spec *s
 	return own(u, line);
 }
 
+/* Environment=NAP_KEY_PREFIX=... for nap-fleet-announce, when nap's keys
+ * are not under its default /nap/ (the prefix is [A-Za-z0-9._/-] only,
+ * checked at init: nothing to quote). */
+static int key_prefix_env(struct sf_unit *u, const struct sf_instance_spec *s)
+{
+	if (!s->key_prefix || strcmp(s->key_prefix, NAP_KEY_PREFIX_DEFAULT) == 0)
+		return 0;
+	return add(u, "Service", "Environment", fmt(u, "NAP_KEY_PREFIX=%s", s->key_prefix));
+}
+
 int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 {
 	char container[SF_UNIT_NAME_MAX], glob[SF_UNIT_NAME_MAX], disc[SF_UNIT_NAME_MAX];
@@ -210,6 +222,7 @@ int sf_run_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 	r |= add(u, "Service", "Restart", "on-failure");
 	r |= add(u, "Service", "RestartSec", SF_RESTART_SEC);
 	r |= add(u, "Service", "SuccessExitStatus", "143");
+	r |= key_prefix_env(u, s);
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "-%s rm -f %s", s->docker, container));
 	r |= add(u, "Service", "ExecStartPre", fmt(u, "%s pull %s", s->docker, s->image));
 	r |= add(u, "Service", "ExecStartPre",
@@ -255,6 +268,7 @@ int sf_discovery_unit(struct sf_unit *u, const struct sf_instance_spec *s)
 	r |= add(u, "Unit", "Description", fmt(u, "nap: announces %s in etcd", run));
 	r |= add(u, "Unit", "BindsTo", fmt(u, "%s", run));
 	r |= add(u, "Unit", "After", fmt(u, "%s", run));
+	r |= key_prefix_env(u, s);
 	/* No ExecStop: the stop's SIGTERM makes it revoke its own lease (a
 	 * withdraw by key could delete a newer announcer's entry). */
 	r |= add(u, "Service", "ExecStart",

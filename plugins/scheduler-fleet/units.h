@@ -94,8 +94,11 @@ struct sf_instance_spec {
 	bool spread;          /* Conflicts= with the app's other instances of the release */
 	const char *docker;   /* absolute path of the docker CLI */
 	const char *announce; /* absolute path of nap-fleet-announce */
-	const char *etcd;     /* etcd endpoint the announcer writes to */
-	const char *host;     /* address written into etcd */
+	/* nap's etcd prefix (napd.key_prefix) for its want/present keys; NULL
+	 * or "/nap/" (the helper's default) adds nothing to the units */
+	const char *key_prefix;
+	const char *etcd; /* etcd endpoint the announcer writes to */
+	const char *host; /* address written into etcd */
 	/* The sidekick's readiness check (all set: defaults already applied). */
 	uint32_t check_interval_ms;
 	uint32_t check_timeout_ms;

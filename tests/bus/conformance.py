@@ -36,11 +36,13 @@ Frame, Hello = msg("nap.bus.Frame"), msg("nap.bus.Hello")
 PingRequest, PingReply = msg("nap.PingRequest"), msg("nap.PingReply")
 ListPluginsReply, AppRequest = msg("nap.ListPluginsReply"), msg("nap.AppRequest")
 EchoMessage, EchoStreamRequest = msg("nap.EchoMessage"), msg("nap.EchoStreamRequest")
-HELLO, CALL, MESSAGE, END, CANCEL = 1, 2, 3, 4, 5
+SumChunk, SumReply = msg("nap.SumChunk"), msg("nap.SumReply")
+HELLO, CALL, MESSAGE, END, CANCEL, WINDOW = 1, 2, 3, 4, 5, 6
 OK, CANCELLED, INVALID_ARGUMENT, DEADLINE_EXCEEDED = 0, 1, 3, 4
 PERMISSION_DENIED, RESOURCE_EXHAUSTED, FAILED_PRECONDITION = 7, 8, 9
 UNIMPLEMENTED = 12
 FRAME_MAX, MESSAGE_MAX, NAME_MAX = 4 * 1024 * 1024, 4096, 255
+STREAM_WINDOW = 256 * 1024  # NAP_STREAM_WINDOW (1.2)
 
 count = failed = 0
 BAD = []  # frames from napd that a conforming decoder refused
@@ -79,13 +81,13 @@ def call_frame(call_id, service, method, request=b"", timeout_ms=0):
 class Conn:
     """One connection; frames are read with their arrival time."""
 
-    def __init__(self, hello=True):
+    def __init__(self, hello=True, minor=1):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.connect(SOCK)
         self.buf = b""
         self.eof = False
         if hello:
-            self.send(hello_frame())
+            self.send(hello_frame(minor=minor))
 
     def send(self, data):
         self.s.sendall(data)
@@ -455,10 +457,116 @@ def s15_python_client():
        "s15: the page's standard-library client pings napd", p.stdout + p.stderr)
 
 
+def request_frame(call_id, request=b"", end=False):
+    """A caller's MESSAGE (one more request) or END (half-close), 1.2."""
+    if not isinstance(request, bytes):
+        request = request.SerializeToString()
+    kind = END if end else MESSAGE
+    return prefix(Frame(call_id=call_id, kind=kind, payload=request, from_caller=True).SerializeToString())
+
+
+def s17_streams():
+    # The page's byte-by-byte Sum, sent as printed.
+    doc = open(sys.argv[2]).read()
+    sec = doc[doc.index("#### Byte by byte: a Sum"):doc.index("### Ordering and concurrency")]
+    block = sec[sec.index("```") + 3:]
+    raw = bytes.fromhex(block[:block.index("```")].replace("\n", " "))
+    c = Conn(hello=False)
+    c.send(raw)
+    f = c.frame()
+    h = Hello.FromString(f.payload) if f is not None and f.kind == HELLO else None
+    ok(h is not None and h.protocol_minor >= 2, "s5/1.2: napd announces protocol_minor 2 or more", h)
+    frames, f = c.end_of(1)
+    wins = [(x.call_id, x.credit) for x in frames if x.kind == WINDOW]
+    r = SumReply.FromString(f.payload) if f is not None and f.status == OK else None
+    ok(wins == [(1, 4)] and r is not None and (r.bytes, r.messages, r.adler32) == (4, 2, 0x03d8018b),
+       "s5/1.2: the page's Sum, byte by byte: WINDOW id 1 credit 4, then END OK SumReply{4, 2, 0x03d8018b}",
+       (wins, r, f))
+    c.close()
+    # A 1.1 client never receives a WINDOW; its one request is the whole stream.
+    c = Conn()
+    c.send(call_frame(1, "nap.Echo", 2, SumChunk(data=b"xyz"), 5000))
+    frames, f = c.end_of(1)
+    r = SumReply.FromString(f.payload) if f is not None and f.status == OK else None
+    ok(r is not None and (r.bytes, r.messages) == (3, 1) and not [x for x in frames if x.kind == WINDOW],
+       "s5/1.2: a 1.1 client's call of Sum: its request is the whole stream, answered, no WINDOW", (frames, f))
+    c.send(call_frame(2, "nap.Echo", 3, EchoMessage(payload=b"hi"), 5000))
+    frames, f = c.end_of(2)
+    msgs = [EchoMessage.FromString(x.payload).payload for x in frames if x.kind == MESSAGE]
+    ok(msgs == [b"hi"] and f is not None and f.status == OK and not [x for x in frames if x.kind == WINDOW],
+       "s5/1.2: ... and of Chat: one answer, END OK, no WINDOW", (frames, f))
+    c.close()
+    # A 1.2 client that keeps within its credit sends 1.25 MiB to a handler
+    # that takes 2 ms per chunk: WINDOW frames let it through.
+    c = Conn(minor=2)
+    chunk = SumChunk(data=b"z" * 65536, delay_ms=2).SerializeToString()
+    c.send(call_frame(1, "nap.Echo", 2, SumChunk(delay_ms=2), 10000))
+    credit, sent, granted, over = STREAM_WINDOW, 0, 0, False
+    for _ in range(20):
+        while credit < len(chunk):
+            f = c.frame(5)
+            if f is None or f.kind == END:
+                break
+            if f.kind == WINDOW and f.call_id == 1:
+                credit += f.credit
+                granted += f.credit
+        if credit < len(chunk):
+            over = True
+            break
+        c.send(request_frame(1, chunk))
+        credit -= len(chunk)
+        sent += len(chunk)
+    c.send(request_frame(1, end=True))
+    frames, f = c.end_of(1, 10)
+    granted += sum(x.credit for x in frames if x.kind == WINDOW)
+    r = SumReply.FromString(f.payload) if f is not None and f.status == OK else None
+    ok(not over and r is not None and r.bytes == 20 * 65536 and r.messages == 21 and granted >= sent - STREAM_WINDOW,
+       "s5/1.2: a caller within its credit streams 1.25 MiB to a slow handler (%d bytes granted by WINDOW)" % granted,
+       (over, r, f))
+    # A caller that ignores its credit: the call ends RESOURCE_EXHAUSTED, the connection stays.
+    c.send(call_frame(2, "nap.Echo", 2, SumChunk(delay_ms=200), 10000))
+    for _ in range(20):
+        c.send(request_frame(2, chunk))
+    frames, f = c.end_of(2, 10)
+    ok(f is not None and f.call_id == 2 and f.status == RESOURCE_EXHAUSTED and "over the credit left" in f.message,
+       "s5/1.2: a caller past its credit: END RESOURCE_EXHAUSTED for that call", f)
+    ok(ping(c, 3) is not None, "s5/1.2: ... and the connection stays")
+    # One request message bigger than NAP_STREAM_WINDOW is past any first credit.
+    c.send(call_frame(4, "nap.Echo", 2, SumChunk(), 10000))
+    c.send(request_frame(4, SumChunk(data=b"b" * (STREAM_WINDOW + 1))))
+    _, f = c.end_of(4)
+    ok(f is not None and f.status == RESOURCE_EXHAUSTED, "s5/1.2: a request message over NAP_STREAM_WINDOW: RESOURCE_EXHAUSTED", f)
+    # A MESSAGE after the half-close.
+    c.send(call_frame(5, "nap.Echo", 2, SumChunk(delay_ms=300), 10000))
+    c.send(request_frame(5, end=True))
+    c.send(request_frame(5, SumChunk(data=b"late")))
+    _, f = c.end_of(5)
+    ok(f is not None and f.status == INVALID_ARGUMENT and "after the caller's half-close" in f.message,
+       "s5/1.2: a request message after the half-close: END INVALID_ARGUMENT", f)
+    # Bidirectional: each request is answered as it is taken, END after the half-close.
+    c.send(call_frame(6, "nap.Echo", 3, EchoMessage(payload=b"a"), 5000))
+    c.send(request_frame(6, EchoMessage(payload=b"b")))
+    c.send(request_frame(6, EchoMessage(payload=b"c")))
+    c.send(request_frame(6, end=True))
+    frames, f = c.end_of(6)
+    msgs = [EchoMessage.FromString(x.payload).payload for x in frames if x.kind == MESSAGE and x.call_id == 6]
+    ok(msgs == [b"a", b"b", b"c"] and f is not None and f.status == OK,
+       "s5/1.2: Chat, bidirectional: a, b, c answered in order, then END OK", (msgs, f))
+    # A WINDOW for a call napd never made, a request for no call: ignored.
+    c.send(prefix(Frame(call_id=99, kind=WINDOW, credit=10).SerializeToString()))
+    c.send(request_frame(98, SumChunk(data=b"stray")))
+    ok(ping(c, 7) is not None, "s4/1.2: a WINDOW or a caller's MESSAGE for no call in flight is ignored")
+    c.close()
+    refused(prefix(Frame(kind=END, from_caller=True).SerializeToString()), INVALID_ARGUMENT,
+            "without a call id", "s4/1.2: a caller's END (from_caller) without a call id: malformed")
+    refused(prefix(Frame(kind=WINDOW, credit=5).SerializeToString()), INVALID_ARGUMENT,
+            "without a call id", "s4/1.2: a WINDOW without a call id: malformed")
+
+
 def main():
     for test in (s1_transport, s2_framing, s3_hello, s4_kinds, s5_calls, s6_deadlines,
                  s7_cancellation, s8_status, s9_end0, s10_access, s11_versions, s12_limits,
-                 s13_services, s14_worked_example, s15_python_client):
+                 s13_services, s14_worked_example, s15_python_client, s17_streams):
         try:
             test()
         except Exception as e:  # noqa: BLE001: a crash is a failure of that section

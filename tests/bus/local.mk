@@ -2,9 +2,13 @@
 # figures), and the conformance test written from docs/protocol.md.
 BUS_TESTS = tests/bus/test-fd-limit.sh tests/bus/test-partial-frames.sh \
 	tests/bus/test-utf8.sh tests/bus/test-stream-deadline.sh \
-	tests/bus/test-output-limit.sh tests/bus/test-conformance.sh
+	tests/bus/test-output-limit.sh tests/bus/test-conformance.sh tests/bus/test-upload.sh
 TESTS += $(BUS_TESTS)
-EXTRA_DIST += $(BUS_TESTS) tests/bus/lib.sh tests/bus/hostile.py tests/bus/conformance.py
+check_PROGRAMS += tests/bus/nap-upload
+tests_bus_nap_upload_SOURCES = tests/bus/nap-upload.c
+tests_bus_nap_upload_LDADD = $(TEST_LDADD)
+EXTRA_DIST += $(BUS_TESTS) tests/bus/lib.sh tests/bus/hostile.py tests/bus/conformance.py \
+	tests/bus/old-peer.py
 
 # conformance.py reads the .proto files compiled to a FileDescriptorSet
 # (protoc-c -o): python3-protobuf then needs no protoc of its own.

@@ -1,7 +1,7 @@
 # Helpers shared by the fault tests: the integration helpers (lib.sh of
 # tests/integration), the hello app, and the checks that nothing was lost
 # or left behind: one record per app and no in-progress marker under
-# /nap/apps/APP/, containers only of the release the record names, one
+# ${NAP_KEY_PREFIX}apps/APP/, containers only of the release the record names, one
 # etcd entry per instance under /services/APP/, all of that release.
 . "$top_srcdir/tests/integration/lib.sh"
 
@@ -23,7 +23,7 @@ prepare_hello() {
 
 # record_field APP FIELD: a field of the app's record in etcd.
 record_field() {
-	etcdget --print-value-only "/nap/apps/$1/app" | python3 -c '
+	etcdget --print-value-only "${NAP_KEY_PREFIX}apps/$1/app" | python3 -c '
 import json, sys
 print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
 }
@@ -33,7 +33,7 @@ print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
 consistent() {
 	local app=$1 n=$2 rel bad
 	rel=$(record_field "$app" release) || { echo "no record of $app"; return 1; }
-	if [ "$(etcd_count "/nap/apps/$app/pending")" -ne 0 ]; then
+	if [ "$(etcd_count "${NAP_KEY_PREFIX}apps/$app/pending")" -ne 0 ]; then
 		echo "the in-progress marker of $app is still there"
 		return 1
 	fi
@@ -69,7 +69,7 @@ scrub_app() {
 	ids=$(docker ps -aq --filter "label=nap.app=$1")
 	[ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1
 	etcdctl --endpoints="$ETCD" del --prefix "/services/$1/" >/dev/null 2>&1
-	etcdctl --endpoints="$ETCD" del --prefix "/nap/apps/$1/" >/dev/null 2>&1
+	etcdctl --endpoints="$ETCD" del --prefix "${NAP_KEY_PREFIX}apps/$1/" >/dev/null 2>&1
 	docker images --format '{{.Repository}}:{{.Tag}}' | grep "/$1:" | xargs -r docker rmi -f >/dev/null 2>&1
 	true
 }

@@ -77,5 +77,5 @@ ok "the next deploy succeeds" test $? -eq 0
 ok "... release 2 serves on two instances" wait_until 20 serves "$APP" "release 2"
 ok "... and nothing of release 1 is left (the dead container neither)" wait_until 30 consistent "$APP" 2
 napc destroy "$APP" >/dev/null 2>&1
-ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /nap/apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
+ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only ${NAP_KEY_PREFIX}apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
 done_testing

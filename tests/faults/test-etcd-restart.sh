@@ -50,7 +50,7 @@ ok "napd starts, discovery on the private etcd" start_napd
 ok "its plugins run" wait_until 30 plugin_is discovery-etcd running
 napc deploy "$APP" "$WORK/hello" --instances 2 >"$WORK/deploy.out" 2>&1
 ok "the app deploys with two instances" test $? -eq 0
-ok "... its record is in the private etcd" test "$(etcd_count "/nap/apps/$APP/app")" -eq 1
+ok "... its record is in the private etcd" test "$(etcd_count "${NAP_KEY_PREFIX}apps/$APP/app")" -eq 1
 ok "... and so are its two entries" consistent "$APP" 2
 before=$(urls)
 
@@ -85,7 +85,7 @@ ok "... without an error" test ! -s "$WORK/watch.err"
 ok "every endpoint serves" serves "$APP"
 # The orchestrator holds the desired state it read: a record lost with
 # etcd's data is written again (it compares every resync_ms, 1 s here).
-ok "the app's record is written again" wait_until 30 test "$(etcd_count "/nap/apps/$APP/app")" -eq 1
+ok "the app's record is written again" wait_until 30 test "$(etcd_count "${NAP_KEY_PREFIX}apps/$APP/app")" -eq 1
 kill "$WATCH"
 wait "$WATCH" 2>/dev/null
 WATCH=

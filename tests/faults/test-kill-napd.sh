@@ -42,7 +42,7 @@ interrupt() {
 	local stage=$1 pattern=$2 frozen=$3 also=${4:-$1} pid from old new i
 	attempt=$((attempt + 1))
 	old=$(record_field "$APP" release)
-	new=$(etcdget --print-value-only "/nap/apps/$APP/app" |
+	new=$(etcdget --print-value-only "${NAP_KEY_PREFIX}apps/$APP/app" |
 		python3 -c 'import json,sys; print(max(r["release"] for r in json.load(sys.stdin)["releases"]) + 1)')
 	pattern=${pattern//NEW/$new}
 	echo "<p>nap attempt $attempt</p>" >>"$WORK/hello/index.html"
@@ -102,5 +102,5 @@ ok "the next deploy succeeds" test $? -eq 0
 ok "... the new page serves" wait_until 20 serves "$APP" "release final"
 ok "... one release, no leftovers" wait_until 30 consistent "$APP" 2
 napc destroy "$APP" >/dev/null 2>&1
-ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /nap/apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
+ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only ${NAP_KEY_PREFIX}apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
 done_testing

@@ -162,5 +162,5 @@ ok "[notifier] ... and is notified" wait_until 20 bash -c "grep -c '\"$APP\"' '$
 ok "[notifier] nothing is left behind" wait_until 30 consistent "$APP" 3
 
 napc destroy "$APP" >/dev/null 2>&1
-ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /nap/apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
+ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only ${NAP_KEY_PREFIX}apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
 done_testing

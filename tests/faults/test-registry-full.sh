@@ -85,5 +85,5 @@ ok "with room again the next deploy succeeds" test $? -eq 0
 ok "... and release 2 serves" wait_until 20 serves "$APP" "release 2"
 ok "... nothing stale" wait_until 30 consistent "$APP" 1
 napc destroy "$APP" >/dev/null 2>&1
-ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only /nap/apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
+ok "destroy leaves no container and no key" bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP | wc -l) -eq 0 ] && [ \$(etcdctl --endpoints=$ETCD get --prefix --keys-only ${NAP_KEY_PREFIX}apps/$APP/ /services/$APP/ | grep -c .) -eq 0 ]"
 done_testing

@@ -29,6 +29,7 @@ ok "both entries are under a lease" bash -c "[ \$(echo '$before' | wc -w) -eq 2 
 
 # napd B: its own socket, its discovery with a short lease.
 cat >"$WORK/b.conf" <<EOC
+key_prefix = $NAP_KEY_PREFIX
 plugins = $(plugin scheduler-local) $(plugin discovery-etcd)
 [plugin discovery-etcd]
 lease_ttl = 2

@@ -115,7 +115,7 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=nap.app=$APP")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	ectl del --prefix "/services/$APP/" >/dev/null 2>&1
-	ectl del --prefix "/nap/apps/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}apps/$APP/" >/dev/null 2>&1
 	for i in $(docker images -q "127.0.0.1:5000/$APP" | sort -u); do
 		docker rmi -f "$i" >/dev/null 2>&1
 	done
@@ -270,7 +270,7 @@ ok "... no unit of it in fleet" test "$(fleet_units | grep -c .)" -eq 0
 ok "... no entry under /services/$APP/" test "$(keys)" -eq 0
 no_container() { [ "$(containers)" -eq 0 ]; }
 ok "... no container (docker run --rm removes it once stopped)" wait_until 10 no_container
-ok "... no record under /nap/apps/$APP/" test "$(ectl get --prefix --keys-only "/nap/apps/$APP/" | grep -c .)" -eq 0
+ok "... no record under ${NAP_KEY_PREFIX}apps/$APP/" test "$(ectl get --prefix --keys-only "${NAP_KEY_PREFIX}apps/$APP/" | grep -c .)" -eq 0
 
 # ---- fleet unreachable ----
 stop_fleet

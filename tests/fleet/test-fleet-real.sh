@@ -80,8 +80,8 @@ cleanup() {
 	ids=$(docker ps -aq --filter "label=nap.app=$APP")
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	ectl del --prefix "/services/$APP/" >/dev/null 2>&1
-	ectl del --prefix "/nap/fleet/want/$APP/" >/dev/null 2>&1
-	ectl del --prefix "/nap/fleet/present/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}fleet/want/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}fleet/present/$APP/" >/dev/null 2>&1
 	docker rmi -f "$IMG" >/dev/null 2>&1
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }

@@ -19,7 +19,7 @@ cleanup() {
 	docker rm -f "$C" >/dev/null 2>&1
 	docker rmi "$APP:1" >/dev/null 2>&1
 	ectl del --prefix "/services/$APP" >/dev/null 2>&1
-	ectl del --prefix "/nap/fleet/want/$APP/" >/dev/null 2>&1
+	ectl del --prefix "${NAP_KEY_PREFIX}fleet/want/$APP/" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -37,7 +37,7 @@ CMD ["/bin/busybox", "sh", "-c", "/bin/busybox httpd -p 9090 -h /www && exec /bi
 DF
 ok "the two-port image builds" docker build -q -t "$APP:1" "$WORK/two"
 ok "a run unit's container runs (docker run -P)" docker run -d --rm -P --init --name "$C" "$APP:1"
-ectl put "/nap/fleet/want/$APP/1-1" x >/dev/null
+ectl put "${NAP_KEY_PREFIX}fleet/want/$APP/1-1" x >/dev/null
 "$top_srcdir/plugins/scheduler-fleet/nap-fleet-announce" announce "$ETCD" "$APP" 1 1 "$C" "$HOST" \
 	"$(command -v docker)" 200 1000 3 >"$WORK/sidekick.log" 2>&1 &
 SIDEKICK=$!

@@ -31,7 +31,7 @@ cleanup() {
 	[ -n "$FLEET_PID" ] && kill "$FLEET_PID" 2>/dev/null && wait "$FLEET_PID" 2>/dev/null
 	docker rm -f $(docker ps -aq --filter "label=nap.app=$APP") >/dev/null 2>&1
 	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/services/$APP/" >/dev/null 2>&1
-	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/nap/apps/$APP/" >/dev/null 2>&1
+	etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "${NAP_KEY_PREFIX}apps/$APP/" >/dev/null 2>&1
 	[ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -3,10 +3,14 @@
  * The input is a byte stream as a peer would send it. It goes (1) through
  * nap_frame_take() frame by frame, each payload also tried as a Hello, and
  * (2) into a real nap_conn over a socket pair, whose incoming handler
- * answers every CALL, so that HELLO handling, call ids, ENDs for unknown
- * calls and connection aborts all run on fuzzed bytes. */
+ * answers every CALL and grants credit for every request message (1.2), so
+ * that HELLO handling, call ids, ENDs for unknown calls, connection aborts
+ * and request streams (a caller's MESSAGE and END, WINDOW, the stream of
+ * this side's own call waiting for the peer's HELLO) all run on fuzzed
+ * bytes. */
 #include "config.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -22,8 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void answer(nap_conn *c, const Nap__Bus__Frame *f, void *ud)
 {
 	(void)ud;
-	if (f->kind == NAP__BUS__KIND__CALL)
+	if (f->kind == NAP__BUS__KIND__CALL && f->method == 0)
 		nap_conn_reply_raw(c, f->call_id, f->payload.data, f->payload.len);
+	else if (f->kind == NAP__BUS__KIND__MESSAGE && f->from_caller)
+		nap_conn_window(c, f->call_id, (uint32_t)f->payload.len);
+	else if (f->kind == NAP__BUS__KIND__END && f->from_caller)
+		nap_conn_reply_raw(c, f->call_id, NULL, 0);
 }
 
 static void decode_all(const uint8_t *data, size_t size)
@@ -75,6 +83,13 @@ static void through_conn(const uint8_t *data, size_t size)
 	}
 	nap_conn_set_incoming(c, answer, NULL);
 	nap_call_start_raw(NULL, c, "nap.Echo", 0, NULL, 0, 0, NULL, NULL);
+	/* A client-streaming call of this side's: its request and half-close
+	 * wait for the peer's HELLO, which the input may or may not bring, as
+	 * 1.2 or older. */
+	nap_call *stream = NULL;
+	if (nap_call_start_raw(&stream, c, "nap.Echo", 2, NULL, 0, 0, NULL, NULL) == 0 &&
+	    nap_call_send_raw(stream, (const uint8_t *)"x", 1) == -EAGAIN)
+		nap_call_close_send(stream);
 	/* Feed in pieces that fit the socket buffer, processing as we go. */
 	while (size > 0) {
 		size_t n = size < 65536 ? size : 65536;

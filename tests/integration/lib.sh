@@ -12,6 +12,11 @@ SOCK="$WORK/napd.sock"
 # containers with (nap.napd=ID) and discovery-etcd follows.
 napd_id() { echo "$(hostname):$SOCK"; }
 NAPD_PID=
+# Where this run's napd keeps its records in etcd (napd.conf's key_prefix):
+# a prefix of its own, so that a user's napd (under /nap/) never lists the
+# tests' apps, and two test runs never see each other's.
+NAP_KEY_PREFIX="/nap-test-${WORK##*.}/"
+export NAP_KEY_PREFIX
 
 ok() { # ok "description" command...
 	local what=$1
@@ -42,7 +47,12 @@ done_testing() {
 	fi
 	echo "1..$T_COUNT"
 	echo "# $((T_COUNT - T_FAILED)) passed, $T_FAILED failed"
-	if [ "$T_FAILED" -eq 0 ]; then rm -rf "$WORK"; else echo "# kept $WORK"; fi
+	if [ "$T_FAILED" -eq 0 ]; then
+		forget_records
+		rm -rf "$WORK"
+	else
+		echo "# kept $WORK (and etcd's keys under $NAP_KEY_PREFIX)"
+	fi
 	[ "$T_FAILED" -eq 0 ]
 }
 
@@ -58,8 +68,26 @@ wait_until() {
 	"$@"
 }
 
-write_config() { # write_config "plugins line" [more lines...]
+# Deletes this run's records in etcd (everything under NAP_KEY_PREFIX, and
+# nothing else), when an etcd answers; a passed test leaves none behind.
+forget_records() {
+	local url=${ETCD:-http://127.0.0.1:2379} from to
+	from=$(printf '%s' "$NAP_KEY_PREFIX" | base64 -w0)
+	to=$(printf '%s' "${NAP_KEY_PREFIX%/}0" | base64 -w0) # "/" + 1 = "0": the prefix's range end
+	curl -sf --max-time 2 -X POST "$url/v3/kv/deleterange" \
+		-d "{\"key\":\"$from\",\"range_end\":\"$to\"}" >/dev/null 2>&1 || true
+}
+
+# copy_hello: examples/hello, its static busybox copied in, at $WORK/hello.
+copy_hello() {
+	cp -r "$top_srcdir/examples/hello" "$WORK/hello" &&
+		chmod -R u+w "$WORK/hello" &&
+		"$WORK/hello/prepare" >/dev/null
+}
+
+write_config() { # write_config "plugins line" [more lines...]; key_prefix first (a line may override it)
 	{
+		echo "key_prefix = $NAP_KEY_PREFIX"
 		for line in "$@"; do echo "$line"; done
 	} >"$WORK/napd.conf"
 }

@@ -39,11 +39,11 @@ ok "napd starts allowing gid 65534" start_napd
 ok "a member of an allowed group gets in" as_nobody "$NAPC" --socket "$SOCK" ping
 stop_napd
 
-write_config "bogus_key = 1"
+write_config "bogus_key = 1" # line 2: write_config puts key_prefix first
 "$NAPD" --foreground --config "$WORK/napd.conf" --socket "$SOCK" 2>"$WORK/bad.err"
 st=$?
 ok "an unknown setting stops napd at start with status 1" test "$st" -eq 1
-ok "... naming the file, the line and the key" grep -q "napd.conf:1: unknown setting 'bogus_key'" "$WORK/bad.err"
+ok "... naming the file, the line and the key" grep -q "napd.conf:2: unknown setting 'bogus_key'" "$WORK/bad.err"
 write_config "plugins = nosuchplugin"
 "$NAPD" --foreground --config "$WORK/napd.conf" --socket "$SOCK" --plugin-dir "$WORK" 2>"$WORK/missing.err"
 ok "a missing plugin stops napd at start, naming it" grep -q "plugin 'nosuchplugin': $WORK/nosuchplugin.so" "$WORK/missing.err"

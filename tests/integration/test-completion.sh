@@ -38,7 +38,7 @@ ok "the completion is valid bash" bash -n "$COMPLETION"
 ok "sourcing it registers a completion for napc" \
 	bash --norc -c ". '$COMPLETION' && complete -p napc | grep -q _napc"
 expect "a command" "deploy destroy " napc de
-expect "every command" "check deploy destroy dial-stdio endpoints env help logs ls ping plugins rollback scale start status stop " napc ""
+expect "every command" "check deploy destroy dial-stdio endpoints env export help import logs ls ping plugins rollback scale start status stop " napc ""
 expect "a global option" "--socket " napc --so
 expect "--host" "--help --host " napc --h
 expect "--host's schemes" "ssh:// unix:/// " napc --host ""
@@ -50,6 +50,7 @@ expect "deploy's options" "--check-http --env --instances --memory --ready-timeo
 expect "check's options" "--failures --http --interval --ready-timeout --tcp " napc check hello --
 expect "nothing after an option that takes a value" " " napc deploy hello . --memory ""
 expect "no app name for scale's count" " " napc scale hello ""
+expect "import's option" "--force " napc import --f
 rm -f "$WORK/napc-args"
 complete_words napc --socket /tmp/other.sock stop "" >/dev/null
 ok "napc ls is asked of the socket the command line names" \

@@ -143,7 +143,7 @@ ok "the app kept serving" all_pages_ok
 ok "destroy" napc destroy "$APP"
 ok "... no container" test "$(containers "$APP")" -eq 0
 ok "... no key under /services/$APP/" test "$(etcd_keys "/services/$APP/")" -eq 0
-ok "... no key under /nap/apps/$APP/" test "$(etcd_keys "/nap/apps/$APP/")" -eq 0
+ok "... no key under ${NAP_KEY_PREFIX}apps/$APP/" test "$(etcd_keys "${NAP_KEY_PREFIX}apps/$APP/")" -eq 0
 ok "... no image tag of it left" bash -c "! docker images --format '{{.Repository}}' | grep -qx '127.0.0.1:5000/$APP'"
 napc status "$APP" >/dev/null 2>&1
 ok "... and napc status says it is gone (exit 1)" test $? -eq 1

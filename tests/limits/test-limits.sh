@@ -100,20 +100,20 @@ ok "a client's second HELLO (claiming nap.Builder) closes its connection" grep -
 ok "napd kept serving" napc ping
 ok "napd logged no crash" bash -c "! grep -qi 'killed by signal\|restarting in' '$WORK/napd.log'"
 ok "no refused request made a release: releases 1 and 2 only" bash -c "'$NAPC' --socket '$SOCK' --json status $APP | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"releases\"] == [1, 2], d'"
-ok "nothing was made for the refused apps" bash -c "[ \$(( $(etcd_keys "/nap/apps/$APP-") + $(containers "$APP-p") + $(containers "$APP-i") )) -eq 0 ]"
+ok "nothing was made for the refused apps" bash -c "[ \$(( $(etcd_keys "${NAP_KEY_PREFIX}apps/$APP-") + $(containers "$APP-p") + $(containers "$APP-i") )) -eq 0 ]"
 ok "destroy" napc destroy "$APP"
-ok "nothing left in etcd" test "$(etcd_keys "/services/$APP")$(etcd_keys "/nap/apps/$APP")" = 00
+ok "nothing left in etcd" test "$(etcd_keys "/services/$APP")$(etcd_keys "${NAP_KEY_PREFIX}apps/$APP")" = 00
 ok "nothing left in Docker" test "$(containers "$APP")" -eq 0
 stop_napd
 
-# napd.conf: settings per plugin section (NAP_CONFIG_MAX = 256) and their
+# napd.conf (write_config puts key_prefix on line 1): settings per plugin section (NAP_CONFIG_MAX = 256) and their
 # length (NAP_CONFIG_ENTRY_MAX = 4096).
 write_config "plugins = $EXAMPLES/echo.so" "[plugin echo]" $(for i in $(seq 0 256); do echo "k$i=v"; done)
 "$NAPD" --foreground --config "$WORK/napd.conf" --socket "$SOCK" 2>"$WORK/conf1.err"
 ok "257 settings in a plugin section stop napd at start (status 1)" test $? -eq 1
-ok "... naming the line and the limit" grep -q "napd.conf:259: \[plugin echo\] has more than 256 settings (NAP_CONFIG_MAX)" "$WORK/conf1.err"
+ok "... naming the line and the limit" grep -q "napd.conf:260: \[plugin echo\] has more than 256 settings (NAP_CONFIG_MAX)" "$WORK/conf1.err"
 write_config "plugins = $EXAMPLES/echo.so" "[plugin echo]" "k = $(x 4095)"
 "$NAPD" --foreground --config "$WORK/napd.conf" --socket "$SOCK" 2>"$WORK/conf2.err"
-ok "a setting of 4097 bytes as key=value stops napd at start" bash -c "[ $? -eq 1 ] && grep -q 'napd.conf:3: .*NAP_CONFIG_ENTRY_MAX' '$WORK/conf2.err'"
+ok "a setting of 4097 bytes as key=value stops napd at start" bash -c "[ $? -eq 1 ] && grep -q 'napd.conf:4: .*NAP_CONFIG_ENTRY_MAX' '$WORK/conf2.err'"
 
 done_testing

@@ -92,6 +92,6 @@ ok "the secret is nowhere in napd's log or its plugins' (debug level)" test -z "
 ok "... nor in any webhook body" test -z "$(hits "$WORK/hooks")"
 ok "... nor in anything napc printed but 'napc env APP'" test -z "$(hits "$WORK"/out.*)"
 ok "the log was at debug level and saw the operations" bash -c "grep -q 'debug' '$WORK/napd.log' && grep -q 'env $APP' '$WORK/napd.log'"
-ok "nothing left in etcd" test "$(etcd_keys "/services/$APP/")$(etcd_keys "/nap/apps/$APP/")" = 00
+ok "nothing left in etcd" test "$(etcd_keys "/services/$APP/")$(etcd_keys "${NAP_KEY_PREFIX}apps/$APP/")" = 00
 
 done_testing

@@ -3,7 +3,7 @@
 # started by hand with nap labels are announced at once and withdrawn at
 # once when killed; a stale key is removed when the plugin starts; a lost
 # lease is re-granted and everything re-announced; Resolve, Watch (with
-# min_instances), Announce/Withdraw, the /nap/ records with refused keys,
+# min_instances), Announce/Withdraw, the records (under the run's key_prefix) with refused keys,
 # and UNAVAILABLE naming the address when etcd cannot be reached; containers
 # labelled nap.announced-by=orchestrator are withdrawn when they stop but
 # never announced, =sidekick neither. Measures
@@ -38,7 +38,7 @@ cleanup() {
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 	docker rmi -f "$IMAGE" >/dev/null 2>&1
 	etcdctl del --prefix "/services/$APP/" >/dev/null 2>&1
-	etcdctl del --prefix "/nap/test-$APP/" >/dev/null 2>&1
+	etcdctl del --prefix "${NAP_KEY_PREFIX}test-$APP/" >/dev/null 2>&1
 }
 trap 'stop_napd; cleanup; [ "$T_FAILED" -eq 0 ] && rm -rf "$WORK"' EXIT
 
@@ -139,9 +139,9 @@ docker rm -f "$C1" "$C2" >/dev/null
 R=test-$APP
 ok "PutRecord" dc put "$R/apps/one" '{"release":1}'
 ok "PutRecord again" dc put "$R/apps/two" 'two'
-ok "... stored under /nap/" test "$(value_of "/nap/$R/apps/one")" = '{"release":1}'
+ok "... stored under napd.conf's key_prefix ($NAP_KEY_PREFIX)" test "$(value_of "${NAP_KEY_PREFIX}$R/apps/one")" = '{"release":1}'
 dc get "$R/apps/" >"$WORK/get.out"
-ok "GetRecords returns them relative to /nap/, sorted" \
+ok "GetRecords returns them relative to the prefix, sorted" \
 	test "$(grep '^REC' "$WORK/get.out")" = "$(printf 'REC %s/apps/one {"release":1}\nREC %s/apps/two two' "$R" "$R")"
 for bad in "../etc" "$R/../x" "/abs" "Upper" "a b" "" "$(printf 'x%.0s' $(seq 201))"; do
 	dc put "$bad" v >"$WORK/bad.out"

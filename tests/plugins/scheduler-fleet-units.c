@@ -449,6 +449,22 @@ int main(void)
 		      "an HTTP check path reaches the announcer exactly (%% and all)");
 		sf_unit_release(&disc);
 	}
+	/* nap's keys under another prefix: both units tell the helper */
+	spec.key_prefix = "/nap/";
+	CHECK(sf_run_unit(&run, &spec) == 0 && sf_discovery_unit(&disc, &spec) == 0 &&
+		      count(&run, "Service", "Environment") == 0 &&
+		      count(&disc, "Service", "Environment") == 0,
+	      "under the default key prefix: no Environment=");
+	sf_unit_release(&run);
+	sf_unit_release(&disc);
+	spec.key_prefix = "/nap-test-x/";
+	CHECK(sf_run_unit(&run, &spec) == 0 && sf_discovery_unit(&disc, &spec) == 0 &&
+		      has(&run, "Service", "Environment", "NAP_KEY_PREFIX=/nap-test-x/") &&
+		      has(&disc, "Service", "Environment", "NAP_KEY_PREFIX=/nap-test-x/"),
+	      "another key prefix reaches nap-fleet-announce through Environment= in both units");
+	sf_unit_release(&run);
+	sf_unit_release(&disc);
+	spec.key_prefix = NULL;
 	CHECK(sf_check_path_valid("/") && sf_check_path_valid("/health?x=1&y=%41") &&
 		      !sf_check_path_valid("health") && !sf_check_path_valid("/a b") &&
 		      !sf_check_path_valid("/$(id)") && !sf_check_path_valid("/a'b") &&

@@ -51,7 +51,7 @@ cleanup() {
 		ids=$(docker ps -aq --filter "label=nap.app=$a")
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 		etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/services/$a/" >/dev/null 2>&1
-		etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "/nap/apps/$a/" >/dev/null 2>&1
+		etcdctl --endpoints=http://127.0.0.1:2379 del --prefix "${NAP_KEY_PREFIX}apps/$a/" >/dev/null 2>&1
 		# A deploy that failed after its build leaves its image tag.
 		imgs=$(docker images -q "127.0.0.1:5000/$a" | sort -u)
 		[ -n "$imgs" ] && docker rmi -f $imgs >/dev/null 2>&1

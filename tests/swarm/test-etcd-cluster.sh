@@ -21,7 +21,7 @@ plugin() { echo "$top_builddir/plugins/$1/.libs/$1.so"; }
 # Reads that do not need a quorum: what the member that is up holds.
 keys() { etcdctl --endpoints="$EC_CSV" get --consistency=s --prefix --keys-only "/services/$APP/" | grep -c . || true; }
 record_release() {
-	etcdctl --endpoints="$EC_CSV" get --consistency=s --print-value-only "/nap/apps/$APP/app" |
+	etcdctl --endpoints="$EC_CSV" get --consistency=s --print-value-only "${NAP_KEY_PREFIX}apps/$APP/app" |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])'
 }
 
@@ -73,5 +73,5 @@ ok "the cluster is healthy again" wait_until 30 ec_healthy
 ok "... the endpoints are in etcd again (2 keys of release 2)" wait_until 30 bash -c "[ \$(etcdctl --endpoints=$EC_CSV get --prefix --keys-only /services/$APP/ | grep -c .) -eq 2 ]"
 ok "... napc status: running, release 2" wait_until 20 bash -c "napc status $APP | grep -q '^$APP: running, release 2'"
 ok "... and a deploy works again" napc deploy "$APP" "$WORK/hello"
-ok "destroy leaves no key and no record" bash -c "napc destroy $APP >/dev/null && [ \$(etcdctl --endpoints=$EC_CSV get --prefix --keys-only /services/$APP/ /nap/apps/$APP/ | grep -c .) -eq 0 ]"
+ok "destroy leaves no key and no record" bash -c "napc destroy $APP >/dev/null && [ \$(etcdctl --endpoints=$EC_CSV get --prefix --keys-only /services/$APP/ ${NAP_KEY_PREFIX}apps/$APP/ | grep -c .) -eq 0 ]"
 done_testing

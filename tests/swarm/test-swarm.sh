@@ -175,7 +175,7 @@ ok "destroy succeeds" test $? -eq 0
 ok "... no service is left" wait_until 30 test "$(services)" -eq 0
 ok "... no task container on the nodes" wait_until 30 bash -c "for n in 1 2; do [ \$(docker -H unix://$SW_DIR/n\$n.sock ps -aq --filter label=nap.app=$APP | grep -c .) -eq 0 ] || exit 1; done"
 ok "... no key" test "$(keys "$APP")" -eq 0
-ok "... no record" test "$(etcdctl --endpoints=$ETCD get --prefix --keys-only "/nap/apps/$APP/" | grep -c .)" -eq 0
+ok "... no record" test "$(etcdctl --endpoints=$ETCD get --prefix --keys-only "${NAP_KEY_PREFIX}apps/$APP/" | grep -c .)" -eq 0
 
 {
 	echo "deploy_ms: $DEPLOY_MS"

@@ -11,7 +11,15 @@
  * Event-loop use: poll nap_conn_get_fd() for nap_conn_get_events(), wake at
  * nap_conn_get_timeout() at the latest, and call nap_conn_process() whenever
  * either happens. Blocking use: nap_call_unary(), or nap_call_start() followed
- * by nap_conn_wait() until the call's callback saw its end. */
+ * by nap_conn_wait() until the call's callback saw its end.
+ *
+ * Client-streaming and bidirectional calls (protocol 1.2): start the call
+ * with its first request as usual, then nap_call_send() each further request
+ * message within the credit the callee grants (nap_call_credit(); -EAGAIN
+ * when it is used up: wait with nap_conn_wait(), or nap_call_set_window() to
+ * hear when more comes), and nap_call_close_send() when there are no more.
+ * The callback gets the response message(s) and the end as for any call.
+ * nap_call_send_wait() does the waiting for a blocking client. */
 #ifndef NAP_BUS_H
 #define NAP_BUS_H
 
@@ -49,7 +57,13 @@ typedef struct nap_reply {
  * nap_call is freed: do not use it again. */
 typedef void (*nap_call_fn)(nap_call *call, const nap_reply *reply, void *userdata);
 
-/* Called for frames addressed to this side as a callee: CALL and CANCEL.
+/* Called for frames addressed to this side as a callee: CALL and CANCEL,
+ * and since protocol 1.2 the caller's MESSAGE (one more request message)
+ * and END (its half-close) of a client-streaming call, both with
+ * frame->from_caller set: the owner tracks the calls it serves, enforces the
+ * credit it granted (NAP_STREAM_WINDOW, then nap_conn_window()) and ends a
+ * call that goes past it with NAP_RESOURCE_EXHAUSTED. A caller's MESSAGE or
+ * END for a call the owner does not know is to be ignored (it ended).
  * The frame is owned by the connection and valid during the callback only. */
 typedef void (*nap_incoming_fn)(nap_conn *conn, const struct Nap__Bus__Frame *frame,
 				void *userdata);
@@ -114,6 +128,13 @@ bool nap_conn_peer_ready(const nap_conn *conn);
 const char *nap_conn_peer_name(const nap_conn *conn);
 /* The peer's HELLO as received (NULL before it came); owned by the conn. */
 const struct Nap__Bus__Hello *nap_conn_peer_hello(const nap_conn *conn);
+/* Waits up to timeout_ms (-1: no limit) for the peer's HELLO and checks
+ * that it speaks protocol NAP_PROTOCOL_MAJOR.minor or later: a client that
+ * needs 1.2 (client streaming) calls it before it starts anything, so that
+ * an older napd gets no call at all. 0; -EPROTONOSUPPORT with *err (may be
+ * NULL) set to NAP_FAILED_PRECONDITION and one line, "napd speaks protocol
+ * 1.1; this needs 1.2: upgrade napd"; -ETIMEDOUT; -ENOTCONN. */
+int nap_conn_require(nap_conn *conn, uint32_t minor, int timeout_ms, nap_error *err);
 
 /* Starts a call of method index `method` of `service` with a packed request.
  * timeout_ms 0 means no deadline. The callback runs from nap_conn_process()
@@ -128,6 +149,46 @@ int nap_call_start(nap_call **callp, nap_conn *conn, const char *service, uint32
 /* Gives up on a call: tells the peer, and the callback runs once more with
  * end = true and NAP_CANCELLED before this returns. */
 int nap_call_cancel(nap_call *call);
+
+/* The request stream of a client-streaming or bidirectional call (protocol
+ * 1.2; docs/protocol.md section 5). The call is the one nap_call_start()
+ * returned, until its callback saw the end: after that it is freed.
+ *
+ * nap_call_send() sends one more request message. Returns 0 once it is
+ * queued; -EAGAIN when its size exceeds the credit left, or before the
+ * peer's HELLO came (nothing was sent: wait with nap_conn_wait() and
+ * retry); -EMSGSIZE for a message over NAP_STREAM_WINDOW (nap/limits.h:
+ * send big data in chunks); -EPIPE after nap_call_close_send(); -ENOTCONN
+ * once the connection is dead; -EPROTONOSUPPORT when the peer speaks an
+ * older protocol than 1.2: the call is then ended here (its callback ran,
+ * before this returns, with NAP_FAILED_PRECONDITION and one line such as
+ * "napd speaks protocol 1.1; this needs 1.2 (a client-streaming call):
+ * upgrade napd"), and the peer was told to cancel it. */
+int nap_call_send(nap_call *call, const ProtobufCMessage *msg);
+int nap_call_send_raw(nap_call *call, const uint8_t *payload, size_t len);
+/* Bytes of request payload the callee accepts now: NAP_STREAM_WINDOW at the
+ * start, less what was sent, plus what the callee granted since. 0 before
+ * the peer's HELLO came, after the half-close, or with a peer older than
+ * 1.2. */
+size_t nap_call_credit(const nap_call *call);
+/* Half-closes the call: no more request messages (the callee's handler
+ * reads the end of its stream). The call goes on until the callee ends it.
+ * 0; -EPIPE when already done; -EPROTONOSUPPORT as nap_call_send(). Before
+ * the peer's HELLO came the half-close waits for it. */
+int nap_call_close_send(nap_call *call);
+/* For blocking clients: nap_call_send(), waiting with nap_conn_wait() for
+ * credit (and for the peer's HELLO) as long as needed, up to timeout_ms
+ * (-1: no limit besides the call's deadline), and flushing what it queued.
+ * 0 once queued; -ETIMEDOUT; -EPIPE when the call ended while it waited
+ * (its callback saw the end: read the status there); else as
+ * nap_call_send(). */
+int nap_call_send_wait(nap_call *call, const ProtobufCMessage *msg, int timeout_ms);
+/* Called when the callee grants credit on a call this side streams on
+ * (granted: the bytes of the WINDOW frame; 0 when the peer's HELLO came
+ * and the first NAP_STREAM_WINDOW became usable). nap_call_credit() tells
+ * the total. From nap_conn_process(); the callback may send. */
+typedef void (*nap_window_fn)(nap_call *call, uint32_t granted, void *userdata);
+void nap_call_set_window(nap_call *call, nap_window_fn fn);
 uint64_t nap_call_get_id(const nap_call *call);
 void *nap_call_get_userdata(const nap_call *call);
 
@@ -148,6 +209,11 @@ int nap_conn_reply_raw(nap_conn *conn, uint64_t call_id, const uint8_t *payload,
 /* Sends one message of a streaming reply. */
 int nap_conn_send(nap_conn *conn, uint64_t call_id, const ProtobufCMessage *msg);
 int nap_conn_send_raw(nap_conn *conn, uint64_t call_id, const uint8_t *payload, size_t len);
+/* Grants the caller of a client-streaming call `credit` more bytes of
+ * request payload (a WINDOW frame, protocol 1.2), as the messages it sent
+ * are taken. -EPROTONOSUPPORT with a peer older than 1.2 (nothing is sent:
+ * such a peer never streams). */
+int nap_conn_window(nap_conn *conn, uint64_t call_id, uint32_t credit);
 /* Ends a call with a status and a printf-style message. */
 int nap_conn_end(nap_conn *conn, uint64_t call_id, int status, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

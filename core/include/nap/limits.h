@@ -49,5 +49,19 @@
 #define NAP_CONFIG_ENTRY_MAX 4096u
 /* Services one plugin may provide. */
 #define NAP_SERVICES_MAX 64u
+/* napd.conf's key_prefix: where nap keeps its own records in etcd, passed
+ * to plugins as "napd.key_prefix" (docs/protocol.md, section 3): "/", then
+ * components of [A-Za-z0-9._-] each followed by "/", at most this long. */
+#define NAP_KEY_PREFIX_DEFAULT "/nap/"
+#define NAP_KEY_PREFIX_MAX 64u
+
+/* Flow control of client-streaming calls (protocol 1.2, docs/protocol.md
+ * section 5): every such call starts with this much credit, in bytes of
+ * request MESSAGE payload, so that the first chunks need no round trip; the
+ * callee grants more with WINDOW frames as its handler takes messages. It is
+ * also the largest request message after the first (the one the CALL
+ * carries), and about what each hop holds per call. 256 KiB is four 64 KiB
+ * chunks in flight: enough to keep a Unix socket busy. */
+#define NAP_STREAM_WINDOW (256u * 1024u)
 
 #endif

@@ -45,7 +45,8 @@ extern "C" {
 
 /* History: 1 = nap 0.1.0 (protocol 1.0, libnap.so.0); 2 = nap 0.2.0
  * (protocol 1.1: fields added to nap.Scheduler's and nap.Control's messages,
- * host->call_stream; libnap.so.1). */
+ * host->call_stream; libnap.so.1). Protocol 1.2 appended host->recv
+ * within ABI 2 (nap 0.2.0 is not released yet; NAP_HOST_HAS tells). */
 #define NAP_PLUGIN_ABI 2u
 
 typedef struct nap_plugin_call nap_plugin_call;
@@ -99,6 +100,23 @@ struct nap_host {
 			   const nap_plugin_call *parent,
 			   int (*on_message)(const ProtobufCMessage *msg, void *ud), void *ud,
 			   nap_error *err);
+	/* Since protocol 1.2 (check with NAP_HOST_HAS(host, recv)): for
+	 * client-streaming and bidirectional methods, the next request message
+	 * after the first (which the handler got as its request). Blocks until
+	 * one arrives; returns 1 with *msgp (unpacked with the method's input
+	 * descriptor; free it with protobuf_c_message_free_unpacked), 0 once
+	 * the caller closed its side (half-close; a caller older than 1.2
+	 * never streams, so for it that is at once), -ECANCELED when the call
+	 * was cancelled, its caller went away, or it passed its deadline
+	 * (end the call: whatever status, it is dropped), -EBADMSG when the
+	 * message did not decode (the host ended the call with
+	 * INVALID_ARGUMENT), -EDEADLK from an NAP_METHOD_INLINE handler. The
+	 * host grants the caller credit (WINDOW frames) as the handler takes
+	 * messages, so that about NAP_STREAM_WINDOW (nap/limits.h) per call is
+	 * queued in the plugin's process at most: a handler that takes its
+	 * time slows the caller down instead. A handler may reply or end the
+	 * call before it read the whole stream; the rest is dropped. */
+	int (*recv)(nap_plugin_call *call, ProtobufCMessage **msgp);
 };
 
 #define NAP_HOST_HAS(host, field)                                                                  \

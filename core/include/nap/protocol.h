@@ -3,7 +3,10 @@
  * Compatibility rule: peers with the same NAP_PROTOCOL_MAJOR interoperate.
  * A minor version only adds (fields, methods appended to a service, services);
  * it never renumbers or removes. The frame Kind and Status enums are closed
- * within a major version: an unknown value is a malformed frame. A peer receiving a HELLO with
+ * within a major version: an unknown value is a malformed frame, so a kind
+ * added in a minor version (WINDOW, 1.2) and the frames whose meaning it
+ * changes (a caller's MESSAGE and END) are sent only to a peer whose HELLO
+ * announced that minor version or a later one. A peer receiving a HELLO with
  * another major version ends the connection with FAILED_PRECONDITION.
  *
  * History:
@@ -15,12 +18,20 @@
  *        Check, InstanceStatus and AppStatus's instance states;
  *        nap.Scheduler.Watch and InstanceEvent; Instance's exit, health and
  *        announcer fields.
+ *   1.2  (nap 0.2.0) client-streaming and bidirectional calls: after its
+ *        CALL the caller sends more request messages as MESSAGE frames and a
+ *        half-close as an END frame, both with Frame.from_caller set; the
+ *        callee grants flow-control credit with the WINDOW frame kind
+ *        (Frame.credit), beyond an implicit NAP_STREAM_WINDOW per call
+ *        (nap/limits.h). Sent only to peers that announced 1.2; a 1.0/1.1
+ *        peer never sees them, and libnap refuses to stream to one.
+ *        nap.Echo.Sum and nap.Echo.Chat.
  */
 #ifndef NAP_PROTOCOL_H
 #define NAP_PROTOCOL_H
 
 #define NAP_PROTOCOL_MAJOR 1
-#define NAP_PROTOCOL_MINOR 1
+#define NAP_PROTOCOL_MINOR 2
 
 /* A frame is a 4-byte big-endian length, then that many bytes of one
  * nap.bus.Frame. The length counts the Frame only and may not exceed
