@@ -50,8 +50,10 @@ closed_port() {
 
 # start_notifier [settings...]: a fresh napd (own socket) whose notifier has
 # these [plugin notifier] settings and a spool of its own, $SPOOL; waits
-# until the plugin runs or failed.
+# until the plugin runs or failed. The previous scenario's napd is stopped
+# first: only the last one's pid is kept, and the others outlived the test.
 start_notifier() {
+	stop_napd
 	SCENARIO=$((SCENARIO + 1))
 	SOCK="$WORK/napd-$SCENARIO.sock"
 	SPOOL="$WORK/spool-$SCENARIO"
