@@ -25,7 +25,15 @@
  *        (Frame.credit), beyond an implicit NAP_STREAM_WINDOW per call
  *        (nap/limits.h). Sent only to peers that announced 1.2; a 1.0/1.1
  *        peer never sees them, and libnap refuses to stream to one.
- *        nap.Echo.Sum and nap.Echo.Chat.
+ *        nap.Echo.Sum and nap.Echo.Chat. Every published port of an
+ *        instance is an endpoint (Endpoint.container_port, .extra_port,
+ *        Instance.ports). nap.Control/nap.Apps Export and Import;
+ *        nap.Builder.PruneImages; AppStatus.keep_releases, .image_bytes.
+ *        The build context travels over the bus: nap.Builder.Upload
+ *        (bidirectional), BuildRequest.context_id, DeployRequest.context_id;
+ *        a request naming a directory (a 1.0/1.1 napc) is refused unless
+ *        the builder allows it (allow_path_context). docs/protocol.md's
+ *        version history says how older peers are treated.
  */
 #ifndef NAP_PROTOCOL_H
 #define NAP_PROTOCOL_H
