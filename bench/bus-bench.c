@@ -142,7 +142,8 @@ static void two_cpus(int *a, int *b)
 
 /* --- raw echo server --- */
 
-static void raw_server(const char *path)
+/* A listening socket at path, in a new epoll set; returns the set. */
+static int listen_epoll(const char *path, int *lfdp)
 {
 	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -153,6 +154,13 @@ static void raw_server(const char *path)
 	int ep = epoll_create1(0);
 	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
 	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	*lfdp = lfd;
+	return ep;
+}
+
+static void raw_server(const char *path)
+{
+	int lfd, ep = listen_epoll(path, &lfd);
 	static char buf[65536];
 	for (;;) {
 		struct epoll_event evs[128];
@@ -197,15 +205,7 @@ static void relay_server(const char *path, const char *upstream)
 		MAX_FD = 16384
 	};
 	static int peer[MAX_FD];
-	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 256) < 0)
-		_exit(1);
-	int ep = epoll_create1(0);
-	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
-	epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev);
+	int lfd, ep = listen_epoll(path, &lfd);
 	static char buf[65536];
 	for (;;) {
 		struct epoll_event evs[128];

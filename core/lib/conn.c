@@ -162,9 +162,8 @@ int nap_conn_adopt(nap_conn **connp, int fd, const char *peer_name, bool send_he
 	return 0;
 }
 
-int nap_conn_connect(nap_conn **connp, const char *path, const char *peer_name)
+int nap_socket_dial(const char *path)
 {
-	path = nap_socket_path(path);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -177,6 +176,14 @@ int nap_conn_connect(nap_conn **connp, const char *path, const char *peer_name)
 		close(fd);
 		return err;
 	}
+	return fd;
+}
+
+int nap_conn_connect(nap_conn **connp, const char *path, const char *peer_name)
+{
+	int fd = nap_socket_dial(nap_socket_path(path));
+	if (fd < 0)
+		return fd;
 	nap_conn *c;
 	int r = nap_conn_adopt(&c, fd, peer_name, true);
 	if (r < 0) {

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "napc.h"
@@ -33,23 +32,6 @@ struct pipe_dir {
 	size_t len, off;
 	bool eof; /* `from` ended; once buf is drained, `to` is told */
 };
-
-static int connect_unix(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
 
 static int set_nonblock(int fd)
 {
@@ -163,7 +145,7 @@ int napc_cmd_dial_stdio(struct napc *n, int argc, char **argv)
 		return NAPC_EXIT_USAGE;
 	}
 	path = nap_socket_path(path);
-	int sock = connect_unix(path);
+	int sock = nap_socket_dial(path);
 	if (sock < 0) {
 		napc_print_connect_error(path, sock);
 		return NAPC_EXIT_UNREACHABLE;

@@ -236,6 +236,11 @@ uint64_t nap_now_usec(void);
  * NAP_DEFAULT_SOCKET. */
 const char *nap_socket_path(const char *path);
 
+/* Connects a Unix stream socket (close-on-exec, blocking) to path as given
+ * (no $NAP_SOCKET lookup); returns the fd, or -ENAMETOOLONG or connect(2)'s
+ * negative errno. nap_conn_connect() and napc's dial-stdio bridge use it. */
+int nap_socket_dial(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
