@@ -155,6 +155,8 @@ void ops_deploy(nap_plugin_call *call, const ProtobufCMessage *request, void *st
 	uint64_t started = wall_ms();
 	char why[1024];
 	json_t *env;
+	if (d->scheduler && *d->scheduler)
+		sched_discover(d->scheduler);
 	if (!deploy_ok(d, &env, why, sizeof(why))) {
 		if (!nap_app_name_valid(d->app))
 			op_begin(call, d->app, false); /* says what is wrong with the name */

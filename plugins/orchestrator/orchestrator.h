@@ -249,6 +249,10 @@ void *watch_main(void *arg);
  * its list complete; whether it is one napd runs; their names, ", "-joined. */
 bool sched_synced(const char *name);
 bool sched_known(const char *name);
+/* Looks for scheduler plugins now (not at the next look, every 2 s) when
+ * name is not known: one that started after the last look. Call without
+ * O.lock. */
+void sched_discover(const char *name);
 void sched_list(char *buf, size_t n);
 void *check_main(void *arg);
 

@@ -196,43 +196,57 @@ static int list_schedulers(char names[][64], size_t max, size_t *np, nap_error *
 	return 0;
 }
 
+/* Starts a watcher for every scheduler plugin not watched yet; true when
+ * at least one scheduler is known. */
+static bool discover(void)
+{
+	char names[16][64];
+	size_t n = 0;
+	nap_error e = {0};
+	if (list_schedulers(names, 16, &n, &e) < 0)
+		return false;
+	pthread_mutex_lock(&O.lock);
+	if (n && !O.default_sched[0])
+		snprintf(O.default_sched, sizeof(O.default_sched), "%s", names[0]);
+	/* once stopping, watch_main's teardown may have taken the list */
+	for (size_t i = 0; i < n && !atomic_load(&O.stopping); i++) {
+		if (sched_known(names[i]))
+			continue;
+		struct watcher *w = calloc(1, sizeof(*w));
+		if (!w)
+			break;
+		snprintf(w->name, sizeof(w->name), "%s", names[i]);
+		snprintf(w->address, sizeof(w->address), "nap.Scheduler@%s", names[i]);
+		if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
+			free(w);
+			break;
+		}
+		/* in napd.conf's order: the first is the default */
+		struct watcher **pp = &watchers;
+		while (*pp)
+			pp = &(*pp)->next;
+		*pp = w;
+		set_synced(w, false);
+	}
+	bool found = watchers != NULL;
+	pthread_mutex_unlock(&O.lock);
+	return found;
+}
+
+void sched_discover(const char *name)
+{
+	pthread_mutex_lock(&O.lock);
+	bool known = sched_known(name);
+	pthread_mutex_unlock(&O.lock);
+	if (!known)
+		discover();
+}
+
 void *watch_main(void *arg)
 {
 	(void)arg;
-	bool found = false;
-	while (!atomic_load(&O.stopping)) {
-		char names[16][64];
-		size_t n = 0;
-		nap_error e = {0};
-		if (list_schedulers(names, 16, &n, &e) == 0) {
-			pthread_mutex_lock(&O.lock);
-			if (n && !O.default_sched[0])
-				snprintf(O.default_sched, sizeof(O.default_sched), "%s", names[0]);
-			for (size_t i = 0; i < n; i++) {
-				if (sched_known(names[i]))
-					continue;
-				struct watcher *w = calloc(1, sizeof(*w));
-				if (!w)
-					break;
-				snprintf(w->name, sizeof(w->name), "%s", names[i]);
-				snprintf(w->address, sizeof(w->address), "nap.Scheduler@%s",
-					 names[i]);
-				if (pthread_create(&w->thread, NULL, watcher_main, w) != 0) {
-					free(w);
-					break;
-				}
-				/* in napd.conf's order: the first is the default */
-				struct watcher **pp = &watchers;
-				while (*pp)
-					pp = &(*pp)->next;
-				*pp = w;
-				set_synced(w, false);
-				found = true;
-			}
-			pthread_mutex_unlock(&O.lock);
-		}
-		pause_ms(found ? DISCOVER_MS : 200);
-	}
+	while (!atomic_load(&O.stopping))
+		pause_ms(discover() ? DISCOVER_MS : 200);
 	/* the watchers notice O.stopping within a stream's 250 ms tick */
 	pthread_mutex_lock(&O.lock);
 	struct watcher *all = watchers;
