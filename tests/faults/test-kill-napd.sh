@@ -43,7 +43,14 @@ interrupt() {
 	attempt=$((attempt + 1))
 	old=$(record_field "$APP" release)
 	new=$(etcdget --print-value-only "${NAP_KEY_PREFIX}apps/$APP/app" |
-		python3 -c 'import json,sys; print(max(r["release"] for r in json.load(sys.stdin)["releases"]) + 1)')
+		python3 -c '
+import json, sys
+rec = json.load(sys.stdin)
+# as the orchestrator numbers (record.c, rec_last_release): a failed
+# release keeps its number, so an interrupted deploy that ended as a
+# failure makes the next one number + 1
+nums = [r["release"] for r in rec["releases"]] + [rec.get("release") or 0, (rec.get("failure") or {}).get("release") or 0]
+print(max(nums) + 1)')
 	pattern=${pattern//NEW/$new}
 	echo "<p>nap attempt $attempt</p>" >>"$WORK/hello/index.html"
 	pid=$(plugin_pid "$frozen")

@@ -227,7 +227,7 @@ all_release_2() {
 	done
 }
 ok "both endpoints serve release 2" wait_until 10 all_release_2
-ok "release 1 is gone from etcd" one_entry_each 2
+ok "release 1 is gone from etcd" wait_until 10 one_entry_each 2
 ok "... and from fleet (4 units, all release 2)" wait_until 30 bash -c "
 	[ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | grep -o '\"nap-$APP@[0-9]*-' | sort -u) = '\"nap-$APP@2-' ] &&
 	[ \$(curl -sf --unix-socket '$FLEETSOCK' http://fleet/fleet/v1/units | grep -o '\"name\":\"nap-$APP@' | wc -l) -eq 4 ]"
