@@ -7,7 +7,8 @@
 # Dockerfile fails the push with the build's words and leaves the branch and
 # release 2 where they were; another branch is accepted, not deployed;
 # deleting the deploy branch is refused; the hook's temporary directory is
-# gone after each push.
+# gone after each push. A pusher that goes away mid-deploy: the push
+# completes on the server, and the branch names what runs.
 . "$(dirname "$0")/lib.sh"
 
 need_servers docker registry etcd
@@ -119,6 +120,31 @@ git -C "$SRC" reset -q --hard "$GOOD" && git -C "$SRC" commit -q --allow-empty -
 push "$WORK/push6.out" origin main
 ok "a repository without nap.app refuses the push, saying what to run" bash -c "[ $? -ne 0 ] && grep -q \"^remote: nap: this repository has no app: run 'git config nap.app APP'\" '$WORK/push6.out'"
 git --git-dir="$REPO" config nap.app "$APP"
+
+# --- the pusher goes away mid-deploy --------------------------------------------
+# The push completes on the server: receive-pack outlives the pusher's git
+# and keeps reading the hook's output, so napc deploy runs to its end and
+# the branch moves only if it succeeded: it still names what runs. (Pushed
+# by path here; over ssh receive-pack's peer is sshd, whose end of the pipe
+# goes the same way when the pusher's ssh dies: not tested.)
+git -C "$SRC" reset -q --hard "$GOOD"
+sed -i 's|^CMD .*|CMD ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 3; exec /bin/busybox httpd -f -p 8080 -h /www"]|' "$SRC/Dockerfile"
+sed -i 's|<h1>Hello from git push</h1>|<h1>Hello from a slow start</h1>|' "$SRC/index.html"
+git -C "$SRC" commit -qam "slow to start"
+SLOW=$(git -C "$SRC" rev-parse HEAD)
+TMPDIR=$WORK/hooktmp git -C "$SRC" push origin main >"$WORK/push-gone.out" 2>&1 &
+PUSH_PID=$!
+push_done() { ! pgrep -f "receive-pack.*$REPO" >/dev/null && ! pgrep -f "napc deploy $APP " >/dev/null; }
+ok "a slow push gets to starting its instances" wait_until 60 grep -q '^remote: schedule: starting' "$WORK/push-gone.out"
+kill -TERM "$PUSH_PID"
+wait "$PUSH_PID"
+ok "the pusher's git push is killed" test $? -ne 0
+ok "... the push completes on the server (receive-pack, the hook and napc end)" wait_until 60 push_done
+release_above() { napc --json status "$APP" | python3 -c 'import json,sys; assert json.load(sys.stdin)["release"] > int(sys.argv[1])' "$1"; }
+new_release_serves() { release_above 2 && serves 'Hello from a slow start'; }
+ok "... the deploy went on: a new release serves the pushed page" new_release_serves
+ok "... and main moved to it" branch_at main "$SLOW"
+ok "... the hook's temporary directory is gone" no_tmp_left
 
 ok "destroy" napc destroy "$APP"
 ok "... no container left" bash -c "[ -z \"\$(docker ps -aq --filter label=nap.app=$APP)\" ]"
