@@ -1,5 +1,5 @@
-# contrib: the systemd unit, the default configuration and napc's bash
-# completion.
+# contrib: the systemd unit, the default configuration, napc's bash
+# completion and the git push scripts.
 #
 # napd.service is made from napd.service.in at build time, so that it names
 # the sbindir this build installs napd into and napd's state directory
@@ -14,6 +14,24 @@ contrib/napd.service: $(srcdir)/contrib/napd.service.in Makefile
 	$(SED) -e 's|@sbindir[@]|$(sbindir)|g' -e 's|@localstatedir[@]|$(localstatedir)|g' \
 		$(srcdir)/contrib/napd.service.in > $@.tmp && \
 	mv $@.tmp $@
+
+# git push: nap-git-init (bindir) makes a bare repository whose
+# pre-receive hook is nap-git-receive (pkglibexecdir, a hook, not a
+# command); each is made from its .in so that it names where the other, and
+# napc, are installed.
+bin_SCRIPTS = contrib/git/nap-git-init
+pkglibexec_SCRIPTS = contrib/git/nap-git-receive
+CLEANFILES += contrib/git/nap-git-init contrib/git/nap-git-receive
+EXTRA_DIST += contrib/git/nap-git-init.in contrib/git/nap-git-receive.in
+
+contrib/git/nap-git-init contrib/git/nap-git-receive: Makefile
+	$(AM_V_GEN)$(MKDIR_P) contrib/git && \
+	$(SED) -e 's|@bindir[@]|$(bindir)|g' -e 's|@pkglibexecdir[@]|$(pkglibexecdir)|g' \
+		$(srcdir)/$@.in > $@.tmp && \
+	chmod +x $@.tmp && \
+	mv $@.tmp $@
+contrib/git/nap-git-init: $(srcdir)/contrib/git/nap-git-init.in
+contrib/git/nap-git-receive: $(srcdir)/contrib/git/nap-git-receive.in
 
 # napd.conf, the default configuration, is made from napd.conf.in: it lists
 # the plugins a napd on one host needs, in their order, as far as this build
@@ -88,5 +106,7 @@ uninstall-napc-completion:
 
 # contrib's tests, beside what they test: the installed napd.conf (and a
 # napd that deploys on it alone) and napc's completion.
-TESTS += tests/integration/test-default-config.sh tests/integration/test-completion.sh
-EXTRA_DIST += tests/integration/test-default-config.sh tests/integration/test-completion.sh
+TESTS += tests/integration/test-default-config.sh tests/integration/test-completion.sh \
+	tests/integration/test-git-push.sh
+EXTRA_DIST += tests/integration/test-default-config.sh tests/integration/test-completion.sh \
+	tests/integration/test-git-push.sh

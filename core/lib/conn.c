@@ -120,7 +120,12 @@ int nap_conn_require(nap_conn *c, uint32_t minor, int timeout_ms, nap_error *err
 	}
 	int r = 0, status = NAP_OK;
 	char msg[sizeof(err->message)] = "";
-	if (c->dead) {
+	if (c->dead && c->peer_end_status != NAP_OK && c->peer_end_message[0]) {
+		/* The peer said why before HELLO: napd refusing this uid. */
+		r = -ENOTCONN;
+		status = c->peer_end_status;
+		snprintf(msg, sizeof(msg), "%s", c->peer_end_message);
+	} else if (c->dead) {
 		r = -ENOTCONN;
 		status = NAP_UNAVAILABLE;
 		snprintf(msg, sizeof(msg), "the connection ended before the peer said HELLO");

@@ -55,6 +55,11 @@ struct nap_conn {
 	void *close_ud;
 	void *userdata;
 	Nap__Bus__Hello *peer_hello;
+	/* Why the peer ended the connection (its END call id 0), for a caller
+	 * that had no call to hear it: nap_conn_require() before HELLO (napd
+	 * refusing a uid says so this way). Status NAP_OK: it did not say. */
+	int peer_end_status;
+	char peer_end_message[512];
 };
 
 /* conn_io.c */

@@ -180,6 +180,11 @@ static void dispatch(nap_conn *c, const Nap__Bus__Frame *f)
 	case NAP__BUS__KIND__END:
 		if (f->kind == NAP__BUS__KIND__END && f->call_id == 0) {
 			/* The peer ends the whole connection and says why. */
+			if (!c->dead) {
+				c->peer_end_status = f->status;
+				snprintf(c->peer_end_message, sizeof(c->peer_end_message), "%s",
+					 f->message ? f->message : "");
+			}
 			conn_fail(c, -ESHUTDOWN, f->status, f->message);
 			return;
 		}

@@ -26,6 +26,12 @@ st=$?
 ok "a uid that is not allowed is refused by credentials: exit 3" test "$st" -eq 3
 ok "... in one line that names the uid and the setting" bash -c "[ \$(wc -l <'$WORK/refused.err') -eq 1 ] && grep -q 'napd refuses uid 65534 .*allow_users' '$WORK/refused.err'"
 ok "napd logged the refusal" grep -q "refused client pid [0-9]* uid 65534" "$WORK/napd.log"
+# deploy waits for napd's HELLO before it uploads (nap_conn_require): the
+# refusal comes instead, and napc says it the same way.
+mkdir -m 755 "$WORK/ctx" && echo "FROM scratch" >"$WORK/ctx/Dockerfile" && chmod 644 "$WORK/ctx/Dockerfile"
+as_nobody "$NAPC" --socket "$SOCK" deploy app "$WORK/ctx" >"$WORK/refused-deploy.err" 2>&1
+st=$?
+ok "napc deploy as that uid: exit 3, napd's one line" bash -c "[ $st -eq 3 ] && [ \$(wc -l <'$WORK/refused-deploy.err') -eq 1 ] && grep -q '^napc: napd refuses uid 65534 .*allow_users' '$WORK/refused-deploy.err' || { cat '$WORK/refused-deploy.err'; false; }"
 ok "root still gets in" napc ping
 stop_napd
 

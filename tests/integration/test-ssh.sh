@@ -6,7 +6,8 @@
 # --watch, logs --follow, Ctrl-C, destroy; then each hop failing (ssh: a
 # closed port, a key sshd does not know, an unknown host key, a server that
 # never answers; the bridge: no napc there, an old napc; napd: not running,
-# refusing the uid), each in one line naming that hop. Ends with the figures:
+# refusing the uid), each in one line naming that hop; git push over ssh to
+# each user's nap-git-init repository. Ends with the figures:
 # napc ping over ssh vs local, vs ssh alone, and over a shared ssh connection.
 . "$(dirname "$0")/lib.sh"
 
@@ -194,6 +195,47 @@ ok "Ctrl-C ends it" test $? -eq 130
 ok "... no ssh left" no_ssh
 ok "... napd undid it: release $serving serves" wait_until 30 bash -c "'$NAPC' --socket '$SOCK' status $APP | grep -q '^$APP: running, release $serving'"
 ok "... and nothing of release $((serving + 1)) is left" wait_until 30 bash -c "[ \$(docker ps -aq --filter label=nap.app=$APP --filter label=nap.release=$((serving + 1)) | wc -l) -eq 0 ]"
+
+# --- git push over ssh: the hook runs as the ssh user -------------------------
+# A bare repository of each user's (nap-git-init, as that user), pushed to
+# through sshd: U1's push deploys; U2's is refused by napd (not in
+# allow_users) and so by git. nap.host points the hook at this test's napd.
+as_user() { # as_user USER command...: with USER's HOME (git reads ~/.gitconfig)
+	local u=$1
+	shift
+	runuser -u "$u" -- env HOME="$WORK/home-$u" "$@"
+}
+gitpush_repo() { # gitpush_repo USER: REPO in USER's home, made by USER
+	local r=$WORK/home-$1/app.git
+	as_user "$1" env NAP_GIT_RECEIVE="$top_builddir/contrib/git/nap-git-receive" \
+		"$top_builddir/contrib/git/nap-git-init" "$APP" "$r" >/dev/null &&
+		as_user "$1" git --git-dir="$r" config nap.napc "$NAPC" &&
+		as_user "$1" git --git-dir="$r" config nap.host "$SOCK"
+}
+gitpush() { # gitpush USER OUT: push $WORK/app's commit to USER's repository over ssh
+	GIT_SSH_COMMAND="ssh -F $D/config" git -C "$WORK/gitsrc" push \
+		"ssh://$1@127.0.0.1:$PORT$WORK/home-$1/app.git" main >"$2" 2>&1
+}
+ok "nap-git-init as $U1" gitpush_repo "$U1"
+ok "nap-git-init as $U2" gitpush_repo "$U2"
+cp -r "$WORK/app" "$WORK/gitsrc"
+sed -i 's|<h1>Hello from nap</h1>|<h1>Hello from git push</h1>|' "$WORK/gitsrc/index.html"
+git -C "$WORK/gitsrc" init -q -b main &&
+	git -C "$WORK/gitsrc" add -A && git -C "$WORK/gitsrc" add -f busybox &&
+	git -C "$WORK/gitsrc" -c user.name=nap-test -c user.email=nap-test@localhost commit -qm app
+serving=$(napc --json status "$APP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["release"])')
+gitpush "$U1" "$WORK/gitpush1.out"
+ok "git push over ssh as $U1 deploys" bash -c "[ $? -eq 0 ] && grep -q '^remote: nap: deploying main' '$WORK/gitpush1.out' || { cat '$WORK/gitpush1.out'; false; }"
+pushed=$(sed -n "s/^remote: $APP is up (release \([0-9]*\)):.*/\1/p" "$WORK/gitpush1.out")
+ok "... a new release ($pushed, after $serving), serving the pushed page" bash -c "[ '$pushed' -gt $serving ] && '$NAPC' --socket '$SOCK' status $APP | grep -q '^$APP: running, release $pushed' && curl -sf --max-time 5 \$('$NAPC' --socket '$SOCK' endpoints $APP | head -1) | grep -q 'Hello from git push'"
+gitpush "$U2" "$WORK/gitpush2.out"
+ok "git push over ssh as $U2 (not allowed) fails, with napd's refusal" bash -c "[ $? -ne 0 ] && grep -q '^remote: napc: napd refuses uid $(id -u $U2)' '$WORK/gitpush2.out' && grep -q 'pre-receive hook declined' '$WORK/gitpush2.out' || { cat '$WORK/gitpush2.out'; false; }"
+ok "... and deploys nothing: release $pushed runs" bash -c "'$NAPC' --socket '$SOCK' status $APP | grep -q '^$APP: running, release $pushed'"
+no_refs() { # no_refs USER: USER's repository has no branch (read as USER: git refuses another's)
+	local refs
+	refs=$(as_user "$1" git --git-dir="$WORK/home-$1/app.git" for-each-ref) && [ -z "$refs" ]
+}
+ok "... nor does it make $U2's main" no_refs "$U2"
 
 # --- each hop failing, each in one line naming it ----------------------------
 expect_fail() { # expect_fail NAME PATTERN napc-args...: exit 3, one line matching PATTERN

@@ -133,7 +133,9 @@ const struct Nap__Bus__Hello *nap_conn_peer_hello(const nap_conn *conn);
  * needs 1.2 (client streaming) calls it before it starts anything, so that
  * an older napd gets no call at all. 0; -EPROTONOSUPPORT with *err (may be
  * NULL) set to NAP_FAILED_PRECONDITION and one line, "napd speaks protocol
- * 1.1; this needs 1.2: upgrade napd"; -ETIMEDOUT; -ENOTCONN. */
+ * 1.1; this needs 1.2: upgrade napd"; -ETIMEDOUT; -ENOTCONN (*err: the
+ * peer's status and words when it ended the connection saying why, as napd
+ * refusing a uid does; else NAP_UNAVAILABLE). */
 int nap_conn_require(nap_conn *conn, uint32_t minor, int timeout_ms, nap_error *err);
 
 /* Starts a call of method index `method` of `service` with a packed request.
