@@ -219,6 +219,11 @@ void state_apply(const char *kind, const void *instance, const char *sched)
 	if (s->dead) {
 		s->last_exit = in->exit_code;
 		s->oom = in->oom_killed;
+		O.host->log(NAP_LOG_DEBUG,
+			    "orchestrator: %s instance %u (release %u): %s says %s (%s, %s, exit "
+			    "code %d)",
+			    a->name, s->instance, s->release, sched, kind,
+			    in->state ? in->state : "no state", s->id, in->exit_code);
 	}
 	orch_changed(a);
 }

@@ -33,6 +33,10 @@
  * ends UNAVAILABLE once fleet has not answered for SF_WATCH_GIVE_UP_MS. */
 #define SF_DEFAULT_WATCH_INTERVAL_MS 1000
 #define SF_WATCH_GIVE_UP_MS 30000u
+/* Watch: a unit that fleet shows inactive before it was ever seen running
+ * is taken for one that has not started yet (systemd has loaded it, fleet's
+ * agent has not started it), until this many looks in a row say so. */
+#define SF_WATCH_INACTIVE_LOOKS 5u
 /* The sidekick's check when the request's Check leaves a field 0. */
 #define SF_DEFAULT_CHECK_INTERVAL_MS 1000u
 #define SF_DEFAULT_CHECK_TIMEOUT_MS 1000u
@@ -112,6 +116,9 @@ struct sf_row {
 	uint32_t release;
 	uint32_t instance;
 	uint32_t port;
+	/* Watch only: looks in a row that found it inactive without having
+	 * seen it run (watch.c) */
+	unsigned inactive_looks;
 };
 
 /* The run units of app (every app when only is NULL), sorted by name. */

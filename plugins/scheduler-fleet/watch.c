@@ -4,7 +4,8 @@
  * instance, then "synced", then
  *   "started"  an instance runs (or its announced port changed),
  *   "died"     a run unit failed, or is inactive while still submitted
- *              (exit_code unknown: 0),
+ *              (exit_code unknown: 0) after it was seen running, or for
+ *              SF_WATCH_INACTIVE_LOOKS looks in a row,
  *   "removed"  its unit is no longer in fleet.
  * Every Instance carries announcer "sidekick": its sidekick announces it.
  * The stream lasts until the caller cancels, or ends UNAVAILABLE once fleet
@@ -68,6 +69,30 @@ static int diff(const struct sf_state *st, nap_plugin_call *call, struct sf_row 
 	return r;
 }
 
+/* A unit fleet shows inactive is "exited" once it was seen running before,
+ * or after SF_WATCH_INACTIVE_LOOKS looks in a row: until then it is taken
+ * for one not started yet ("pending"). A just launched unit is listed
+ * inactive (loaded) for a moment before it starts, and reporting it
+ * "exited" made the orchestrator fail a deploy whose instances were
+ * starting. */
+static void settle_inactive(struct sf_row *cur, size_t nc, const struct sf_row *prev, size_t np)
+{
+	for (size_t i = 0; i < nc; i++) {
+		const struct sf_row *p = find(prev, np, &cur[i]);
+
+		if (!is(&cur[i], "exited")) {
+			cur[i].inactive_looks = 0;
+			continue;
+		}
+		if (p && (is(p, "running") || is(p, "exited")))
+			cur[i].inactive_looks = SF_WATCH_INACTIVE_LOOKS;
+		else
+			cur[i].inactive_looks = (p ? p->inactive_looks : 0) + 1;
+		if (cur[i].inactive_looks < SF_WATCH_INACTIVE_LOOKS)
+			cur[i].state = "pending";
+	}
+}
+
 /* Sleeps ms in short steps; false once the call is cancelled. */
 static bool pause_unless_cancelled(const struct sf_state *st, nap_plugin_call *call, uint32_t ms)
 {
@@ -115,6 +140,7 @@ void sf_watch(nap_plugin_call *call, const ProtobufCMessage *request, void *stat
 			}
 		} else {
 			failing_since = 0;
+			settle_inactive(cur, nc, prev, np);
 			if (!synced) {
 				for (size_t i = 0; i < nc && r >= 0; i++)
 					r = send(st, call, "present", &cur[i]);
