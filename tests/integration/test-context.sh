@@ -135,9 +135,9 @@ builder_after=$(hwm_kib "$bpid")
 ok "a 200 MiB context deploys (status $st, $ms ms)" test "$st" -eq 0
 echo "# napd VmHWM: $((napd_before / 1024)) MiB before, $((napd_after / 1024)) MiB after"
 echo "# builder host VmHWM: $((builder_before / 1024)) MiB before, $((builder_after / 1024)) MiB after"
-ok "napd's peak RSS grew by less than 16 MiB" test $((napd_after - napd_before)) -lt $((16 * 1024))
+ok "napd's peak RSS grew by less than 16 MiB" rss_ok $((napd_after - napd_before)) -lt $((16 * 1024))
 ok "the builder host's peak RSS grew by less than 16 MiB" \
-	test $((builder_after - builder_before)) -lt $((16 * 1024))
+	rss_ok $((builder_after - builder_before)) -lt $((16 * 1024))
 sent=$(sed -n 's/^context: sent \([0-9]*\) bytes.*/\1/p' "$WORK/big.out")
 got=$(sed -n "s/.*received a build context of \([0-9]*\) bytes for $APP-big .*/\1/p" "$WORK/napd.log" | tail -1)
 ok "napc sent all of it (${sent:-?} bytes), and the builder received as much" \
