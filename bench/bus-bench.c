@@ -457,32 +457,35 @@ static pid_t start_napd(const char *napd, const char *plugin, const char *sock,
 	exit(1);
 }
 
-static void ratios(const char *layout, const char *n, const struct result *raw,
-		   const struct result *nd, bool latency)
+/* One "bus.LAYOUT.ratio.N.WHAT: value" line. */
+static void ratio(const char *layout, const char *n, const char *what, double num, double den)
 {
-	if (latency) {
-		printf("bus.%s.ratio.%s.latency_p50_napd_over_raw: %.2f\n", layout, n,
-		       pct(nd, .5) / pct(raw, .5));
-		printf("bus.%s.ratio.%s.latency_p99_napd_over_raw: %.2f\n", layout, n,
-		       pct(nd, .99) / pct(raw, .99));
-	}
-	printf("bus.%s.ratio.%s.throughput_raw_over_napd: %.2f\n", layout, n,
-	       (double)raw->calls / (double)(nd->calls ? nd->calls : 1));
+	printf("bus.%s.ratio.%s.%s: %.2f\n", layout, n, what, num / (den > 0 ? den : 1));
 }
 
-static void relay_ratios(const char *layout, const char *n, const struct result *raw,
-			 const struct result *relay, const struct result *nd, bool latency)
+/* napd against raw, and the relay against both. */
+static void ratios(const char *layout, const char *n, const struct result *raw,
+		   const struct result *relay, const struct result *nd, bool latency)
 {
 	if (latency) {
-		printf("bus.%s.ratio.%s.latency_p50_relay_over_raw: %.2f\n", layout, n,
-		       pct(relay, .5) / pct(raw, .5));
-		printf("bus.%s.ratio.%s.latency_p50_napd_over_relay: %.2f\n", layout, n,
-		       pct(nd, .5) / pct(relay, .5));
-		printf("bus.%s.ratio.%s.latency_p99_relay_over_raw: %.2f\n", layout, n,
-		       pct(relay, .99) / pct(raw, .99));
+		ratio(layout, n, "latency_p50_napd_over_raw", pct(nd, .5), pct(raw, .5));
+		ratio(layout, n, "latency_p99_napd_over_raw", pct(nd, .99), pct(raw, .99));
+		ratio(layout, n, "latency_p50_relay_over_raw", pct(relay, .5), pct(raw, .5));
+		ratio(layout, n, "latency_p50_napd_over_relay", pct(nd, .5), pct(relay, .5));
+		ratio(layout, n, "latency_p99_relay_over_raw", pct(relay, .99), pct(raw, .99));
 	}
-	printf("bus.%s.ratio.%s.throughput_relay_over_napd: %.2f\n", layout, n,
-	       (double)relay->calls / (double)(nd->calls ? nd->calls : 1));
+	ratio(layout, n, "throughput_raw_over_napd", (double)raw->calls, (double)nd->calls);
+	ratio(layout, n, "throughput_relay_over_napd", (double)relay->calls, (double)nd->calls);
+}
+
+/* One series of a layout, run and printed as bus.LAYOUT.WHO.N.* */
+static void measure(const struct layout *lay, const char *who, const char *path, bool napd,
+		    unsigned clients, unsigned workers, const char *n, struct result *r)
+{
+	char name[96];
+	run(path, napd, clients, workers, lay->a, r);
+	snprintf(name, sizeof(name), "bus.%s.%s.%s", lay->name, who, n);
+	print(name, r);
 }
 
 static pid_t fork_server(int cpu, const char *path, const char *upstream)
@@ -514,32 +517,18 @@ static void run_layout(const struct layout *lay, const char *napd, const char *p
 	pid_t nd = start_napd(napd, plugin, napd_sock, lay);
 	usleep(100000);
 
-	static struct result a, b, c, d, e, f;
-	char name[96], n[32];
 	printf("bus.%s.cpus: %d,%d\n", lay->name, lay->a, lay->b);
-	run(raw_sock, false, 1, 1, lay->a, &a);
-	snprintf(name, sizeof(name), "bus.%s.raw.1_client", lay->name);
-	print(name, &a);
-	run(napd_sock, true, 1, 1, lay->a, &b);
-	snprintf(name, sizeof(name), "bus.%s.napd.1_client", lay->name);
-	print(name, &b);
-	ratios(lay->name, "1_client", &a, &b, true);
-	run(relay_sock, false, 1, 1, lay->a, &e);
-	snprintf(name, sizeof(name), "bus.%s.relay.1_client", lay->name);
-	print(name, &e);
-	relay_ratios(lay->name, "1_client", &a, &e, &b, true);
-	run(raw_sock, false, clients, workers, lay->a, &c);
-	snprintf(name, sizeof(name), "bus.%s.raw.%u_clients", lay->name, clients);
-	print(name, &c);
-	run(napd_sock, true, clients, workers, lay->a, &d);
-	snprintf(name, sizeof(name), "bus.%s.napd.%u_clients", lay->name, clients);
-	print(name, &d);
-	snprintf(n, sizeof(n), "%u_clients", clients);
-	ratios(lay->name, n, &c, &d, false);
-	run(relay_sock, false, clients, workers, lay->a, &f);
-	snprintf(name, sizeof(name), "bus.%s.relay.%u_clients", lay->name, clients);
-	print(name, &f);
-	relay_ratios(lay->name, n, &c, &f, &d, false);
+	/* 1 client, then `clients` over `workers` processes */
+	static struct result raw_r[2], napd_r[2], relay_r[2];
+	for (int k = 0; k < 2; k++) {
+		unsigned nc = k ? clients : 1, nw = k ? workers : 1;
+		char n[32];
+		snprintf(n, sizeof(n), k ? "%u_clients" : "1_client", nc);
+		measure(lay, "raw", raw_sock, false, nc, nw, n, &raw_r[k]);
+		measure(lay, "napd", napd_sock, true, nc, nw, n, &napd_r[k]);
+		measure(lay, "relay", relay_sock, false, nc, nw, n, &relay_r[k]);
+		ratios(lay->name, n, &raw_r[k], &relay_r[k], &napd_r[k], k == 0);
+	}
 
 	pid_t all[] = {raw, up, relay, nd};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)

@@ -35,6 +35,16 @@ struct sync_call {
 	ProtobufCMessage *reply;
 };
 
+/* A call that could not start (no connection to napd): UNAVAILABLE. */
+static int not_started(nap_error *err, int r)
+{
+	if (err) {
+		err->status = NAP_UNAVAILABLE;
+		snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
+	}
+	return r;
+}
+
 static void sync_done(nap_call *call, const nap_reply *r, void *ud)
 {
 	(void)call;
@@ -83,13 +93,8 @@ int host_call(ProtobufCMessage **replyp, const char *service, uint32_t method,
 	}
 	host_unlock();
 	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
-		return r;
-	}
+	if (r < 0)
+		return not_started(err, r);
 	if (s.status != NAP_OK)
 		return -EPROTO;
 	*replyp = s.reply;
@@ -205,13 +210,8 @@ int host_call_stream(const char *service, uint32_t method, const ProtobufCMessag
 	}
 	host_unlock();
 	pthread_cond_destroy(&s.cond);
-	if (r < 0) {
-		if (err) {
-			err->status = NAP_UNAVAILABLE;
-			snprintf(err->message, sizeof(err->message), "%s", nap_strerror(r));
-		}
-		return r;
-	}
+	if (r < 0)
+		return not_started(err, r);
 	if (err) {
 		err->status = s.status;
 		snprintf(err->message, sizeof(err->message), "%s", s.message);
